@@ -1,0 +1,37 @@
+use crate::db::DbError;
+use crate::domain::FieldErrors;
+
+/// Outcomes of the accounts use cases other than success.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountsError {
+    /// The input broke one or more rules; messages per field.
+    #[error("invalid input: {0}")]
+    Validation(FieldErrors),
+    /// Unknown user, wrong password or inactive account: deliberately one answer for all three.
+    #[error("No active account found with the given credentials")]
+    InvalidCredentials,
+    /// No user with that id or username.
+    #[error("user not found")]
+    NotFound,
+    /// Anything else: a bug or an outage. The cause chain is logged, never shown.
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<DbError> for AccountsError {
+    fn from(e: DbError) -> Self {
+        Self::Unexpected(e.into())
+    }
+}
+
+impl From<diesel::result::Error> for AccountsError {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Unexpected(anyhow::Error::new(e).context("database query failed"))
+    }
+}
+
+impl From<super::HashError> for AccountsError {
+    fn from(e: super::HashError) -> Self {
+        Self::Unexpected(e.into())
+    }
+}

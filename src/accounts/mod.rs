@@ -1,0 +1,11 @@
+//! Accounts: users, passwords and the use cases over them (register, authenticate, admin).
+
+mod error;
+mod models;
+pub mod ops;
+mod password;
+pub mod service;
+
+pub use error::AccountsError;
+pub use models::{NewUser, User};
+pub use password::{HashError, Hasher, PasswordCheck};

@@ -1,0 +1,143 @@
+//! Synchronous, connection-first operations: the building blocks use cases run inside
+//! `Db::run`, composable in one transaction.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+use super::{NewUser, User};
+use crate::db::DbConn;
+use crate::db::schema::{sessions, users};
+
+/// Which unique column a failed insert collided with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Taken {
+    /// `users.username`.
+    Username,
+    /// `users.email_lookup`.
+    Email,
+}
+
+/// Finds a user by exact username or by case-insensitive email (the identifier may be either).
+/// A username match wins, as Django's `USERNAME_FIELD` lookup would.
+pub fn find_by_identifier(conn: &mut DbConn, identifier: &str) -> QueryResult<Option<User>> {
+    if let Some(user) = find_by_username(conn, identifier)? {
+        return Ok(Some(user));
+    }
+    users::table
+        .filter(users::email_lookup.eq(identifier.trim().to_lowercase()))
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Finds a user by exact (case-sensitive) username.
+pub fn find_by_username(conn: &mut DbConn, username: &str) -> QueryResult<Option<User>> {
+    users::table
+        .filter(users::username.eq(username))
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Finds a user by id.
+pub fn find_by_id(conn: &mut DbConn, id: i64) -> QueryResult<Option<User>> {
+    users::table
+        .find(id)
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// True when the username is in use.
+pub fn username_exists(conn: &mut DbConn, username: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        users::table.filter(users::username.eq(username)),
+    ))
+    .get_result(conn)
+}
+
+/// True when an account has this (lower-cased) email.
+pub fn email_exists(conn: &mut DbConn, email_lookup: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        users::table.filter(users::email_lookup.eq(email_lookup)),
+    ))
+    .get_result(conn)
+}
+
+/// Inserts a user and reads it back. A unique violation comes back as `Ok(Err(Taken))` so the
+/// caller can name the field even when a concurrent insert won the race.
+pub fn insert_user(conn: &mut DbConn, new: &NewUser<'_>) -> QueryResult<Result<User, Taken>> {
+    let inserted = diesel::insert_into(users::table)
+        .values(new)
+        .returning(users::id)
+        .get_result::<i64>(conn);
+    match inserted {
+        Ok(id) => users::table
+            .find(id)
+            .select(User::as_select())
+            .first(conn)
+            .map(Ok),
+        Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info)) => {
+            let text = format!(
+                "{} {}",
+                info.message(),
+                info.constraint_name().unwrap_or("")
+            );
+            Ok(Err(if text.contains("username") {
+                Taken::Username
+            } else {
+                Taken::Email
+            }))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Every user, oldest first.
+pub fn list_users(conn: &mut DbConn) -> QueryResult<Vec<User>> {
+    users::table
+        .order(users::id.asc())
+        .select(User::as_select())
+        .load(conn)
+}
+
+/// Stores a new password hash.
+pub fn set_password_hash(conn: &mut DbConn, user_id: i64, hash: &str) -> QueryResult<()> {
+    diesel::update(users::table.find(user_id))
+        .set(users::password.eq(hash))
+        .execute(conn)
+        .map(drop)
+}
+
+/// Sets `is_active`.
+pub fn set_active(conn: &mut DbConn, user_id: i64, active: bool) -> QueryResult<()> {
+    diesel::update(users::table.find(user_id))
+        .set(users::is_active.eq(active))
+        .execute(conn)
+        .map(drop)
+}
+
+/// Records a successful login time.
+pub fn touch_last_login(conn: &mut DbConn, user_id: i64, at: NaiveDateTime) -> QueryResult<()> {
+    diesel::update(users::table.find(user_id))
+        .set(users::last_login.eq(Some(at)))
+        .execute(conn)
+        .map(drop)
+}
+
+/// Deletes a user; sessions and tokens go with it (ON DELETE CASCADE).
+pub fn delete_user(conn: &mut DbConn, user_id: i64) -> QueryResult<usize> {
+    diesel::delete(users::table.find(user_id)).execute(conn)
+}
+
+/// Revokes every live session of a user (and so every refresh family); returns how many.
+pub fn revoke_sessions(conn: &mut DbConn, user_id: i64, at: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(
+        sessions::table
+            .filter(sessions::user_id.eq(user_id))
+            .filter(sessions::revoked_at.is_null()),
+    )
+    .set(sessions::revoked_at.eq(Some(at)))
+    .execute(conn)
+}

@@ -1,0 +1,366 @@
+//! The accounts use cases. Each is one async function over [`AppState`]; adapters (HTTP, CLI)
+//! convert their input to domain types, call one of these, and map the result.
+
+use diesel::Connection;
+
+use super::ops::{self, Taken};
+use super::{AccountsError, NewUser, PasswordCheck, User};
+use crate::audit::{self, AuditKind};
+use crate::domain::{
+    ClientMeta, Email, FieldErrors, NewPassword, PasswordProblem, UserAttributes, Username,
+};
+use crate::state::AppState;
+
+/// Django's message for a duplicate username.
+pub const USERNAME_TAKEN: &str = "A user with that username already exists.";
+/// Django's default unique message for the email column.
+pub const EMAIL_TAKEN: &str = "user with this email address already exists.";
+
+/// A sign-up request whose fields already parsed.
+#[derive(Debug, Clone)]
+pub struct Registration {
+    /// The address.
+    pub email: Email,
+    /// The login name; `None` means "use the email".
+    pub username: Option<Username>,
+    /// Given name (may be empty).
+    pub first_name: String,
+    /// Family name (may be empty).
+    pub last_name: String,
+    /// The password as typed; the policy runs once the other fields are known to be good.
+    pub password: String,
+}
+
+/// An operator-created superuser.
+#[derive(Debug, Clone)]
+pub struct NewSuperuser {
+    /// Login name.
+    pub username: Username,
+    /// Address.
+    pub email: Email,
+    /// `None` stores an unusable password (Django's `--noinput` without a password).
+    pub password: Option<NewPassword>,
+}
+
+/// The username used when none is given: the lower-cased email, if it fits the charset.
+pub fn default_username(email: &Email) -> Option<Username> {
+    Username::parse(email.lookup_key()).ok()
+}
+
+/// Creates an active account after checking uniqueness and then the password policy, in
+/// Django's order (field errors hide password errors).
+pub async fn register(state: &AppState, input: Registration) -> Result<User, AccountsError> {
+    let Some(username) = input
+        .username
+        .clone()
+        .or_else(|| default_username(&input.email))
+    else {
+        let mut errors = FieldErrors::new();
+        errors.add("username", "This field is required.");
+        return Err(AccountsError::Validation(errors));
+    };
+    let email_key = input.email.lookup_key().to_owned();
+    let name = username.as_str().to_owned();
+    let (email_taken, username_taken) = state
+        .db
+        .run(move |conn| -> Result<_, AccountsError> {
+            Ok((
+                ops::email_exists(conn, &email_key)?,
+                ops::username_exists(conn, &name)?,
+            ))
+        })
+        .await?;
+    let mut errors = FieldErrors::new();
+    if email_taken {
+        errors.add("email", EMAIL_TAKEN);
+    }
+    if username_taken {
+        errors.add("username", USERNAME_TAKEN);
+    }
+    errors.into_result().map_err(AccountsError::Validation)?;
+
+    let attributes = UserAttributes {
+        username: username.as_str(),
+        first_name: &input.first_name,
+        last_name: &input.last_name,
+        email: input.email.as_str(),
+    };
+    let password = NewPassword::parse(input.password.clone(), &state.policy, &attributes)
+        .map_err(|problems| password_errors("password", &problems))?;
+    let hash = state.hasher.hash(&password).await?;
+    let now = state.clock.now_naive();
+    state
+        .db
+        .run(move |conn| {
+            conn.transaction(|conn| {
+                let new = NewUser {
+                    email: input.email.as_str(),
+                    email_lookup: input.email.lookup_key(),
+                    username: username.as_str(),
+                    first_name: &input.first_name,
+                    last_name: &input.last_name,
+                    password: &hash,
+                    is_active: true,
+                    is_staff: false,
+                    is_superuser: false,
+                    date_joined: now,
+                };
+                let user = ops::insert_user(conn, &new)?.map_err(taken_error)?;
+                audit::record(conn, AuditKind::UserCreated, Some(user.id), None, None, now)?;
+                Ok(user)
+            })
+        })
+        .await
+}
+
+/// Checks credentials. The identifier may be a username or an email (case-insensitive).
+/// Unknown user, wrong password and inactive account all give `InvalidCredentials`, after the
+/// same work: one lookup, one full argon2 verification, one audit write.
+pub async fn authenticate(
+    state: &AppState,
+    identifier: &str,
+    password: &str,
+    meta: &ClientMeta,
+) -> Result<User, AccountsError> {
+    let ident = identifier.to_owned();
+    let user = state
+        .db
+        .run(move |conn| ops::find_by_identifier(conn, &ident).map_err(AccountsError::from))
+        .await?;
+    let check = state
+        .hasher
+        .verify(password, user.as_ref().map(|u| u.password.as_str()))
+        .await?;
+    let now = state.clock.now_naive();
+    let ip = meta.ip.clone();
+    let accepted = user.filter(|u| check == PasswordCheck::Match && u.is_active);
+    let user_id = accepted.as_ref().map(|u| u.id);
+    let outcome = accepted.clone();
+    state
+        .db
+        .run(move |conn| -> Result<(), AccountsError> {
+            conn.transaction(|conn| {
+                match user_id {
+                    Some(id) => {
+                        ops::touch_last_login(conn, id, now)?;
+                        audit::record(
+                            conn,
+                            AuditKind::LoginSucceeded,
+                            Some(id),
+                            ip.as_deref(),
+                            None,
+                            now,
+                        )?;
+                    }
+                    None => {
+                        audit::record(
+                            conn,
+                            AuditKind::LoginFailed,
+                            None,
+                            ip.as_deref(),
+                            None,
+                            now,
+                        )?;
+                    }
+                }
+                Ok(())
+            })
+        })
+        .await?;
+    match outcome {
+        Some(mut user) => {
+            user.last_login = Some(now);
+            Ok(user)
+        }
+        None => Err(AccountsError::InvalidCredentials),
+    }
+}
+
+/// Creates an active staff superuser.
+pub async fn create_superuser(
+    state: &AppState,
+    input: NewSuperuser,
+) -> Result<User, AccountsError> {
+    let hash = match &input.password {
+        Some(password) => state.hasher.hash(password).await?,
+        None => unusable_password(),
+    };
+    let now = state.clock.now_naive();
+    state
+        .db
+        .run(move |conn| {
+            conn.transaction(|conn| {
+                let new = NewUser {
+                    email: input.email.as_str(),
+                    email_lookup: input.email.lookup_key(),
+                    username: input.username.as_str(),
+                    first_name: "",
+                    last_name: "",
+                    password: &hash,
+                    is_active: true,
+                    is_staff: true,
+                    is_superuser: true,
+                    date_joined: now,
+                };
+                let user = ops::insert_user(conn, &new)?.map_err(taken_error)?;
+                audit::record(
+                    conn,
+                    AuditKind::UserCreated,
+                    Some(user.id),
+                    None,
+                    Some("superuser"),
+                    now,
+                )?;
+                Ok(user)
+            })
+        })
+        .await
+}
+
+/// True when the username is in use.
+pub async fn username_taken(state: &AppState, username: &Username) -> Result<bool, AccountsError> {
+    let name = username.as_str().to_owned();
+    state
+        .db
+        .run(move |conn| ops::username_exists(conn, &name).map_err(AccountsError::from))
+        .await
+}
+
+/// True when an account already uses this address (case-insensitively).
+pub async fn email_taken(state: &AppState, email: &Email) -> Result<bool, AccountsError> {
+    let key = email.lookup_key().to_owned();
+    state
+        .db
+        .run(move |conn| ops::email_exists(conn, &key).map_err(AccountsError::from))
+        .await
+}
+
+/// Loads a user by exact username.
+pub async fn get_by_username(state: &AppState, username: &str) -> Result<User, AccountsError> {
+    let name = username.to_owned();
+    state
+        .db
+        .run(move |conn| ops::find_by_username(conn, &name).map_err(AccountsError::from))
+        .await?
+        .ok_or(AccountsError::NotFound)
+}
+
+/// Every account, oldest first.
+pub async fn list_users(state: &AppState) -> Result<Vec<User>, AccountsError> {
+    state
+        .db
+        .run(|conn| ops::list_users(conn).map_err(AccountsError::from))
+        .await
+}
+
+/// Sets a new password and revokes every session (and so every refresh family) of the user.
+pub async fn set_password(
+    state: &AppState,
+    user_id: i64,
+    password: &NewPassword,
+) -> Result<(), AccountsError> {
+    let hash = state.hasher.hash(password).await?;
+    let now = state.clock.now_naive();
+    state
+        .db
+        .run(move |conn| {
+            conn.transaction(|conn| {
+                ops::find_by_id(conn, user_id)?.ok_or(AccountsError::NotFound)?;
+                ops::set_password_hash(conn, user_id, &hash)?;
+                ops::revoke_sessions(conn, user_id, now)?;
+                audit::record(
+                    conn,
+                    AuditKind::PasswordChanged,
+                    Some(user_id),
+                    None,
+                    None,
+                    now,
+                )?;
+                Ok(())
+            })
+        })
+        .await
+}
+
+/// Activates or deactivates an account; deactivation also ends all its sessions at once.
+pub async fn set_active(
+    state: &AppState,
+    username: &str,
+    active: bool,
+) -> Result<User, AccountsError> {
+    let name = username.to_owned();
+    let now = state.clock.now_naive();
+    state
+        .db
+        .run(move |conn| {
+            conn.transaction(|conn| {
+                let mut user =
+                    ops::find_by_username(conn, &name)?.ok_or(AccountsError::NotFound)?;
+                ops::set_active(conn, user.id, active)?;
+                let kind = if active {
+                    AuditKind::UserActivated
+                } else {
+                    ops::revoke_sessions(conn, user.id, now)?;
+                    AuditKind::UserDeactivated
+                };
+                audit::record(conn, kind, Some(user.id), None, None, now)?;
+                user.is_active = active;
+                Ok(user)
+            })
+        })
+        .await
+}
+
+/// Deletes an account with its sessions and tokens.
+pub async fn delete_user(state: &AppState, username: &str) -> Result<(), AccountsError> {
+    let name = username.to_owned();
+    let now = state.clock.now_naive();
+    state
+        .db
+        .run(move |conn| {
+            conn.transaction(|conn| {
+                let user = ops::find_by_username(conn, &name)?.ok_or(AccountsError::NotFound)?;
+                ops::delete_user(conn, user.id)?;
+                let detail = format!("username={}", user.username);
+                audit::record(conn, AuditKind::UserDeleted, None, None, Some(&detail), now)?;
+                Ok(())
+            })
+        })
+        .await
+}
+
+/// The policy's messages for a candidate password of an existing or future user.
+pub fn password_problems(
+    state: &AppState,
+    password: &str,
+    user: &UserAttributes<'_>,
+) -> Vec<PasswordProblem> {
+    state.policy.problems(password, user)
+}
+
+fn password_errors(field: &str, problems: &[PasswordProblem]) -> AccountsError {
+    let mut errors = FieldErrors::new();
+    errors.extend(field, problems.iter().map(ToString::to_string));
+    AccountsError::Validation(errors)
+}
+
+fn taken_error(taken: Taken) -> AccountsError {
+    let mut errors = FieldErrors::new();
+    match taken {
+        Taken::Username => errors.add("username", USERNAME_TAKEN),
+        Taken::Email => errors.add("email", EMAIL_TAKEN),
+    }
+    AccountsError::Validation(errors)
+}
+
+/// Django's unusable password: `!` and 40 random characters; no input can hash to it.
+fn unusable_password() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mut bytes = [0u8; 40];
+    rand::fill(&mut bytes);
+    let tail: String = bytes
+        .iter()
+        .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))
+        .collect();
+    format!("!{tail}")
+}

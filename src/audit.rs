@@ -1,0 +1,65 @@
+//! Security-relevant events, written in the same transaction as what they record.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::DbConn;
+use crate::db::schema::audit_events;
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditKind {
+    /// A successful password login.
+    LoginSucceeded,
+    /// A failed login (unknown user, wrong password or inactive account).
+    LoginFailed,
+    /// A new account.
+    UserCreated,
+    /// A password was set or changed.
+    PasswordChanged,
+    /// An operator re-activated an account.
+    UserActivated,
+    /// An operator deactivated an account.
+    UserDeactivated,
+    /// An account was deleted.
+    UserDeleted,
+    /// Sessions were revoked.
+    SessionsRevoked,
+}
+
+impl AuditKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::LoginSucceeded => "login_succeeded",
+            Self::LoginFailed => "login_failed",
+            Self::UserCreated => "user_created",
+            Self::PasswordChanged => "password_changed",
+            Self::UserActivated => "user_activated",
+            Self::UserDeactivated => "user_deactivated",
+            Self::UserDeleted => "user_deleted",
+            Self::SessionsRevoked => "sessions_revoked",
+        }
+    }
+}
+
+/// Appends one event. `detail` must never contain a secret.
+pub fn record(
+    conn: &mut DbConn,
+    kind: AuditKind,
+    user_id: Option<i64>,
+    ip: Option<&str>,
+    detail: Option<&str>,
+    at: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::insert_into(audit_events::table)
+        .values((
+            audit_events::kind.eq(kind.as_str()),
+            audit_events::user_id.eq(user_id),
+            audit_events::ip.eq(ip),
+            audit_events::detail.eq(detail),
+            audit_events::at.eq(at),
+        ))
+        .execute(conn)
+        .map(drop)
+}

@@ -1,0 +1,561 @@
+//! The operator CLI: one clap subcommand per task, each a thin adapter over the core.
+
+use std::collections::HashMap;
+use std::io::{BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::accounts::service::{self, NewSuperuser};
+use crate::accounts::{AccountsError, User};
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::db::{Db, run_pending_migrations};
+use crate::domain::{Email, NewPassword, PasswordProblem, UserAttributes, Username};
+use crate::startup::Application;
+use crate::state::AppState;
+
+/// Latchkey: an authentication server (HTML pages, JSON API and this admin CLI).
+#[derive(Debug, Parser)]
+#[command(name = "latchkey", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (the default). Applies pending migrations first.
+    Serve(ServeArgs),
+    /// Apply pending database migrations.
+    Migrate,
+    /// Print the effective configuration with secrets masked; exit non-zero when it is invalid.
+    Check,
+    /// Create an active staff superuser, interactively or with --noinput.
+    Createsuperuser(CreateSuperuserArgs),
+    /// Change a user's password (interactive; 3 attempts). Ends all their sessions.
+    Changepassword(ChangePasswordArgs),
+    /// List and manage users.
+    #[command(subcommand)]
+    Users(UsersCommand),
+}
+
+/// `serve` options.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// host:port to listen on (overrides LATCHKEY_BIND).
+    #[arg(long)]
+    pub bind: Option<String>,
+}
+
+/// `createsuperuser` options. The password never comes from argv: it is prompted for, or read
+/// from LATCHKEY_SUPERUSER_PASSWORD with --noinput.
+#[derive(Debug, Args)]
+pub struct CreateSuperuserArgs {
+    /// Do not prompt; take values from the options or LATCHKEY_SUPERUSER_USERNAME/_EMAIL/_PASSWORD.
+    #[arg(long = "noinput", visible_alias = "no-input")]
+    pub noinput: bool,
+    /// The login name (defaults to the email address).
+    #[arg(long)]
+    pub username: Option<String>,
+    /// The email address.
+    #[arg(long)]
+    pub email: Option<String>,
+}
+
+/// `changepassword` options.
+#[derive(Debug, Args)]
+pub struct ChangePasswordArgs {
+    /// The user (defaults to the current OS user's name).
+    pub username: Option<String>,
+}
+
+/// `users` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// List every user.
+    List,
+    /// Let a user log in again.
+    Activate {
+        /// The username.
+        username: String,
+    },
+    /// Stop a user from logging in and end all their sessions.
+    Deactivate {
+        /// The username.
+        username: String,
+    },
+    /// Delete a user with their sessions and tokens.
+    Delete {
+        /// The username.
+        username: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+/// A command failed: the message is printed as one `Error: …` line on stderr.
+#[derive(Debug)]
+pub struct CliError(String);
+
+impl CliError {
+    fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}
+
+impl From<AccountsError> for CliError {
+    fn from(e: AccountsError) -> Self {
+        match e {
+            AccountsError::Validation(errors) => Self(errors.to_string()),
+            AccountsError::InvalidCredentials => Self("invalid credentials".into()),
+            AccountsError::NotFound => Self("user not found".into()),
+            AccountsError::Unexpected(e) => Self(format!("{e:#}")),
+        }
+    }
+}
+
+impl From<anyhow::Error> for CliError {
+    fn from(e: anyhow::Error) -> Self {
+        Self(format!("{e:#}"))
+    }
+}
+
+impl From<std::io::Error> for CliError {
+    fn from(e: std::io::Error) -> Self {
+        Self(e.to_string())
+    }
+}
+
+type CliResult = Result<(), CliError>;
+
+/// Runs one subcommand (not `check`, which needs no runtime) and maps the outcome to an exit code.
+pub async fn run(command: Command, settings: Settings, env: &HashMap<String, String>) -> ExitCode {
+    let outcome = match command {
+        Command::Serve(_) => serve(settings).await,
+        Command::Migrate => migrate(&settings).await,
+        Command::Check => {
+            print_check(&settings);
+            Ok(())
+        }
+        other => match open_state(settings).await {
+            Ok(state) => admin(other, &state, env).await,
+            Err(e) => Err(e),
+        },
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(CliError(message)) => {
+            eprintln!("Error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Prints the effective configuration (secrets masked).
+pub fn print_check(settings: &Settings) {
+    for line in settings.describe() {
+        println!("{line}");
+    }
+    println!("Configuration OK.");
+}
+
+async fn admin(command: Command, state: &AppState, env: &HashMap<String, String>) -> CliResult {
+    match command {
+        Command::Createsuperuser(args) if args.noinput => {
+            createsuperuser_noinput(state, args, env).await
+        }
+        Command::Createsuperuser(args) => createsuperuser_interactive(state, args).await,
+        Command::Changepassword(args) => changepassword(state, args, env).await,
+        Command::Users(UsersCommand::List) => users_list(state).await,
+        Command::Users(UsersCommand::Activate { username }) => {
+            service::set_active(state, &username, true)
+                .await
+                .map_err(|e| not_found(e, &username))?;
+            println!("User '{username}' activated.");
+            Ok(())
+        }
+        Command::Users(UsersCommand::Deactivate { username }) => {
+            service::set_active(state, &username, false)
+                .await
+                .map_err(|e| not_found(e, &username))?;
+            println!("User '{username}' deactivated; their sessions have ended.");
+            Ok(())
+        }
+        Command::Users(UsersCommand::Delete { username, yes }) => {
+            users_delete(state, &username, yes).await
+        }
+        Command::Serve(_) | Command::Migrate | Command::Check => Ok(()),
+    }
+}
+
+async fn open_state(settings: Settings) -> Result<AppState, CliError> {
+    let state = AppState::build(settings, Clock::System)?;
+    apply_migrations(&state.db).await?;
+    Ok(state)
+}
+
+async fn apply_migrations(db: &Db) -> Result<Vec<String>, CliError> {
+    db.run(run_pending_migrations)
+        .await
+        .map_err(|e| CliError::new(e.to_string()))
+}
+
+async fn serve(settings: Settings) -> CliResult {
+    let app = Application::build(settings, Clock::System).await?;
+    let settings = &app.state().settings;
+    tracing::info!(
+        bind = %settings.bind,
+        port = app.port(),
+        backend = app.state().db.backend().name(),
+        "latchkey listening"
+    );
+    app.run_until_stopped().await?;
+    Ok(())
+}
+
+async fn migrate(settings: &Settings) -> CliResult {
+    let db = Db::connect(&settings.database_url, 1).map_err(|e| CliError::new(e.to_string()))?;
+    let applied = apply_migrations(&db).await?;
+    if applied.is_empty() {
+        println!("No migrations to apply.");
+    }
+    for version in applied {
+        println!("Applied migration {version}.");
+    }
+    Ok(())
+}
+
+fn not_found(e: AccountsError, username: &str) -> CliError {
+    match e {
+        AccountsError::NotFound => CliError::new(format!("user '{username}' does not exist")),
+        other => other.into(),
+    }
+}
+
+async fn createsuperuser_noinput(
+    state: &AppState,
+    args: CreateSuperuserArgs,
+    env: &HashMap<String, String>,
+) -> CliResult {
+    let from_env = |name: &str| env.get(name).filter(|v| !v.is_empty()).cloned();
+    let email = args
+        .email
+        .or_else(|| from_env("LATCHKEY_SUPERUSER_EMAIL"))
+        .ok_or_else(|| CliError::new("You must use --email with --noinput."))?;
+    let email = Email::parse(&email).map_err(|e| CliError::new(e.to_string()))?;
+    let username = match args
+        .username
+        .or_else(|| from_env("LATCHKEY_SUPERUSER_USERNAME"))
+    {
+        Some(raw) => Username::parse(&raw).map_err(|e| CliError::new(e.to_string()))?,
+        None => service::default_username(&email)
+            .ok_or_else(|| CliError::new("You must use --username with --noinput."))?,
+    };
+    // As in Django, a password given by environment skips the policy (the operator chose it);
+    // without one the account gets an unusable password.
+    let password = from_env("LATCHKEY_SUPERUSER_PASSWORD")
+        .map(NewPassword::parse_bypassing_policy)
+        .transpose()
+        .map_err(|e| CliError::new(e.to_string()))?;
+    check_free(state, &username, &email).await?;
+    create(state, username, email, password).await
+}
+
+async fn check_free(state: &AppState, username: &Username, email: &Email) -> CliResult {
+    if service::username_taken(state, username).await? {
+        return Err(CliError::new("That username is already taken."));
+    }
+    if service::email_taken(state, email).await? {
+        return Err(CliError::new("That email address is already taken."));
+    }
+    Ok(())
+}
+
+async fn create(
+    state: &AppState,
+    username: Username,
+    email: Email,
+    password: Option<NewPassword>,
+) -> CliResult {
+    let input = NewSuperuser {
+        username,
+        email,
+        password,
+    };
+    service::create_superuser(state, input).await?;
+    println!("Superuser created successfully.");
+    Ok(())
+}
+
+/// Line-based prompts on the terminal; EOF or Ctrl-D cancels.
+struct Prompt {
+    stdin: std::io::Stdin,
+}
+
+impl Prompt {
+    fn line(&self, question: &str) -> Result<String, CliError> {
+        eprint!("{question}");
+        std::io::stderr().flush()?;
+        let mut answer = String::new();
+        if self.stdin.lock().read_line(&mut answer)? == 0 {
+            return Err(CliError::new("Operation cancelled."));
+        }
+        Ok(answer.trim_end_matches(['\r', '\n']).to_owned())
+    }
+
+    fn secret(&self, question: &str) -> Result<String, CliError> {
+        rpassword::prompt_password(question)
+            .map_err(|e| CliError::new(format!("cannot read password: {e}")))
+    }
+}
+
+async fn createsuperuser_interactive(state: &AppState, args: CreateSuperuserArgs) -> CliResult {
+    if !std::io::stdin().is_terminal() {
+        return Err(CliError::new(
+            "Superuser creation skipped due to not running in a TTY. Run it from a terminal, \
+             or use --noinput with LATCHKEY_SUPERUSER_EMAIL (and _USERNAME, _PASSWORD) set.",
+        ));
+    }
+    let prompt = Prompt {
+        stdin: std::io::stdin(),
+    };
+    let mut preset = args.username;
+    let mut username = loop {
+        let raw = match preset.take() {
+            Some(raw) => raw,
+            None => prompt.line("Username (leave blank to use the email address): ")?,
+        };
+        if raw.is_empty() {
+            break None;
+        }
+        match Username::parse(&raw) {
+            Err(e) => eprintln!("Error: {e}"),
+            Ok(name) if service::username_taken(state, &name).await? => {
+                eprintln!("Error: That username is already taken.");
+            }
+            Ok(name) => break Some(name),
+        }
+    };
+    let mut preset = args.email;
+    let email = loop {
+        let raw = match preset.take() {
+            Some(raw) => raw,
+            None => prompt.line("Email address: ")?,
+        };
+        match Email::parse(&raw) {
+            Err(e) => eprintln!("Error: {e}"),
+            Ok(email) if service::email_taken(state, &email).await? => {
+                eprintln!("Error: That email address is already taken.");
+            }
+            Ok(email) => break email,
+        }
+    };
+    if username.is_none() {
+        match service::default_username(&email) {
+            Some(name) if !service::username_taken(state, &name).await? => username = Some(name),
+            _ => {
+                eprintln!(
+                    "Error: That email address cannot be used as the username; please enter one."
+                );
+            }
+        }
+    }
+    let username = match username {
+        Some(name) => name,
+        None => loop {
+            let raw = prompt.line("Username: ")?;
+            match Username::parse(&raw) {
+                Err(e) => eprintln!("Error: {e}"),
+                Ok(name) if service::username_taken(state, &name).await? => {
+                    eprintln!("Error: That username is already taken.");
+                }
+                Ok(name) => break name,
+            }
+        },
+    };
+    let attributes = UserAttributes {
+        username: username.as_str(),
+        email: email.as_str(),
+        ..UserAttributes::default()
+    };
+    let password = loop {
+        let first = prompt.secret("Password: ")?;
+        let second = prompt.secret("Password (again): ")?;
+        if first != second {
+            eprintln!("Error: Your passwords didn't match.");
+            continue;
+        }
+        if first.is_empty() {
+            eprintln!("Error: Blank passwords aren't allowed.");
+            continue;
+        }
+        let problems = service::password_problems(state, &first, &attributes);
+        if problems
+            .iter()
+            .any(|p| matches!(p, PasswordProblem::TooLong { .. }))
+        {
+            print_problems(&problems);
+            continue;
+        }
+        if !problems.is_empty() {
+            print_problems(&problems);
+            let answer =
+                prompt.line("Bypass password validation and create user anyway? [y/N]: ")?;
+            if !answer.trim().eq_ignore_ascii_case("y") {
+                continue;
+            }
+        }
+        match NewPassword::parse_bypassing_policy(first) {
+            Ok(password) => break password,
+            Err(e) => eprintln!("Error: {e}"),
+        }
+    };
+    create(state, username, email, Some(password)).await
+}
+
+fn print_problems(problems: &[PasswordProblem]) {
+    for problem in problems {
+        eprintln!("{problem}");
+    }
+}
+
+const MAX_PASSWORD_TRIES: usize = 3;
+
+async fn changepassword(
+    state: &AppState,
+    args: ChangePasswordArgs,
+    env: &HashMap<String, String>,
+) -> CliResult {
+    let username = args
+        .username
+        .or_else(|| env.get("USER").cloned())
+        .unwrap_or_else(|| "root".to_owned());
+    let user: User = service::get_by_username(state, &username)
+        .await
+        .map_err(|e| not_found(e, &username))?;
+    println!("Changing password for user '{}'", user.username);
+    let prompt = Prompt {
+        stdin: std::io::stdin(),
+    };
+    let attributes = UserAttributes {
+        username: &user.username,
+        first_name: &user.first_name,
+        last_name: &user.last_name,
+        email: &user.email,
+    };
+    for _ in 0..MAX_PASSWORD_TRIES {
+        let first = prompt.secret("Password: ")?;
+        if first.is_empty() {
+            return Err(CliError::new("aborted"));
+        }
+        let second = prompt.secret("Password (again): ")?;
+        if first != second {
+            println!("Passwords do not match. Please try again.");
+            continue;
+        }
+        match NewPassword::parse(second, &state.policy, &attributes) {
+            Ok(password) => {
+                service::set_password(state, user.id, &password).await?;
+                println!("Password changed successfully for user '{}'", user.username);
+                return Ok(());
+            }
+            Err(problems) => print_problems(&problems),
+        }
+    }
+    Err(CliError::new(format!(
+        "Aborting password change for user '{}' after {MAX_PASSWORD_TRIES} attempts",
+        user.username
+    )))
+}
+
+async fn users_list(state: &AppState) -> CliResult {
+    let users = service::list_users(state).await?;
+    if users.is_empty() {
+        println!("No users.");
+        return Ok(());
+    }
+    let rows: Vec<[String; 8]> = users
+        .iter()
+        .map(|u| {
+            [
+                u.id.to_string(),
+                u.username.clone(),
+                u.email.clone(),
+                yes_no(u.is_active),
+                yes_no(u.is_staff),
+                yes_no(u.is_superuser),
+                u.date_joined.format("%Y-%m-%d %H:%M:%S").to_string(),
+                u.last_login.map_or_else(
+                    || "never".to_owned(),
+                    |t| t.format("%Y-%m-%d %H:%M:%S").to_string(),
+                ),
+            ]
+        })
+        .collect();
+    let header = [
+        "ID",
+        "USERNAME",
+        "EMAIL",
+        "ACTIVE",
+        "STAFF",
+        "SUPERUSER",
+        "JOINED (UTC)",
+        "LAST LOGIN (UTC)",
+    ];
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    let print_row = |out: &mut std::io::StdoutLock<'_>, cells: &[&str]| -> std::io::Result<()> {
+        let line: Vec<String> = cells
+            .iter()
+            .zip(widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        writeln!(out, "{}", line.join("  ").trim_end())
+    };
+    print_row(&mut out, &header)?;
+    for row in &rows {
+        let cells: Vec<&str> = row.iter().map(String::as_str).collect();
+        print_row(&mut out, &cells)?;
+    }
+    Ok(())
+}
+
+fn yes_no(value: bool) -> String {
+    if value { "yes" } else { "no" }.to_owned()
+}
+
+async fn users_delete(state: &AppState, username: &str, yes: bool) -> CliResult {
+    service::get_by_username(state, username)
+        .await
+        .map_err(|e| not_found(e, username))?;
+    if !yes {
+        if !std::io::stdin().is_terminal() {
+            return Err(CliError::new(format!(
+                "not deleting user '{username}' without confirmation: pass --yes when not running in a TTY"
+            )));
+        }
+        let prompt = Prompt {
+            stdin: std::io::stdin(),
+        };
+        let answer = prompt.line(&format!(
+            "Delete user '{username}' with all their sessions and tokens? [y/N]: "
+        ))?;
+        if !answer.trim().eq_ignore_ascii_case("y") {
+            return Err(CliError::new("Deletion cancelled."));
+        }
+    }
+    service::delete_user(state, username)
+        .await
+        .map_err(|e| not_found(e, username))?;
+    println!("User '{username}' deleted.");
+    Ok(())
+}

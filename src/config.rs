@@ -1,0 +1,596 @@
+//! Settings: one typed value, loaded once from defaults → `latchkey.toml` → environment.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Shortest secret accepted: HS256 wants at least 256 bits of key.
+pub const MIN_SECRET_BYTES: usize = 32;
+/// Config file read when present (or the path in `LATCHKEY_CONFIG`, which must exist).
+pub const DEFAULT_CONFIG_FILE: &str = "latchkey.toml";
+/// Where a development secret is generated and kept.
+pub const DEFAULT_SECRET_FILE: &str = "latchkey.secret";
+/// The embedded default database.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://latchkey.sqlite3";
+
+/// Deployment mode: development has working defaults, production demands explicit secrets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    /// Local use; a secret is generated on first start.
+    Development,
+    /// Refuses to start without explicit secrets.
+    Production,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// A secret that never prints itself.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: String) -> Self {
+        Self(value)
+    }
+
+    /// The secret's bytes, for keying.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(********)")
+    }
+}
+
+/// Where a setting's value came from, shown by `latchkey check`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// Built-in default.
+    Default,
+    /// The config file.
+    File,
+    /// An environment variable (its name).
+    Env(&'static str),
+    /// A command-line flag.
+    Flag,
+    /// Read from, or generated into, a secret file.
+    SecretFile(PathBuf),
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Default => f.write_str("default"),
+            Self::File => f.write_str("config file"),
+            Self::Env(name) => write!(f, "env {name}"),
+            Self::Flag => f.write_str("command line"),
+            Self::SecretFile(path) => write!(f, "file {}", path.display()),
+        }
+    }
+}
+
+/// Every setting of the server, validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Development or production.
+    pub environment: Environment,
+    /// `sqlite://path`, a plain path, or `postgres://…`.
+    pub database_url: String,
+    /// Connections kept by the pool.
+    pub db_pool_size: u32,
+    /// `host:port` to listen on.
+    pub bind: String,
+    /// Signing and cookie key material.
+    pub secret_key: Secret,
+    /// Access-token lifetime in seconds.
+    pub access_token_lifetime: u64,
+    /// Refresh-token lifetime in seconds.
+    pub refresh_token_lifetime: u64,
+    /// Password hashes allowed to run at once.
+    pub hash_workers: usize,
+    /// tracing filter directives.
+    pub log: String,
+    /// Log line format.
+    pub log_format: LogFormat,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// The config file that was read, if any.
+    pub config_file: Option<PathBuf>,
+    /// Where each setting came from, by name.
+    pub sources: Vec<(&'static str, Source)>,
+}
+
+/// Why the settings are unusable: one line per problem.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", .problems.join("\n"))]
+pub struct ConfigError {
+    /// Each problem as one clear sentence naming the setting.
+    pub problems: Vec<String>,
+}
+
+impl ConfigError {
+    fn one(problem: impl Into<String>) -> Self {
+        Self {
+            problems: vec![problem.into()],
+        }
+    }
+}
+
+/// Values as written in `latchkey.toml`; unknown keys are refused so typos are caught.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    env: Option<String>,
+    database_url: Option<String>,
+    db_pool_size: Option<u32>,
+    bind: Option<String>,
+    secret_key: Option<String>,
+    secret_key_file: Option<PathBuf>,
+    access_token_lifetime: Option<u64>,
+    refresh_token_lifetime: Option<u64>,
+    hash_workers: Option<usize>,
+    log: Option<String>,
+    log_format: Option<String>,
+    max_body_bytes: Option<usize>,
+}
+
+/// Inputs to [`Settings::load`]: the environment and the directory to resolve files against.
+#[derive(Debug, Clone)]
+pub struct LoadContext {
+    /// Environment variables (the process's, or a test's own map).
+    pub env: HashMap<String, String>,
+    /// Directory holding `latchkey.toml` and the generated secret.
+    pub dir: PathBuf,
+    /// `serve --bind`, which wins over everything.
+    pub bind_flag: Option<String>,
+}
+
+impl LoadContext {
+    /// The process environment and working directory.
+    pub fn from_process() -> Self {
+        Self {
+            env: std::env::vars().collect(),
+            dir: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
+            bind_flag: None,
+        }
+    }
+}
+
+/// Collects one setting's value from file then env, recording the source.
+struct Layer<'a> {
+    ctx: &'a LoadContext,
+    sources: Vec<(&'static str, Source)>,
+    problems: Vec<String>,
+}
+
+impl Layer<'_> {
+    fn env(&self, name: &str) -> Option<&str> {
+        self.ctx
+            .env
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    fn string(
+        &mut self,
+        key: &'static str,
+        var: &'static str,
+        file: Option<String>,
+        default: &str,
+    ) -> String {
+        if let Some(value) = self.env(var) {
+            let value = value.to_owned();
+            self.sources.push((key, Source::Env(var)));
+            value
+        } else if let Some(value) = file {
+            self.sources.push((key, Source::File));
+            value
+        } else {
+            self.sources.push((key, Source::Default));
+            default.to_owned()
+        }
+    }
+
+    fn number<T>(
+        &mut self,
+        key: &'static str,
+        var: &'static str,
+        file: Option<T>,
+        default: T,
+        range: (T, T),
+    ) -> T
+    where
+        T: std::str::FromStr + PartialOrd + Copy + fmt::Display,
+    {
+        let (value, source) = if let Some(raw) = self.env(var) {
+            match raw.trim().parse::<T>() {
+                Ok(v) => (v, Source::Env(var)),
+                Err(_) => {
+                    self.problems.push(format!(
+                        "{var} must be a whole number from {} to {} (got {raw:?})",
+                        range.0, range.1
+                    ));
+                    (default, Source::Env(var))
+                }
+            }
+        } else if let Some(v) = file {
+            (v, Source::File)
+        } else {
+            (default, Source::Default)
+        };
+        if value < range.0 || value > range.1 {
+            let name = match &source {
+                Source::File => key.to_owned(),
+                _ => var.to_owned(),
+            };
+            self.problems.push(format!(
+                "{name} must be from {} to {} (got {value})",
+                range.0, range.1
+            ));
+        }
+        self.sources.push((key, source));
+        value
+    }
+}
+
+impl Settings {
+    /// Loads defaults → config file → environment (→ `--bind`), then validates everything,
+    /// reporting every problem at once. In development a missing secret is generated once and
+    /// kept in `latchkey.secret` (mode 0600) so restarts keep tokens valid.
+    pub fn load(ctx: &LoadContext) -> Result<Self, ConfigError> {
+        let (file, config_file) = read_config_file(ctx)?;
+        let mut layer = Layer {
+            ctx,
+            sources: Vec::new(),
+            problems: Vec::new(),
+        };
+
+        let environment = match layer
+            .string("env", "LATCHKEY_ENV", file.env, "development")
+            .trim()
+        {
+            "development" | "dev" => Environment::Development,
+            "production" | "prod" => Environment::Production,
+            other => {
+                layer.problems.push(format!(
+                    "LATCHKEY_ENV must be \"development\" or \"production\" (got {other:?})"
+                ));
+                Environment::Development
+            }
+        };
+        let database_url = layer.string(
+            "database_url",
+            "DATABASE_URL",
+            file.database_url,
+            DEFAULT_DATABASE_URL,
+        );
+        let db_pool_size = layer.number(
+            "db_pool_size",
+            "LATCHKEY_DB_POOL_SIZE",
+            file.db_pool_size,
+            10,
+            (1, 512),
+        );
+        let mut bind = layer.string("bind", "LATCHKEY_BIND", file.bind, "127.0.0.1:8000");
+        if let Some(flag) = &ctx.bind_flag {
+            bind.clone_from(flag);
+            layer.sources.retain(|(k, _)| *k != "bind");
+            layer.sources.push(("bind", Source::Flag));
+        }
+        if !valid_bind(&bind) {
+            layer.problems.push(format!(
+                "LATCHKEY_BIND must be host:port, for example 127.0.0.1:8000 (got {bind:?})"
+            ));
+        }
+        let access_token_lifetime = layer.number(
+            "access_token_lifetime",
+            "LATCHKEY_ACCESS_TOKEN_LIFETIME",
+            file.access_token_lifetime,
+            300,
+            (1, 31_536_000),
+        );
+        let refresh_token_lifetime = layer.number(
+            "refresh_token_lifetime",
+            "LATCHKEY_REFRESH_TOKEN_LIFETIME",
+            file.refresh_token_lifetime,
+            86_400,
+            (1, 31_536_000),
+        );
+        if refresh_token_lifetime < access_token_lifetime {
+            layer.problems.push(format!(
+                "LATCHKEY_REFRESH_TOKEN_LIFETIME ({refresh_token_lifetime} s) must not be shorter than LATCHKEY_ACCESS_TOKEN_LIFETIME ({access_token_lifetime} s)"
+            ));
+        }
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let hash_workers = layer.number(
+            "hash_workers",
+            "LATCHKEY_HASH_WORKERS",
+            file.hash_workers,
+            cores,
+            (1, 1024),
+        );
+        let log = layer.string("log", "LATCHKEY_LOG", file.log, "info");
+        let log_format = match layer
+            .string("log_format", "LATCHKEY_LOG_FORMAT", file.log_format, "text")
+            .trim()
+        {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            other => {
+                layer.problems.push(format!(
+                    "LATCHKEY_LOG_FORMAT must be \"text\" or \"json\" (got {other:?})"
+                ));
+                LogFormat::Text
+            }
+        };
+        let max_body_bytes = layer.number(
+            "max_body_bytes",
+            "LATCHKEY_MAX_BODY_BYTES",
+            file.max_body_bytes,
+            64 * 1024,
+            (1024, 64 * 1024 * 1024),
+        );
+
+        let secret = resolve_secret(
+            &mut layer,
+            file.secret_key,
+            file.secret_key_file,
+            environment,
+        );
+        let Layer {
+            sources, problems, ..
+        } = layer;
+        match secret {
+            Some(secret_key) if problems.is_empty() => Ok(Self {
+                environment,
+                database_url,
+                db_pool_size,
+                bind,
+                secret_key,
+                access_token_lifetime,
+                refresh_token_lifetime,
+                hash_workers,
+                log,
+                log_format,
+                max_body_bytes,
+                config_file,
+                sources,
+            }),
+            _ => Err(ConfigError { problems }),
+        }
+    }
+
+    /// The source of a setting, by its config-file key.
+    pub fn source_of(&self, key: &str) -> Source {
+        self.sources
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map_or(Source::Default, |(_, s)| s.clone())
+    }
+
+    /// The effective configuration as `key = value  (source)` lines, secrets masked.
+    pub fn describe(&self) -> Vec<String> {
+        let env = match self.environment {
+            Environment::Development => "development",
+            Environment::Production => "production",
+        };
+        let log_format = match self.log_format {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        };
+        let rows: Vec<(&str, String)> = vec![
+            ("env", env.to_owned()),
+            ("database_url", mask_url_password(&self.database_url)),
+            ("db_pool_size", self.db_pool_size.to_string()),
+            ("bind", self.bind.clone()),
+            (
+                "secret_key",
+                format!("******** ({} bytes)", self.secret_key.expose().len()),
+            ),
+            (
+                "access_token_lifetime",
+                format!("{} s", self.access_token_lifetime),
+            ),
+            (
+                "refresh_token_lifetime",
+                format!("{} s", self.refresh_token_lifetime),
+            ),
+            ("hash_workers", self.hash_workers.to_string()),
+            ("log", self.log.clone()),
+            ("log_format", log_format.to_owned()),
+            ("max_body_bytes", self.max_body_bytes.to_string()),
+        ];
+        let mut lines = Vec::with_capacity(rows.len() + 1);
+        lines.push(match &self.config_file {
+            Some(path) => format!("config file: {}", path.display()),
+            None => "config file: none".to_owned(),
+        });
+        for (key, value) in rows {
+            lines.push(format!("{key:<24}= {value}  ({})", self.source_of(key)));
+        }
+        lines
+    }
+}
+
+fn read_config_file(ctx: &LoadContext) -> Result<(FileSettings, Option<PathBuf>), ConfigError> {
+    let explicit = ctx.env.get("LATCHKEY_CONFIG").filter(|p| !p.is_empty());
+    let path = match explicit {
+        Some(p) => ctx.dir.join(p),
+        None => ctx.dir.join(DEFAULT_CONFIG_FILE),
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && explicit.is_none() => {
+            return Ok((FileSettings::default(), None));
+        }
+        Err(e) => {
+            return Err(ConfigError::one(format!(
+                "cannot read config file {}: {e}",
+                path.display()
+            )));
+        }
+    };
+    let parsed: FileSettings = toml::from_str(&text).map_err(|e| {
+        ConfigError::one(format!(
+            "config file {} is invalid: {}",
+            path.display(),
+            e.message()
+        ))
+    })?;
+    Ok((parsed, Some(path)))
+}
+
+fn resolve_secret(
+    layer: &mut Layer<'_>,
+    file_secret: Option<String>,
+    file_secret_path: Option<PathBuf>,
+    environment: Environment,
+) -> Option<Secret> {
+    let explicit = if let Some(value) = layer.env("LATCHKEY_SECRET_KEY") {
+        Some((value.to_owned(), Source::Env("LATCHKEY_SECRET_KEY")))
+    } else {
+        file_secret.map(|value| (value, Source::File))
+    };
+    if let Some((value, source)) = explicit {
+        layer.sources.push(("secret_key", source));
+        return check_secret_length(layer, value, "LATCHKEY_SECRET_KEY");
+    }
+    let path_given = layer
+        .env("LATCHKEY_SECRET_KEY_FILE")
+        .map(PathBuf::from)
+        .or(file_secret_path);
+    let path = layer.ctx.dir.join(
+        path_given
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_SECRET_FILE)),
+    );
+    match (environment, &path_given) {
+        (Environment::Production, None) => {
+            layer.problems.push(format!(
+                "LATCHKEY_SECRET_KEY must be set (at least {MIN_SECRET_BYTES} bytes) when LATCHKEY_ENV=production"
+            ));
+            return None;
+        }
+        // In production a named secret file must already exist: generating one would hide a
+        // missing mount and silently invalidate every token on the next deploy.
+        (Environment::Production, Some(_)) if !path.exists() => {
+            layer.problems.push(format!(
+                "LATCHKEY_SECRET_KEY_FILE {} does not exist (required when LATCHKEY_ENV=production)",
+                path.display()
+            ));
+            return None;
+        }
+        _ => {}
+    }
+    layer
+        .sources
+        .push(("secret_key", Source::SecretFile(path.clone())));
+    match read_or_create_secret(&path) {
+        Ok(value) => check_secret_length(layer, value, "LATCHKEY_SECRET_KEY_FILE"),
+        Err(e) => {
+            layer
+                .problems
+                .push(format!("cannot use secret file {}: {e}", path.display()));
+            None
+        }
+    }
+}
+
+fn check_secret_length(layer: &mut Layer<'_>, value: String, name: &str) -> Option<Secret> {
+    let value = value.trim().to_owned();
+    if value.len() < MIN_SECRET_BYTES {
+        layer.problems.push(format!(
+            "{name} must be at least {MIN_SECRET_BYTES} bytes (got {})",
+            value.len()
+        ));
+        return None;
+    }
+    Some(Secret::new(value))
+}
+
+fn read_or_create_secret(path: &Path) -> std::io::Result<String> {
+    match std::fs::read_to_string(path) {
+        Ok(value) => return Ok(value),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        Err(_) => {}
+    }
+    let mut bytes = [0u8; 32];
+    rand::fill(&mut bytes);
+    let value: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(mut file) => {
+            file.write_all(value.as_bytes())?;
+            file.write_all(b"\n")?;
+            Ok(value)
+        }
+        // Another process created it first: use theirs so both agree.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => std::fs::read_to_string(path),
+        Err(e) => Err(e),
+    }
+}
+
+fn valid_bind(bind: &str) -> bool {
+    match bind.rsplit_once(':') {
+        Some((host, port)) => !host.is_empty() && port.parse::<u16>().is_ok(),
+        None => false,
+    }
+}
+
+/// Hides the password part of `scheme://user:password@host/...`.
+pub fn mask_url_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((userinfo, host)) = rest.split_once('@') else {
+        return url.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:********@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_database_passwords() {
+        assert_eq!(
+            mask_url_password("postgres://u:hunter2@db:5432/x"),
+            "postgres://u:********@db:5432/x"
+        );
+        assert_eq!(mask_url_password("postgres://u@db/x"), "postgres://u@db/x");
+        assert_eq!(mask_url_password("sqlite://a.db"), "sqlite://a.db");
+    }
+
+    #[test]
+    fn bind_needs_host_and_port() {
+        assert!(valid_bind("127.0.0.1:8000"));
+        assert!(valid_bind("[::1]:0"));
+        assert!(!valid_bind("8000"));
+        assert!(!valid_bind("localhost:http"));
+    }
+}

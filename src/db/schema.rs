@@ -1,0 +1,65 @@
+//! Table definitions, kept by hand within the types both backends share.
+
+diesel::table! {
+    /// Accounts.
+    users (id) {
+        id -> BigInt,
+        email -> Text,
+        email_lookup -> Text,
+        username -> Text,
+        first_name -> Text,
+        last_name -> Text,
+        password -> Text,
+        is_active -> Bool,
+        is_staff -> Bool,
+        is_superuser -> Bool,
+        date_joined -> Timestamp,
+        last_login -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    /// One row per login (browser or API); revoking it logs that device out.
+    sessions (id) {
+        id -> Text,
+        user_id -> BigInt,
+        kind -> Text,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        expires_at -> Timestamp,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    /// Every refresh token issued, for rotation, blacklisting and reuse detection.
+    refresh_tokens (jti) {
+        jti -> Text,
+        session_id -> Text,
+        user_id -> BigInt,
+        parent_jti -> Nullable<Text>,
+        issued_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+        blacklisted_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    /// Security-relevant events.
+    audit_events (id) {
+        id -> BigInt,
+        kind -> Text,
+        user_id -> Nullable<BigInt>,
+        ip -> Nullable<Text>,
+        detail -> Nullable<Text>,
+        at -> Timestamp,
+    }
+}
+
+diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(refresh_tokens -> sessions (session_id));
+diesel::joinable!(audit_events -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(users, sessions, refresh_tokens, audit_events);

@@ -1,0 +1,15 @@
+//! Parse-don't-validate value types: once a value has one of these types it is valid.
+
+mod email;
+mod errors;
+mod meta;
+mod password;
+mod username;
+
+pub use email::{Email, EmailError};
+pub use errors::FieldErrors;
+pub use meta::ClientMeta;
+pub use password::{
+    MAX_PASSWORD_BYTES, NewPassword, PasswordPolicy, PasswordProblem, UserAttributes,
+};
+pub use username::{Username, UsernameError};

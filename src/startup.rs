@@ -1,0 +1,133 @@
+//! Builds the application once, for `main` and for the tests alike.
+
+use std::net::TcpListener;
+
+use actix_web::dev::Server;
+use actix_web::middleware::{NormalizePath, TrailingSlash, from_fn};
+use actix_web::{App, HttpServer, web};
+use tracing_actix_web::TracingLogger;
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::db::{DbError, run_pending_migrations};
+use crate::state::AppState;
+use crate::web::api::{self, ApiError};
+use crate::web::{self as routes_mod, catch_panics, limit_body_size, request_id_header};
+
+/// A bound, ready-to-run server.
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: AppState,
+}
+
+/// Extra routes a caller may mount beside the real ones (tests use it for a panicking route).
+pub type ExtraRoutes = fn(&mut web::ServiceConfig);
+
+impl Application {
+    /// Connects, migrates, binds `settings.bind` and builds the server (not yet running).
+    pub async fn build(settings: Settings, clock: Clock) -> anyhow::Result<Self> {
+        Self::build_with(settings, clock, None).await
+    }
+
+    /// [`Application::build`] with extra routes mounted inside the same middleware stack.
+    pub async fn build_with(
+        settings: Settings,
+        clock: Clock,
+        extra: Option<ExtraRoutes>,
+    ) -> anyhow::Result<Self> {
+        let state = AppState::build(settings, clock)?;
+        let applied = state
+            .db
+            .run(run_pending_migrations)
+            .await
+            .map_err(|e: DbError| anyhow::Error::new(e))?;
+        for version in &applied {
+            tracing::info!(%version, "applied migration");
+        }
+        let listener = TcpListener::bind(&state.settings.bind)
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", state.settings.bind))?;
+        let port = listener.local_addr()?.port();
+        let app_state = state.clone();
+        let server = HttpServer::new(move || build_app(app_state.clone(), extra))
+            .listen(listener)?
+            .run();
+        Ok(Self {
+            port,
+            server,
+            state,
+        })
+    }
+
+    /// The port actually bound (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The shared state, for tests that inspect the database.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until the process is told to stop.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// The App with every route and middleware, in one place.
+fn build_app(
+    state: AppState,
+    extra: Option<ExtraRoutes>,
+) -> App<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let limit = state.settings.max_body_bytes;
+    App::new()
+        .app_data(web::Data::new(state))
+        .app_data(web::PayloadConfig::new(limit))
+        .app_data(
+            web::JsonConfig::default()
+                .limit(limit)
+                .error_handler(move |e, _| json_error(e, limit).into()),
+        )
+        .app_data(
+            web::FormConfig::default()
+                .limit(limit)
+                .error_handler(|e, _| ApiError::Parse(format!("Form parse error - {e}")).into()),
+        )
+        .app_data(
+            web::QueryConfig::default()
+                .error_handler(|e, _| ApiError::Parse(format!("Query parse error - {e}")).into()),
+        )
+        .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()))
+        .configure(routes_mod::routes)
+        .configure(|cfg| {
+            if let Some(extra) = extra {
+                extra(cfg);
+            }
+        })
+        .default_service(web::to(api::not_found))
+        // Order: the last `wrap` is the outermost layer.
+        .wrap(from_fn(catch_panics))
+        .wrap(from_fn(limit_body_size))
+        .wrap(NormalizePath::new(TrailingSlash::Trim))
+        .wrap(from_fn(request_id_header))
+        .wrap(TracingLogger::default())
+}
+
+fn json_error(e: actix_web::error::JsonPayloadError, limit: usize) -> ApiError {
+    use actix_web::error::JsonPayloadError as E;
+    match e {
+        E::Overflow { .. } | E::OverflowKnownLength { .. } => ApiError::PayloadTooLarge(limit),
+        E::ContentType => ApiError::UnsupportedMediaType("unknown".to_owned()),
+        E::Deserialize(e) => ApiError::Parse(format!("JSON parse error - {e}")),
+        other => ApiError::Parse(format!("JSON parse error - {other}")),
+    }
+}

@@ -1,0 +1,191 @@
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::error::PayloadError;
+use actix_web::http::header::CONTENT_TYPE;
+use actix_web::{FromRequest, HttpRequest, web};
+use serde_json::{Map, Value};
+
+use super::ApiError;
+use crate::domain::FieldErrors;
+use crate::state::AppState;
+
+/// A request body as DRF sees it: JSON or form-encoded, as a map of fields. Unknown fields are
+/// simply never read.
+#[derive(Debug, Default)]
+pub struct Input(Map<String, Value>);
+
+impl Input {
+    /// A required string field, with DRF's messages for missing, null, blank and non-strings.
+    /// Numbers are accepted as their text, as DRF's `CharField` does.
+    pub fn required(&self, name: &str, trim: bool, errors: &mut FieldErrors) -> Option<String> {
+        match self.text(name, trim, errors)? {
+            None => {
+                errors.add(name, "This field is required.");
+                None
+            }
+            Some(value) if value.is_empty() => {
+                errors.add(name, "This field may not be blank.");
+                None
+            }
+            Some(value) => Some(value),
+        }
+    }
+
+    /// An optional string field that may be blank; absent gives `None`.
+    pub fn optional(&self, name: &str, trim: bool, errors: &mut FieldErrors) -> Option<String> {
+        self.text(name, trim, errors).flatten()
+    }
+
+    /// `None` = invalid (message recorded); `Some(None)` = absent.
+    fn text(&self, name: &str, trim: bool, errors: &mut FieldErrors) -> Option<Option<String>> {
+        let value = match self.0.get(name) {
+            None => return Some(None),
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            Some(Value::Null) => {
+                errors.add(name, "This field may not be null.");
+                return None;
+            }
+            Some(_) => {
+                errors.add(name, "Not a valid string.");
+                return None;
+            }
+        };
+        Some(Some(if trim { value.trim().to_owned() } else { value }))
+    }
+}
+
+impl FromRequest for Input {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let mut payload = payload.take();
+        Box::pin(async move {
+            let limit = req
+                .app_data::<web::Data<AppState>>()
+                .map_or(64 * 1024, |state| state.settings.max_body_bytes);
+            let bytes = web::Bytes::from_request(&req, &mut payload)
+                .await
+                .map_err(|e| body_error(e, limit))?;
+            let media_type = req
+                .headers()
+                .get(CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| {
+                    v.split(';')
+                        .next()
+                        .unwrap_or_default()
+                        .trim()
+                        .to_ascii_lowercase()
+                });
+            parse(media_type.as_deref(), &bytes)
+        })
+    }
+}
+
+fn parse(media_type: Option<&str>, bytes: &[u8]) -> Result<Input, ApiError> {
+    match media_type {
+        None | Some("") if bytes.is_empty() => Ok(Input::default()),
+        Some("application/json") => parse_json(bytes),
+        Some(t) if t.starts_with("application/") && t.ends_with("+json") => parse_json(bytes),
+        Some("application/x-www-form-urlencoded") => {
+            let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(bytes)
+                .map_err(|e| ApiError::Parse(format!("Form parse error - {e}")))?;
+            Ok(Input(
+                pairs
+                    .into_iter()
+                    .map(|(k, v)| (k, Value::String(v)))
+                    .collect(),
+            ))
+        }
+        other => Err(ApiError::UnsupportedMediaType(
+            other.unwrap_or_default().to_owned(),
+        )),
+    }
+}
+
+fn parse_json(bytes: &[u8]) -> Result<Input, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Input::default());
+    }
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(map)) => Ok(Input(map)),
+        Ok(other) => {
+            let mut errors = FieldErrors::new();
+            errors.add(
+                "non_field_errors",
+                format!(
+                    "Invalid data. Expected a dictionary, but got {}.",
+                    json_type_name(&other)
+                ),
+            );
+            Err(ApiError::Validation(errors))
+        }
+        Err(e) => Err(ApiError::Parse(format!("JSON parse error - {e}"))),
+    }
+}
+
+fn json_type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Array(_) => "list",
+        Value::String(_) => "str",
+        Value::Number(n) if n.is_f64() => "float",
+        Value::Number(_) => "int",
+        Value::Bool(_) => "bool",
+        Value::Null => "NoneType",
+        Value::Object(_) => "dict",
+    }
+}
+
+/// Maps a body-reading failure: too large → 413, anything else → 400.
+pub fn body_error(e: actix_web::Error, limit: usize) -> ApiError {
+    match e.as_error::<PayloadError>() {
+        Some(PayloadError::Overflow) => ApiError::PayloadTooLarge(limit),
+        _ => ApiError::Parse(format!("Could not read the request body - {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_and_form_bodies_become_fields() {
+        let json = parse(Some("application/json"), br#"{"a":"x","n":5,"b":true}"#).unwrap();
+        let mut errors = FieldErrors::new();
+        assert_eq!(json.required("a", true, &mut errors).as_deref(), Some("x"));
+        assert_eq!(json.required("n", true, &mut errors).as_deref(), Some("5"));
+        assert_eq!(json.required("b", true, &mut errors), None);
+        assert_eq!(json.required("missing", true, &mut errors), None);
+        assert_eq!(
+            serde_json::to_string(&errors).unwrap(),
+            r#"{"b":["Not a valid string."],"missing":["This field is required."]}"#
+        );
+        let form = parse(Some("application/x-www-form-urlencoded"), b"a=%20y%20&c=").unwrap();
+        let mut errors = FieldErrors::new();
+        assert_eq!(form.required("a", true, &mut errors).as_deref(), Some("y"));
+        assert_eq!(form.optional("c", true, &mut errors).as_deref(), Some(""));
+        assert!(errors.is_empty());
+    }
+
+    #[test]
+    fn rejects_non_objects_and_other_media_types() {
+        assert!(matches!(
+            parse(Some("application/json"), b"[1]"),
+            Err(ApiError::Validation(_))
+        ));
+        assert!(matches!(
+            parse(Some("application/json"), b"{"),
+            Err(ApiError::Parse(_))
+        ));
+        assert!(matches!(
+            parse(Some("text/plain"), b"x"),
+            Err(ApiError::UnsupportedMediaType(t)) if t == "text/plain"
+        ));
+        assert!(parse(None, b"").is_ok());
+    }
+}

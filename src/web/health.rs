@@ -1,0 +1,26 @@
+use std::time::Duration;
+
+use actix_web::{HttpResponse, web};
+use serde_json::json;
+
+use crate::state::AppState;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/health", web::get().to(live))
+        .route("/health/ready", web::get().to(ready));
+}
+
+/// Liveness: the process answers.
+async fn live() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"status": "ok"}))
+}
+
+/// Readiness: the database answers within a second.
+async fn ready(state: web::Data<AppState>) -> HttpResponse {
+    if state.db.is_ready(Duration::from_secs(1)).await {
+        HttpResponse::Ok().json(json!({"status": "ok"}))
+    } else {
+        tracing::warn!("readiness check failed: database unavailable");
+        HttpResponse::ServiceUnavailable().json(json!({"status": "unavailable"}))
+    }
+}

@@ -1,0 +1,15 @@
+//! HTTP adapters: they parse requests, call one core function and map its result.
+
+pub mod api;
+mod health;
+mod middleware;
+
+pub use middleware::{catch_panics, limit_body_size, request_id_header};
+
+use actix_web::web;
+
+/// Registers every route.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    health::routes(cfg);
+    api::routes(cfg);
+}
