@@ -193,7 +193,7 @@ async fn admin(command: Command, state: &AppState, env: &HashMap<String, String>
 }
 
 async fn open_state(settings: Settings) -> Result<AppState, CliError> {
-    let state = AppState::build(settings, Clock::System)?;
+    let state = AppState::build_for_command(settings, Clock::System)?;
     apply_migrations(&state.db).await?;
     Ok(state)
 }
@@ -218,7 +218,7 @@ async fn serve(settings: Settings) -> CliResult {
 }
 
 async fn migrate(settings: &Settings) -> CliResult {
-    let db = Db::connect(&settings.database_url, 1).map_err(|e| CliError::new(e.to_string()))?;
+    let db = Db::connect(&settings.database_url, 1, 0).map_err(|e| CliError::new(e.to_string()))?;
     let applied = apply_migrations(&db).await?;
     if applied.is_empty() {
         println!("No migrations to apply.");

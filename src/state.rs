@@ -24,9 +24,20 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Connects to the database and prepares the hasher; does not run migrations.
+    /// State for the server: a pool of `db_pool_size` keeping one connection warm. Does not
+    /// run migrations.
     pub fn build(settings: Settings, clock: Clock) -> anyhow::Result<Self> {
-        let db = Db::connect(&settings.database_url, settings.db_pool_size)?;
+        let db = Db::connect(&settings.database_url, settings.db_pool_size, 1)?;
+        Self::with_db(settings, clock, db)
+    }
+
+    /// State for a one-shot CLI command: a small pool that keeps nothing open in the background.
+    pub fn build_for_command(settings: Settings, clock: Clock) -> anyhow::Result<Self> {
+        let db = Db::connect(&settings.database_url, 2, 0)?;
+        Self::with_db(settings, clock, db)
+    }
+
+    fn with_db(settings: Settings, clock: Clock, db: Db) -> anyhow::Result<Self> {
         let hasher = Hasher::new(settings.hash_workers)?;
         Ok(Self {
             settings: Arc::new(settings),

@@ -111,9 +111,13 @@ impl std::fmt::Debug for Db {
 }
 
 impl Db {
-    /// Opens a pool of `size` connections, failing with the driver's own error when the
-    /// database cannot be reached.
-    pub fn connect(url: &str, size: u32) -> Result<Self, DbError> {
+    /// Opens a pool of up to `size` connections keeping `min_idle` open, failing with the
+    /// driver's own error when the database cannot be reached.
+    ///
+    /// Short-lived commands pass `min_idle = 0`: r2d2 replenishes idle connections on a
+    /// background thread, and a process that exits while libpq is mid-connect there can crash
+    /// in its exit handlers.
+    pub fn connect(url: &str, size: u32, min_idle: u32) -> Result<Self, DbError> {
         let backend = Backend::from_url(url)?;
         let manager = DbManager::new(backend.clone());
         // One direct attempt first: it fails at once with the driver's message, where the
@@ -121,7 +125,7 @@ impl Db {
         r2d2::ManageConnection::connect(&manager)?;
         let pool = r2d2::Pool::builder()
             .max_size(size)
-            .min_idle(Some(1))
+            .min_idle(Some(min_idle.min(size)))
             .connection_timeout(Duration::from_secs(5))
             .error_handler(Box::new(r2d2::LoggingErrorHandler))
             .build(manager)?;

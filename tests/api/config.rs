@@ -1,0 +1,206 @@
+//! Settings: defaults, file and environment layering, production refusal, `latchkey check`.
+
+use std::collections::HashMap;
+use std::os::unix::fs::PermissionsExt;
+
+use latchkey::config::{Environment, LoadContext, LogFormat, Settings, Source};
+
+use crate::helpers::{run_cli, stderr, stdout};
+
+fn load(env: &[(&str, &str)], dir: &std::path::Path) -> Result<Settings, Vec<String>> {
+    Settings::load(&LoadContext {
+        env: env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+        dir: dir.to_path_buf(),
+        bind_flag: None,
+    })
+    .map_err(|e| e.problems)
+}
+
+#[test]
+fn defaults_work_with_nothing_set_and_keep_a_generated_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = load(&[], dir.path()).unwrap();
+    assert_eq!(settings.environment, Environment::Development);
+    assert_eq!(settings.database_url, "sqlite://latchkey.sqlite3");
+    assert_eq!(settings.bind, "127.0.0.1:8000");
+    assert_eq!(settings.access_token_lifetime, 300);
+    assert_eq!(settings.refresh_token_lifetime, 86_400);
+    assert_eq!(settings.max_body_bytes, 65_536);
+    assert_eq!(settings.log, "info");
+    assert_eq!(settings.log_format, LogFormat::Text);
+    let cores = std::thread::available_parallelism().unwrap().get();
+    assert_eq!(settings.hash_workers, cores);
+    assert!(settings.secret_key.expose().len() >= 32);
+
+    let secret_file = dir.path().join("latchkey.secret");
+    let mode = std::fs::metadata(&secret_file)
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "secret file must be private");
+    assert_eq!(
+        settings.source_of("secret_key"),
+        Source::SecretFile(secret_file.clone())
+    );
+
+    let again = load(&[], dir.path()).unwrap();
+    assert_eq!(
+        again.secret_key, settings.secret_key,
+        "a restart must keep the same secret"
+    );
+}
+
+#[test]
+fn environment_overrides_file_which_overrides_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("latchkey.toml"),
+        "bind = \"0.0.0.0:9000\"\naccess_token_lifetime = 60\nlog_format = \"json\"\nhash_workers = 3\n",
+    )
+    .unwrap();
+    let settings = load(
+        &[
+            ("LATCHKEY_ACCESS_TOKEN_LIFETIME", "120"),
+            ("DATABASE_URL", "postgres://u:pw@db/x"),
+        ],
+        dir.path(),
+    )
+    .unwrap();
+    assert_eq!(settings.bind, "0.0.0.0:9000");
+    assert_eq!(settings.source_of("bind"), Source::File);
+    assert_eq!(settings.access_token_lifetime, 120);
+    assert_eq!(
+        settings.source_of("access_token_lifetime"),
+        Source::Env("LATCHKEY_ACCESS_TOKEN_LIFETIME")
+    );
+    assert_eq!(settings.log_format, LogFormat::Json);
+    assert_eq!(settings.hash_workers, 3);
+    assert_eq!(settings.database_url, "postgres://u:pw@db/x");
+    let described = settings.describe().join("\n");
+    assert!(
+        described.contains("postgres://u:********@db/x"),
+        "{described}"
+    );
+    assert!(!described.contains("pw@"), "{described}");
+}
+
+#[test]
+fn production_refuses_to_start_without_a_long_explicit_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let problems = load(&[("LATCHKEY_ENV", "production")], dir.path()).unwrap_err();
+    assert_eq!(
+        problems,
+        ["LATCHKEY_SECRET_KEY must be set (at least 32 bytes) when LATCHKEY_ENV=production"]
+    );
+    assert!(
+        !dir.path().join("latchkey.secret").exists(),
+        "production must not generate a secret"
+    );
+
+    let short = load(
+        &[
+            ("LATCHKEY_ENV", "production"),
+            ("LATCHKEY_SECRET_KEY", "short"),
+        ],
+        dir.path(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        short,
+        ["LATCHKEY_SECRET_KEY must be at least 32 bytes (got 5)"]
+    );
+
+    let long = "k".repeat(32);
+    let ok = load(
+        &[
+            ("LATCHKEY_ENV", "production"),
+            ("LATCHKEY_SECRET_KEY", &long),
+        ],
+        dir.path(),
+    )
+    .unwrap();
+    assert_eq!(ok.environment, Environment::Production);
+    assert_eq!(ok.secret_key.expose(), long);
+}
+
+#[test]
+fn every_invalid_value_is_reported_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let problems = load(
+        &[
+            ("LATCHKEY_HASH_WORKERS", "lots"),
+            ("LATCHKEY_BIND", "8000"),
+            ("LATCHKEY_LOG_FORMAT", "xml"),
+            ("LATCHKEY_ENV", "staging"),
+        ],
+        dir.path(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        problems,
+        [
+            "LATCHKEY_ENV must be \"development\" or \"production\" (got \"staging\")",
+            "LATCHKEY_BIND must be host:port, for example 127.0.0.1:8000 (got \"8000\")",
+            "LATCHKEY_HASH_WORKERS must be a whole number from 1 to 1024 (got \"lots\")",
+            "LATCHKEY_LOG_FORMAT must be \"text\" or \"json\" (got \"xml\")",
+        ]
+    );
+}
+
+#[test]
+fn a_config_file_with_an_unknown_key_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("latchkey.toml"), "bnid = \"x\"\n").unwrap();
+    let problems = load(&[], dir.path()).unwrap_err();
+    assert_eq!(problems.len(), 1);
+    assert!(problems[0].contains("unknown field `bnid`"), "{problems:?}");
+}
+
+#[test]
+fn check_prints_masked_configuration_and_fails_on_invalid() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "a-very-secret-value-nobody-should-see-0123";
+    let env = HashMap::from([
+        ("LATCHKEY_SECRET_KEY".to_owned(), secret.to_owned()),
+        (
+            "DATABASE_URL".to_owned(),
+            "postgres://app:dbpass@db/app".to_owned(),
+        ),
+    ]);
+    let output = run_cli(&["check"], &env, dir.path());
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(
+        text.contains("env                     = development  (default)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("secret_key              = ******** (42 bytes)  (env LATCHKEY_SECRET_KEY)"),
+        "{text}"
+    );
+    assert!(text.contains("postgres://app:********@db/app"), "{text}");
+    assert!(!text.contains(secret) && !text.contains("dbpass"), "{text}");
+
+    let bad = HashMap::from([("LATCHKEY_ENV".to_owned(), "production".to_owned())]);
+    let output = run_cli(&["check"], &bad, dir.path());
+    assert!(!output.status.success());
+    assert_eq!(
+        stderr(&output).trim(),
+        "latchkey: configuration error: LATCHKEY_SECRET_KEY must be set (at least 32 bytes) when LATCHKEY_ENV=production"
+    );
+}
+
+#[test]
+fn serve_in_production_without_a_secret_exits_with_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = HashMap::from([("LATCHKEY_ENV".to_owned(), "production".to_owned())]);
+    let output = run_cli(&["serve"], &env, dir.path());
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("LATCHKEY_SECRET_KEY"), "{err}");
+    assert!(!dir.path().join("latchkey.sqlite3").exists());
+}

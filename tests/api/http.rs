@@ -1,0 +1,197 @@
+//! The HTTP skeleton: health, DRF-shaped errors, body limits, trailing slashes, panics.
+
+use actix_web::{HttpResponse, web};
+use serde_json::json;
+
+use crate::helpers::{Backend, Spawn, backend_tests, json_body, spawn_app, spawn_app_with};
+
+backend_tests!(
+    health_answers_ok_with_or_without_trailing_slash,
+    unknown_routes_and_wrong_methods_get_json_errors,
+    malformed_json_gets_a_400_json_body,
+    wrong_types_and_non_objects_get_field_errors,
+    oversized_bodies_get_413_and_nothing_is_stored,
+    unsupported_media_types_get_415,
+    form_bodies_are_accepted_and_unknown_fields_ignored,
+    a_panicking_handler_gets_a_generic_500,
+);
+
+async fn health_answers_ok_with_or_without_trailing_slash(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    for path in ["/health", "/health/", "/health/ready", "/health/ready/"] {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), 200, "{path}");
+        assert!(response.headers().contains_key("x-request-id"), "{path}");
+        assert_eq!(json_body(response).await, json!({"status": "ok"}), "{path}");
+    }
+}
+
+async fn unknown_routes_and_wrong_methods_get_json_errors(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let response = app.get("/no/such/route").await;
+    assert_eq!(response.status(), 404);
+    assert_eq!(json_body(response).await, json!({"detail": "Not found."}));
+
+    let response = app.get("/auth/users/").await;
+    assert_eq!(response.status(), 405);
+    assert_eq!(
+        json_body(response).await,
+        json!({"detail": "Method \"GET\" not allowed."})
+    );
+}
+
+async fn malformed_json_gets_a_400_json_body(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let response = app
+        .client
+        .post(app.url("/auth/users/"))
+        .header("content-type", "application/json")
+        .body("{\"email\": \"a@example.com\",")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body = json_body(response).await;
+    let detail = body["detail"].as_str().unwrap();
+    assert!(detail.starts_with("JSON parse error - "), "{detail}");
+    assert_eq!(body.as_object().unwrap().len(), 1);
+}
+
+async fn wrong_types_and_non_objects_get_field_errors(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let response = app
+        .post_json(
+            "/auth/users/",
+            &json!({"email": ["a@example.com"], "password": null, "username": true}),
+        )
+        .await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(
+        json_body(response).await,
+        json!({
+            "email": ["Not a valid string."],
+            "username": ["Not a valid string."],
+            "password": ["This field may not be null."],
+        })
+    );
+
+    let response = app.post_json("/auth/users/", &json!([1, 2])).await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(
+        json_body(response).await,
+        json!({"non_field_errors": ["Invalid data. Expected a dictionary, but got list."]})
+    );
+}
+
+async fn oversized_bodies_get_413_and_nothing_is_stored(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let padding = "x".repeat(70 * 1024);
+    let body = json!({"email": "big@example.com", "password": "long enough pass", "pad": padding});
+    let response = app.post_json("/auth/users/", &body).await;
+    assert_eq!(response.status(), 413);
+    assert_eq!(
+        json_body(response).await,
+        json!({"detail": "Request body is too large: the limit is 65536 bytes."})
+    );
+
+    // Without a Content-Length (chunked), the extractor's limit answers the same.
+    let stream =
+        futures_util::stream::iter((0..80).map(|_| Ok::<_, std::io::Error>(vec![b' '; 1024])));
+    let response = app
+        .client
+        .post(app.url("/auth/users/"))
+        .header("content-type", "application/json")
+        .body(reqwest::Body::wrap_stream(stream))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+
+    let users = latchkey::accounts::service::list_users(&app.state)
+        .await
+        .unwrap();
+    assert!(users.is_empty(), "nothing may be stored: {users:?}");
+}
+
+async fn unsupported_media_types_get_415(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let response = app
+        .client
+        .post(app.url("/auth/users/"))
+        .header("content-type", "text/plain")
+        .body("email=a@example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 415);
+    assert_eq!(
+        json_body(response).await,
+        json!({"detail": "Unsupported media type \"text/plain\" in request."})
+    );
+}
+
+async fn form_bodies_are_accepted_and_unknown_fields_ignored(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let response = app
+        .client
+        .post(app.url("/auth/users"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("email=Form%40Example.com&password=plenty+of+entropy+here&favourite_colour=teal")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let body = json_body(response).await;
+    assert_eq!(body["email"], "Form@Example.com");
+    assert_eq!(body["username"], "form@example.com");
+    assert!(body.get("favourite_colour").is_none());
+    assert!(
+        body.get("password").is_none(),
+        "the hash must never be returned"
+    );
+}
+
+async fn a_panicking_handler_gets_a_generic_500(backend: Backend) {
+    fn panicking_route(cfg: &mut web::ServiceConfig) {
+        cfg.route(
+            "/test/panic",
+            web::get().to(|| async {
+                if std::hint::black_box(true) {
+                    panic!("secret internal detail");
+                }
+                HttpResponse::Ok().finish()
+            }),
+        );
+    }
+    let Some(app) = spawn_app_with(
+        backend,
+        Spawn {
+            extra_routes: Some(panicking_route),
+            ..Spawn::default()
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    let response = app.get("/test/panic").await;
+    assert_eq!(response.status(), 500);
+    let text = response.text().await.unwrap();
+    assert_eq!(text, r#"{"detail":"A server error occurred."}"#);
+    // The server keeps serving afterwards.
+    assert_eq!(app.get("/health").await.status(), 200);
+}

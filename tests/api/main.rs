@@ -1,0 +1,12 @@
+//! The integration suite: one binary, every test against the real app with its own database.
+//! Tests marked for both backends run on SQLite always and on PostgreSQL when
+//! LATCHKEY_TEST_POSTGRES_URL is set (required when CI=true).
+#![expect(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
+
+mod helpers;
+
+mod accounts;
+mod cli;
+mod config;
+mod database;
+mod http;
