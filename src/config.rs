@@ -206,6 +206,37 @@ impl Layer<'_> {
         }
     }
 
+    /// One of a fixed set of words; the first option is the default.
+    fn choice<T: Copy>(
+        &mut self,
+        key: &'static str,
+        var: &'static str,
+        file: Option<String>,
+        default: (&'static str, T),
+        others: &[(&'static str, T)],
+    ) -> T {
+        let (default_word, default) = default;
+        let options: Vec<(&str, T)> = std::iter::once((default_word, default))
+            .chain(others.iter().copied())
+            .collect();
+        let raw = self.string(key, var, file, default_word);
+        let word = raw.trim();
+        if let Some((_, value)) = options.iter().find(|(name, _)| *name == word) {
+            return *value;
+        }
+        let names: Vec<String> = options
+            .iter()
+            .map(|(name, _)| format!("{name:?}"))
+            .collect();
+        let allowed = match names.split_last() {
+            Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+            _ => names.join(""),
+        };
+        self.problems
+            .push(format!("{var} must be {allowed} (got {word:?})"));
+        default
+    }
+
     fn number<T>(
         &mut self,
         key: &'static str,
@@ -260,19 +291,13 @@ impl Settings {
             problems: Vec::new(),
         };
 
-        let environment = match layer
-            .string("env", "LATCHKEY_ENV", file.env, "development")
-            .trim()
-        {
-            "development" | "dev" => Environment::Development,
-            "production" | "prod" => Environment::Production,
-            other => {
-                layer.problems.push(format!(
-                    "LATCHKEY_ENV must be \"development\" or \"production\" (got {other:?})"
-                ));
-                Environment::Development
-            }
-        };
+        let environment = layer.choice(
+            "env",
+            "LATCHKEY_ENV",
+            file.env,
+            ("development", Environment::Development),
+            &[("production", Environment::Production)],
+        );
         let database_url = layer.string(
             "database_url",
             "DATABASE_URL",
@@ -325,19 +350,13 @@ impl Settings {
             (1, 1024),
         );
         let log = layer.string("log", "LATCHKEY_LOG", file.log, "info");
-        let log_format = match layer
-            .string("log_format", "LATCHKEY_LOG_FORMAT", file.log_format, "text")
-            .trim()
-        {
-            "text" => LogFormat::Text,
-            "json" => LogFormat::Json,
-            other => {
-                layer.problems.push(format!(
-                    "LATCHKEY_LOG_FORMAT must be \"text\" or \"json\" (got {other:?})"
-                ));
-                LogFormat::Text
-            }
-        };
+        let log_format = layer.choice(
+            "log_format",
+            "LATCHKEY_LOG_FORMAT",
+            file.log_format,
+            ("text", LogFormat::Text),
+            &[("json", LogFormat::Json)],
+        );
         let max_body_bytes = layer.number(
             "max_body_bytes",
             "LATCHKEY_MAX_BODY_BYTES",

@@ -23,6 +23,23 @@ struct Name {
     name: String,
 }
 
+/// Runs the backend's catalogue query and returns the `name` column.
+async fn names(pool: &Db, sqlite: &'static str, postgres: &'static str) -> Vec<String> {
+    let sql = match pool.backend() {
+        latchkey::db::Backend::Sqlite(_) => sqlite,
+        latchkey::db::Backend::Postgres(_) => postgres,
+    };
+    pool.run(move |conn| -> Result<Vec<String>, DbError> {
+        Ok(diesel::sql_query(sql)
+            .load::<Name>(conn)?
+            .into_iter()
+            .map(|n| n.name)
+            .collect())
+    })
+    .await
+    .unwrap()
+}
+
 async fn migrations_apply_once_and_then_are_a_no_op(backend: Backend) {
     let Some(db) = TestDb::create(backend) else {
         return;
@@ -33,44 +50,24 @@ async fn migrations_apply_once_and_then_are_a_no_op(backend: Backend) {
     let second: Vec<String> = pool.run(run_pending_migrations).await.unwrap();
     assert!(second.is_empty(), "second run applied {second:?}");
 
-    let tables = pool
-        .run(move |conn| -> Result<Vec<String>, DbError> {
-            let sql = match backend {
-                Backend::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
-                Backend::Postgres => {
-                    "SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"
-                }
-            };
-            Ok(diesel::sql_query(sql)
-                .load::<Name>(conn)?
-                .into_iter()
-                .map(|n| n.name)
-                .collect())
-        })
-        .await
-        .unwrap();
+    let tables = names(
+        &pool,
+        "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
+        "SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename",
+    )
+    .await;
     for table in ["audit_events", "refresh_tokens", "sessions", "users"] {
         assert!(
             tables.iter().any(|t| t == table),
             "{table} missing from {tables:?}"
         );
     }
-    let indexes = pool
-        .run(move |conn| -> Result<Vec<String>, DbError> {
-            let sql = match backend {
-                Backend::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'index' ORDER BY name",
-                Backend::Postgres => {
-                    "SELECT indexname AS name FROM pg_indexes WHERE schemaname = 'public' ORDER BY indexname"
-                }
-            };
-            Ok(diesel::sql_query(sql)
-                .load::<Name>(conn)?
-                .into_iter()
-                .map(|n| n.name)
-                .collect())
-        })
-        .await
-        .unwrap();
+    let indexes = names(
+        &pool,
+        "SELECT name FROM sqlite_master WHERE type = 'index' ORDER BY name",
+        "SELECT indexname AS name FROM pg_indexes WHERE schemaname = 'public' ORDER BY indexname",
+    )
+    .await;
     for index in [
         "users_email_lookup_key",
         "users_username_key",
