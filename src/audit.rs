@@ -25,6 +25,8 @@ pub enum AuditKind {
     UserDeleted,
     /// Sessions were revoked.
     SessionsRevoked,
+    /// A rotated refresh token was presented after the grace window: its session was revoked.
+    RefreshReuseDetected,
 }
 
 impl AuditKind {
@@ -39,6 +41,7 @@ impl AuditKind {
             Self::UserDeactivated => "user_deactivated",
             Self::UserDeleted => "user_deleted",
             Self::SessionsRevoked => "sessions_revoked",
+            Self::RefreshReuseDetected => "refresh_reuse_detected",
         }
     }
 }

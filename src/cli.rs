@@ -459,7 +459,7 @@ async fn changepassword(
         }
         match NewPassword::parse(second, &state.policy, &attributes) {
             Ok(password) => {
-                service::set_password(state, user.id, &password).await?;
+                service::set_password(state, user.id, &password, None).await?;
                 println!("Password changed successfully for user '{}'", user.username);
                 return Ok(());
             }

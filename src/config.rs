@@ -108,6 +108,20 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Whether `jwt/refresh` rotates the refresh token (and blacklists the old one).
+    pub rotate_refresh_tokens: bool,
+    /// Seconds after a rotation during which the old refresh token returns the same new pair.
+    pub rotation_grace: u64,
+    /// Whether registration requires `re_password` (Djoser's USER_CREATE_PASSWORD_RETYPE).
+    pub user_create_password_retype: bool,
+    /// Whether set_password requires `re_new_password` (Djoser's SET_PASSWORD_RETYPE).
+    pub set_password_retype: bool,
+    /// `/users/session/` re-issues the access token when it has less than this many seconds left.
+    pub session_refresh_margin: u64,
+    /// Page size of `GET /auth/users/?page=N`.
+    pub users_page_size: u32,
+    /// Origins allowed to call the API from a browser (exact `scheme://host[:port]`).
+    pub cors_origins: Vec<String>,
     /// The config file that was read, if any.
     pub config_file: Option<PathBuf>,
     /// Where each setting came from, by name.
@@ -146,6 +160,13 @@ struct FileSettings {
     log: Option<String>,
     log_format: Option<String>,
     max_body_bytes: Option<usize>,
+    rotate_refresh_tokens: Option<bool>,
+    rotation_grace: Option<u64>,
+    user_create_password_retype: Option<bool>,
+    set_password_retype: Option<bool>,
+    session_refresh_margin: Option<u64>,
+    users_page_size: Option<u32>,
+    cors_origins: Option<Vec<String>>,
 }
 
 /// Inputs to [`Settings::load`]: the environment and the directory to resolve files against.
@@ -204,6 +225,64 @@ impl Layer<'_> {
             self.sources.push((key, Source::Default));
             default.to_owned()
         }
+    }
+
+    /// A yes/no setting: `true/false`, `1/0`, `yes/no` or `on/off` in the environment.
+    fn flag(
+        &mut self,
+        key: &'static str,
+        var: &'static str,
+        file: Option<bool>,
+        default: bool,
+    ) -> bool {
+        let (value, source) = match self.env(var) {
+            Some(raw) => match raw.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" | "on" => (true, Source::Env(var)),
+                "false" | "0" | "no" | "off" => (false, Source::Env(var)),
+                _ => {
+                    self.problems
+                        .push(format!("{var} must be true or false (got {raw:?})"));
+                    (default, Source::Env(var))
+                }
+            },
+            None => match file {
+                Some(v) => (v, Source::File),
+                None => (default, Source::Default),
+            },
+        };
+        self.sources.push((key, source));
+        value
+    }
+
+    /// A list of browser origins (`scheme://host[:port]`), comma-separated in the environment.
+    fn origins(
+        &mut self,
+        key: &'static str,
+        var: &'static str,
+        file: Option<Vec<String>>,
+    ) -> Vec<String> {
+        let (list, source) = match self.env(var) {
+            Some(raw) => (
+                raw.split(',')
+                    .map(|o| o.trim().to_owned())
+                    .filter(|o| !o.is_empty())
+                    .collect(),
+                Source::Env(var),
+            ),
+            None => match file {
+                Some(list) => (list, Source::File),
+                None => (Vec::new(), Source::Default),
+            },
+        };
+        for origin in &list {
+            if !valid_origin(origin) {
+                self.problems.push(format!(
+                    "{var} entries must be origins like https://app.example.com, with no path or trailing slash (got {origin:?})"
+                ));
+            }
+        }
+        self.sources.push((key, source));
+        list
     }
 
     /// One of a fixed set of words; the first option is the default.
@@ -365,6 +444,48 @@ impl Settings {
             (1024, 64 * 1024 * 1024),
         );
 
+        let rotate_refresh_tokens = layer.flag(
+            "rotate_refresh_tokens",
+            "LATCHKEY_ROTATE_REFRESH_TOKENS",
+            file.rotate_refresh_tokens,
+            true,
+        );
+        let rotation_grace = layer.number(
+            "rotation_grace",
+            "LATCHKEY_ROTATION_GRACE",
+            file.rotation_grace,
+            10,
+            (0, 300),
+        );
+        let user_create_password_retype = layer.flag(
+            "user_create_password_retype",
+            "LATCHKEY_USER_CREATE_PASSWORD_RETYPE",
+            file.user_create_password_retype,
+            false,
+        );
+        let set_password_retype = layer.flag(
+            "set_password_retype",
+            "LATCHKEY_SET_PASSWORD_RETYPE",
+            file.set_password_retype,
+            false,
+        );
+        let session_refresh_margin = layer.number(
+            "session_refresh_margin",
+            "LATCHKEY_SESSION_REFRESH_MARGIN",
+            file.session_refresh_margin,
+            60,
+            (0, 86_400),
+        );
+        let users_page_size = layer.number(
+            "users_page_size",
+            "LATCHKEY_USERS_PAGE_SIZE",
+            file.users_page_size,
+            100,
+            (1, 1000),
+        );
+        let cors_origins =
+            layer.origins("cors_origins", "LATCHKEY_CORS_ORIGINS", file.cors_origins);
+
         let secret = resolve_secret(
             &mut layer,
             file.secret_key,
@@ -387,6 +508,13 @@ impl Settings {
                 log,
                 log_format,
                 max_body_bytes,
+                rotate_refresh_tokens,
+                rotation_grace,
+                user_create_password_retype,
+                set_password_retype,
+                session_refresh_margin,
+                users_page_size,
+                cors_origins,
                 config_file,
                 sources,
             }),
@@ -433,6 +561,22 @@ impl Settings {
             ("log", self.log.clone()),
             ("log_format", log_format.to_owned()),
             ("max_body_bytes", self.max_body_bytes.to_string()),
+            (
+                "rotate_refresh_tokens",
+                self.rotate_refresh_tokens.to_string(),
+            ),
+            ("rotation_grace", format!("{} s", self.rotation_grace)),
+            (
+                "user_create_password_retype",
+                self.user_create_password_retype.to_string(),
+            ),
+            ("set_password_retype", self.set_password_retype.to_string()),
+            (
+                "session_refresh_margin",
+                format!("{} s", self.session_refresh_margin),
+            ),
+            ("users_page_size", self.users_page_size.to_string()),
+            ("cors_origins", self.cors_origins.join(",")),
         ];
         let mut lines = Vec::with_capacity(rows.len() + 1);
         lines.push(match &self.config_file {
@@ -440,7 +584,7 @@ impl Settings {
             None => "config file: none".to_owned(),
         });
         for (key, value) in rows {
-            lines.push(format!("{key:<24}= {value}  ({})", self.source_of(key)));
+            lines.push(format!("{key:<28}= {value}  ({})", self.source_of(key)));
         }
         lines
     }
@@ -570,6 +714,13 @@ fn read_or_create_secret(path: &Path) -> std::io::Result<String> {
     }
 }
 
+fn valid_origin(origin: &str) -> bool {
+    let Some((scheme, rest)) = origin.split_once("://") else {
+        return false;
+    };
+    matches!(scheme, "http" | "https") && !rest.is_empty() && !rest.contains(['/', '?', '#', ' '])
+}
+
 fn valid_bind(bind: &str) -> bool {
     match bind.rsplit_once(':') {
         Some((host, port)) => !host.is_empty() && port.parse::<u16>().is_ok(),
@@ -603,6 +754,15 @@ mod tests {
         );
         assert_eq!(mask_url_password("postgres://u@db/x"), "postgres://u@db/x");
         assert_eq!(mask_url_password("sqlite://a.db"), "sqlite://a.db");
+    }
+
+    #[test]
+    fn origins_are_scheme_and_host_only() {
+        assert!(valid_origin("https://app.example.com"));
+        assert!(valid_origin("http://localhost:3000"));
+        assert!(!valid_origin("https://app.example.com/"));
+        assert!(!valid_origin("app.example.com"));
+        assert!(!valid_origin("ftp://x"));
     }
 
     #[test]

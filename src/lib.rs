@@ -15,4 +15,5 @@ pub mod domain;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod tokens;
 pub mod web;

@@ -106,7 +106,10 @@ fn build_app(
             web::QueryConfig::default()
                 .error_handler(|e, _| ApiError::Parse(format!("Query parse error - {e}")).into()),
         )
-        .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()))
+        .app_data(
+            web::PathConfig::default()
+                .error_handler(|_, _| ApiError::NotFound("Not found.").into()),
+        )
         .configure(routes_mod::routes)
         .configure(|cfg| {
             if let Some(extra) = extra {

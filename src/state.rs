@@ -7,6 +7,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::domain::PasswordPolicy;
+use crate::tokens::JwtCodec;
 
 /// Shared application state: no HTTP types, so the CLI and both web adapters use it alike.
 #[derive(Clone, Debug)]
@@ -21,6 +22,8 @@ pub struct AppState {
     pub clock: Clock,
     /// Password rules for new passwords.
     pub policy: Arc<PasswordPolicy>,
+    /// JWT signing and checking.
+    pub jwt: JwtCodec,
 }
 
 impl AppState {
@@ -40,6 +43,7 @@ impl AppState {
     fn with_db(settings: Settings, clock: Clock, db: Db) -> anyhow::Result<Self> {
         let hasher = Hasher::new(settings.hash_workers)?;
         Ok(Self {
+            jwt: JwtCodec::new(&settings.secret_key),
             settings: Arc::new(settings),
             db,
             hasher,

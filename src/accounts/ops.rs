@@ -5,9 +5,10 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
+use super::service::ProfileChanges;
 use super::{NewUser, User};
 use crate::db::DbConn;
-use crate::db::schema::{sessions, users};
+use crate::db::schema::users;
 
 /// Which unique column a failed insert collided with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,13 +132,72 @@ pub fn delete_user(conn: &mut DbConn, user_id: i64) -> QueryResult<usize> {
     diesel::delete(users::table.find(user_id)).execute(conn)
 }
 
-/// Revokes every live session of a user (and so every refresh family); returns how many.
-pub fn revoke_sessions(conn: &mut DbConn, user_id: i64, at: NaiveDateTime) -> QueryResult<usize> {
-    diesel::update(
-        sessions::table
-            .filter(sessions::user_id.eq(user_id))
-            .filter(sessions::revoked_at.is_null()),
-    )
-    .set(sessions::revoked_at.eq(Some(at)))
-    .execute(conn)
+/// True when another account already uses this (lower-cased) email.
+pub fn email_used_by_other(
+    conn: &mut DbConn,
+    email_lookup: &str,
+    user_id: i64,
+) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        users::table
+            .filter(users::email_lookup.eq(email_lookup))
+            .filter(users::id.ne(user_id)),
+    ))
+    .get_result(conn)
+}
+
+/// Applies profile changes (only the fields given).
+pub fn update_profile(
+    conn: &mut DbConn,
+    user_id: i64,
+    changes: &ProfileChanges,
+) -> QueryResult<()> {
+    let target = users::table.find(user_id);
+    if let Some(email) = &changes.email {
+        diesel::update(target)
+            .set((
+                users::email.eq(email.as_str()),
+                users::email_lookup.eq(email.lookup_key()),
+            ))
+            .execute(conn)?;
+    }
+    if let Some(name) = &changes.first_name {
+        diesel::update(target)
+            .set(users::first_name.eq(name.as_str()))
+            .execute(conn)?;
+    }
+    if let Some(name) = &changes.last_name {
+        diesel::update(target)
+            .set(users::last_name.eq(name.as_str()))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// How many users there are (or 1/0 when restricted to one id).
+pub fn count_users(conn: &mut DbConn, only: Option<i64>) -> QueryResult<i64> {
+    let mut query = users::table.count().into_boxed();
+    if let Some(id) = only {
+        query = query.filter(users::id.eq(id));
+    }
+    query.get_result(conn)
+}
+
+/// Users by id; `page` = (1-based page number, page size), `only` restricts to one id.
+pub fn page_users(
+    conn: &mut DbConn,
+    only: Option<i64>,
+    page: Option<(i64, i64)>,
+) -> QueryResult<Vec<User>> {
+    let mut query = users::table
+        .order(users::id.asc())
+        .select(User::as_select())
+        .into_boxed();
+    if let Some(id) = only {
+        query = query.filter(users::id.eq(id));
+    }
+    if let Some((number, size)) = page {
+        query = query.limit(size).offset((number - 1).saturating_mul(size));
+    }
+    query.load(conn)
 }

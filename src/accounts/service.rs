@@ -7,14 +7,40 @@ use super::ops::{self, Taken};
 use super::{AccountsError, NewUser, PasswordCheck, User};
 use crate::audit::{self, AuditKind};
 use crate::domain::{
-    ClientMeta, Email, FieldErrors, NewPassword, PasswordProblem, UserAttributes, Username,
+    ClientMeta, Email, FieldErrors, NewPassword, PasswordProblem, PersonName, UserAttributes,
+    Username,
 };
 use crate::state::AppState;
+use crate::tokens::ops as token_ops;
 
 /// Django's message for a duplicate username.
 pub const USERNAME_TAKEN: &str = "A user with that username already exists.";
 /// Django's default unique message for the email column.
 pub const EMAIL_TAKEN: &str = "user with this email address already exists.";
+/// Djoser's message for a wrong `current_password`.
+pub const INVALID_PASSWORD: &str = "Invalid password.";
+/// Djoser's (ASCII apostrophe) retype mismatch message.
+pub const PASSWORD_MISMATCH: &str = "The two password fields didn't match.";
+
+/// Profile fields a user may change; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ProfileChanges {
+    /// New address.
+    pub email: Option<Email>,
+    /// New given name.
+    pub first_name: Option<PersonName>,
+    /// New family name.
+    pub last_name: Option<PersonName>,
+}
+
+/// One page of users and the total count.
+#[derive(Debug, Clone)]
+pub struct UserPage {
+    /// Users on this page, by id.
+    pub users: Vec<User>,
+    /// Users visible in total.
+    pub count: i64,
+}
 
 /// A sign-up request whose fields already parsed.
 #[derive(Debug, Clone)]
@@ -24,9 +50,9 @@ pub struct Registration {
     /// The login name; `None` means "use the email".
     pub username: Option<Username>,
     /// Given name (may be empty).
-    pub first_name: String,
+    pub first_name: PersonName,
     /// Family name (may be empty).
-    pub last_name: String,
+    pub last_name: PersonName,
     /// The password as typed; the policy runs once the other fields are known to be good.
     pub password: String,
 }
@@ -81,8 +107,8 @@ pub async fn register(state: &AppState, input: Registration) -> Result<User, Acc
 
     let attributes = UserAttributes {
         username: username.as_str(),
-        first_name: &input.first_name,
-        last_name: &input.last_name,
+        first_name: input.first_name.as_str(),
+        last_name: input.last_name.as_str(),
         email: input.email.as_str(),
     };
     let password = NewPassword::parse(input.password.clone(), &state.policy, &attributes)
@@ -97,8 +123,8 @@ pub async fn register(state: &AppState, input: Registration) -> Result<User, Acc
                     email: input.email.as_str(),
                     email_lookup: input.email.lookup_key(),
                     username: username.as_str(),
-                    first_name: &input.first_name,
-                    last_name: &input.last_name,
+                    first_name: input.first_name.as_str(),
+                    last_name: input.last_name.as_str(),
                     password: &hash,
                     is_active: true,
                     is_staff: false,
@@ -253,11 +279,13 @@ pub async fn list_users(state: &AppState) -> Result<Vec<User>, AccountsError> {
         .await
 }
 
-/// Sets a new password and revokes every session (and so every refresh family) of the user.
+/// Sets a new password and ends every session (and so every refresh family) of the user
+/// except `keep` (the session that made the change, if any).
 pub async fn set_password(
     state: &AppState,
     user_id: i64,
     password: &NewPassword,
+    keep: Option<String>,
 ) -> Result<(), AccountsError> {
     let hash = state.hasher.hash(password).await?;
     let now = state.clock.now_naive();
@@ -267,7 +295,7 @@ pub async fn set_password(
             conn.transaction(|conn| {
                 ops::find_by_id(conn, user_id)?.ok_or(AccountsError::NotFound)?;
                 ops::set_password_hash(conn, user_id, &hash)?;
-                ops::revoke_sessions(conn, user_id, now)?;
+                token_ops::revoke_user_sessions(conn, user_id, keep.as_deref(), now)?;
                 audit::record(
                     conn,
                     AuditKind::PasswordChanged,
@@ -300,7 +328,7 @@ pub async fn set_active(
                 let kind = if active {
                     AuditKind::UserActivated
                 } else {
-                    ops::revoke_sessions(conn, user.id, now)?;
+                    token_ops::revoke_user_sessions(conn, user.id, None, now)?;
                     AuditKind::UserDeactivated
                 };
                 audit::record(conn, kind, Some(user.id), None, None, now)?;
@@ -363,4 +391,156 @@ fn unusable_password() -> String {
         .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))
         .collect();
     format!("!{tail}")
+}
+
+/// Loads a user by id.
+pub async fn get_by_id(state: &AppState, id: i64) -> Result<User, AccountsError> {
+    state
+        .db
+        .run(move |conn| ops::find_by_id(conn, id).map_err(AccountsError::from))
+        .await?
+        .ok_or(AccountsError::NotFound)
+}
+
+/// Users visible to `viewer` (staff see everyone, others only themselves), one page at a time
+/// when `page` is given (1-based), else all of them.
+pub async fn visible_users(
+    state: &AppState,
+    viewer: &User,
+    page: Option<(i64, i64)>,
+) -> Result<UserPage, AccountsError> {
+    let only = (!viewer.is_staff).then_some(viewer.id);
+    state
+        .db
+        .run(move |conn| -> Result<UserPage, AccountsError> {
+            let count = ops::count_users(conn, only)?;
+            let users = ops::page_users(conn, only, page)?;
+            Ok(UserPage { users, count })
+        })
+        .await
+}
+
+/// Changes email and names. The email stays unique (case-insensitively).
+pub async fn update_profile(
+    state: &AppState,
+    user_id: i64,
+    changes: ProfileChanges,
+) -> Result<User, AccountsError> {
+    state
+        .db
+        .run(move |conn| {
+            conn.transaction(|conn| -> Result<User, AccountsError> {
+                if let Some(email) = &changes.email
+                    && ops::email_used_by_other(conn, email.lookup_key(), user_id)?
+                {
+                    let mut errors = FieldErrors::new();
+                    errors.add("email", EMAIL_TAKEN);
+                    return Err(AccountsError::Validation(errors));
+                }
+                ops::update_profile(conn, user_id, &changes)?;
+                ops::find_by_id(conn, user_id)?.ok_or(AccountsError::NotFound)
+            })
+        })
+        .await
+}
+
+/// Checks `password` against the user's current hash (always one full verification).
+async fn check_current_password(
+    state: &AppState,
+    user: &User,
+    password: &str,
+) -> Result<bool, AccountsError> {
+    let check = state.hasher.verify(password, Some(&user.password)).await?;
+    Ok(check == PasswordCheck::Match)
+}
+
+fn invalid_current_password() -> AccountsError {
+    let mut errors = FieldErrors::new();
+    errors.add("current_password", INVALID_PASSWORD);
+    AccountsError::Validation(errors)
+}
+
+/// Djoser's set_password: current password, then the policy on the new one, then the retype
+/// (when given); on success every other session of the user ends, `keep` stays.
+pub async fn change_password(
+    state: &AppState,
+    user: &User,
+    current: &str,
+    new: String,
+    retype: Option<&str>,
+    keep: Option<String>,
+) -> Result<(), AccountsError> {
+    if !check_current_password(state, user, current).await? {
+        return Err(invalid_current_password());
+    }
+    let attributes = UserAttributes {
+        username: &user.username,
+        first_name: &user.first_name,
+        last_name: &user.last_name,
+        email: &user.email,
+    };
+    let retyped_differently = retype.is_some_and(|r| r != new);
+    let password = NewPassword::parse(new, &state.policy, &attributes)
+        .map_err(|problems| password_errors("new_password", &problems))?;
+    if retyped_differently {
+        let mut errors = FieldErrors::new();
+        errors.add("non_field_errors", PASSWORD_MISMATCH);
+        return Err(AccountsError::Validation(errors));
+    }
+    set_password(state, user.id, &password, keep).await
+}
+
+/// Djoser's set_email: the current password must match and the new address be free.
+pub async fn change_email(
+    state: &AppState,
+    user: &User,
+    current: &str,
+    new_email: Email,
+) -> Result<User, AccountsError> {
+    let password_ok = check_current_password(state, user, current).await?;
+    let user_id = user.id;
+    let key = new_email.lookup_key().to_owned();
+    let taken = state
+        .db
+        .run(move |conn| ops::email_used_by_other(conn, &key, user_id).map_err(AccountsError::from))
+        .await?;
+    let mut errors = FieldErrors::new();
+    if !password_ok {
+        errors.add("current_password", INVALID_PASSWORD);
+    }
+    if taken {
+        errors.add("new_email", EMAIL_TAKEN);
+    }
+    errors.into_result().map_err(AccountsError::Validation)?;
+    let changes = ProfileChanges {
+        email: Some(new_email),
+        ..ProfileChanges::default()
+    };
+    update_profile(state, user_id, changes).await
+}
+
+/// Deletes `target` after checking the requester's own current password (Djoser's
+/// `current_password` on DELETE); sessions and tokens go with the user.
+pub async fn delete_account(
+    state: &AppState,
+    requester: &User,
+    target: i64,
+    current: &str,
+) -> Result<(), AccountsError> {
+    if !check_current_password(state, requester, current).await? {
+        return Err(invalid_current_password());
+    }
+    let now = state.clock.now_naive();
+    state
+        .db
+        .run(move |conn| {
+            conn.transaction(|conn| -> Result<(), AccountsError> {
+                let user = ops::find_by_id(conn, target)?.ok_or(AccountsError::NotFound)?;
+                ops::delete_user(conn, user.id)?;
+                let detail = format!("username={}", user.username);
+                audit::record(conn, AuditKind::UserDeleted, None, None, Some(&detail), now)?;
+                Ok(())
+            })
+        })
+        .await
 }

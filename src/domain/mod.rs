@@ -3,12 +3,14 @@
 mod email;
 mod errors;
 mod meta;
+mod name;
 mod password;
 mod username;
 
 pub use email::{Email, EmailError};
 pub use errors::FieldErrors;
 pub use meta::ClientMeta;
+pub use name::{NameError, PersonName};
 pub use password::{
     MAX_PASSWORD_BYTES, NewPassword, PasswordPolicy, PasswordProblem, UserAttributes,
 };

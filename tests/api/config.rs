@@ -173,12 +173,16 @@ fn check_prints_masked_configuration_and_fails_on_invalid() {
     let output = run_cli(&["check"], &env, dir.path());
     assert!(output.status.success(), "{}", stderr(&output));
     let text = stdout(&output);
+    let line = |key: &str, rest: &str| format!("{key:<28}= {rest}");
     assert!(
-        text.contains("env                     = development  (default)"),
+        text.contains(&line("env", "development  (default)")),
         "{text}"
     );
     assert!(
-        text.contains("secret_key              = ******** (42 bytes)  (env LATCHKEY_SECRET_KEY)"),
+        text.contains(&line(
+            "secret_key",
+            "******** (42 bytes)  (env LATCHKEY_SECRET_KEY)"
+        )),
         "{text}"
     );
     assert!(text.contains("postgres://app:********@db/app"), "{text}");

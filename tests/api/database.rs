@@ -6,7 +6,7 @@ use latchkey::accounts::ops;
 use latchkey::accounts::service::{self, Registration};
 use latchkey::clock::Clock;
 use latchkey::db::{Db, DbError, run_pending_migrations};
-use latchkey::domain::Email;
+use latchkey::domain::{Email, PersonName};
 
 use crate::helpers::{Backend, Spawn, TestDb, backend_tests, json_body, spawn_app_with};
 
@@ -106,8 +106,8 @@ async fn times_round_trip_equal_at_microsecond_precision(backend: Backend) {
         Registration {
             email: Email::parse("time@example.com").unwrap(),
             username: None,
-            first_name: String::new(),
-            last_name: String::new(),
+            first_name: PersonName::default(),
+            last_name: PersonName::default(),
             password: "a perfectly fine passphrase".into(),
         },
     )

@@ -36,11 +36,16 @@ async fn unknown_routes_and_wrong_methods_get_json_errors(backend: Backend) {
     assert_eq!(response.status(), 404);
     assert_eq!(json_body(response).await, json!({"detail": "Not found."}));
 
-    let response = app.get("/auth/users/").await;
+    let response = app
+        .client
+        .put(app.url("/auth/users/"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 405);
     assert_eq!(
         json_body(response).await,
-        json!({"detail": "Method \"GET\" not allowed."})
+        json!({"detail": "Method \"PUT\" not allowed."})
     );
 }
 

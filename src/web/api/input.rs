@@ -38,6 +38,34 @@ impl Input {
         self.text(name, trim, errors).flatten()
     }
 
+    /// A field run through a domain parser; its error message is recorded under the field.
+    /// Absent optional fields give `None` without a message.
+    pub fn parsed<T, E: ToString>(
+        &self,
+        name: &str,
+        required: bool,
+        errors: &mut FieldErrors,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Option<T> {
+        let raw = if required {
+            self.required(name, true, errors)?
+        } else {
+            self.optional(name, true, errors)?
+        };
+        match parse(&raw) {
+            Ok(value) => Some(value),
+            Err(e) => {
+                errors.add(name, e.to_string());
+                None
+            }
+        }
+    }
+
+    /// True when the body has this field at all.
+    pub fn has(&self, name: &str) -> bool {
+        self.0.contains_key(name)
+    }
+
     /// `None` = invalid (message recorded); `Some(None)` = absent.
     fn text(&self, name: &str, trim: bool, errors: &mut FieldErrors) -> Option<Option<String>> {
         let value = match self.0.get(name) {

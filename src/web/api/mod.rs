@@ -1,9 +1,14 @@
-//! The JSON API (Djoser + SimpleJWT dialect) and the DRF-shaped error mapping.
+//! The JSON API (Djoser + SimpleJWT dialect, plus the ninja-jwt and FastAPI compat routes) and
+//! the DRF-shaped error mapping.
 
+mod auth;
+mod compat;
 mod error;
 mod input;
+mod jwt;
 mod users;
 
+pub use auth::{BearerUser, client_meta};
 pub use error::ApiError;
 pub use input::Input;
 
@@ -12,11 +17,13 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 /// Registers the JSON routes (paths without trailing slash; `NormalizePath` trims it).
 pub fn routes(cfg: &mut web::ServiceConfig) {
     users::routes(cfg);
+    jwt::routes(cfg);
+    compat::routes(cfg);
 }
 
 /// Default service: unknown routes answer DRF's JSON 404.
 pub async fn not_found() -> HttpResponse {
-    ApiError::NotFound.error_response()
+    ApiError::NotFound(error::NOT_FOUND).error_response()
 }
 
 /// Default service of a resource: a known path with the wrong method answers 405.

@@ -1,17 +1,48 @@
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{NaiveDateTime, Timelike};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
+use super::auth::BearerUser;
+use super::error::NOT_FOUND;
 use super::{ApiError, Input, method_not_allowed};
-use crate::accounts::User;
-use crate::accounts::service::{self, Registration};
-use crate::domain::{Email, FieldErrors, Username};
+use crate::accounts::service::{self, ProfileChanges, Registration};
+use crate::accounts::{AccountsError, User};
+use crate::domain::{Email, FieldErrors, PersonName, Username};
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    // Fixed paths first: `/auth/users/{id}` would otherwise swallow them.
     cfg.service(
         web::resource("/auth/users")
             .route(web::post().to(create))
+            .route(web::get().to(list))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/auth/users/me")
+            .route(web::get().to(me))
+            .route(web::put().to(me_put))
+            .route(web::patch().to(me_patch))
+            .route(web::delete().to(me_delete))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/auth/users/set_password")
+            .route(web::post().to(set_password))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/auth/users/set_email")
+            .route(web::post().to(set_email))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/auth/users/{id}")
+            .route(web::get().to(detail))
+            .route(web::put().to(detail_put))
+            .route(web::patch().to(detail_patch))
+            .route(web::delete().to(detail_delete))
             .default_service(web::to(method_not_allowed)),
     );
 }
@@ -57,14 +88,14 @@ fn drf_datetime(at: NaiveDateTime) -> String {
     }
 }
 
+fn no_content() -> HttpResponse {
+    HttpResponse::NoContent().finish()
+}
+
 /// POST /auth/users/ — register.
 async fn create(state: web::Data<AppState>, input: Input) -> Result<HttpResponse, ApiError> {
     let mut errors = FieldErrors::new();
-    let email = input.required("email", true, &mut errors).and_then(|raw| {
-        Email::parse(&raw)
-            .map_err(|e| errors.add("email", e.to_string()))
-            .ok()
-    });
+    let email = input.parsed("email", true, &mut errors, Email::parse);
     let username = input
         .optional("username", true, &mut errors)
         .filter(|raw| !raw.is_empty())
@@ -74,24 +105,244 @@ async fn create(state: web::Data<AppState>, input: Input) -> Result<HttpResponse
                 .ok()
         });
     let password = input.required("password", false, &mut errors);
-    let first_name = input
-        .optional("first_name", true, &mut errors)
-        .unwrap_or_default();
-    let last_name = input
-        .optional("last_name", true, &mut errors)
-        .unwrap_or_default();
+    let first_name = input.parsed("first_name", false, &mut errors, PersonName::parse);
+    let last_name = input.parsed("last_name", false, &mut errors, PersonName::parse);
+    let retype = if state.settings.user_create_password_retype {
+        input.required("re_password", false, &mut errors)
+    } else {
+        None
+    };
     let (Some(email), Some(password), true) = (email, password, errors.is_empty()) else {
         return Err(ApiError::Validation(errors));
     };
+    if retype.is_some_and(|r| r != password) {
+        errors.add("non_field_errors", service::PASSWORD_MISMATCH);
+        return Err(ApiError::Validation(errors));
+    }
     let registration = Registration {
         email,
         username,
-        first_name,
-        last_name,
+        first_name: first_name.unwrap_or_default(),
+        last_name: last_name.unwrap_or_default(),
         password,
     };
     let user = service::register(&state, registration).await?;
     Ok(HttpResponse::Created().json(UserBody::from(user)))
+}
+
+#[derive(Deserialize)]
+struct PageQuery {
+    page: Option<String>,
+}
+
+/// GET /auth/users/ — an array (Djoser), or DRF's page shape when `?page=N` is given.
+async fn list(
+    state: web::Data<AppState>,
+    BearerUser(auth): BearerUser,
+    query: web::Query<PageQuery>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let Some(raw) = &query.page else {
+        let page = service::visible_users(&state, &auth.user, None).await?;
+        let users: Vec<UserBody> = page.users.into_iter().map(UserBody::from).collect();
+        return Ok(HttpResponse::Ok().json(users));
+    };
+    let number = match raw.parse::<i64>() {
+        Ok(n) if n >= 1 => n,
+        _ => return Err(ApiError::NotFound("Invalid page.")),
+    };
+    let size = i64::from(state.settings.users_page_size);
+    let page = service::visible_users(&state, &auth.user, Some((number, size))).await?;
+    if page.users.is_empty() && number > 1 {
+        return Err(ApiError::NotFound("Invalid page."));
+    }
+    let info = req.connection_info();
+    let base = format!("{}://{}{}", info.scheme(), info.host(), req.path());
+    let link = |n: i64| match n {
+        1 => json!(base),
+        n => json!(format!("{base}?page={n}")),
+    };
+    let has_next = number.saturating_mul(size) < page.count;
+    let body = json!({
+        "count": page.count,
+        "next": if has_next { link(number + 1) } else { json!(null) },
+        "previous": if number > 1 { link(number - 1) } else { json!(null) },
+        "results": page.users.into_iter().map(UserBody::from).collect::<Vec<_>>(),
+    });
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// GET /auth/users/me/
+async fn me(BearerUser(auth): BearerUser) -> HttpResponse {
+    HttpResponse::Ok().json(UserBody::from(auth.user))
+}
+
+/// Reads the writable profile fields; with `partial` false the required ones must be present.
+fn profile_changes(input: &Input, partial: bool) -> Result<ProfileChanges, ApiError> {
+    let mut errors = FieldErrors::new();
+    let changes = ProfileChanges {
+        email: input.parsed("email", !partial, &mut errors, Email::parse),
+        first_name: input.parsed("first_name", false, &mut errors, PersonName::parse),
+        last_name: input.parsed("last_name", false, &mut errors, PersonName::parse),
+    };
+    errors.into_result().map_err(ApiError::Validation)?;
+    Ok(changes)
+}
+
+async fn update(
+    state: &AppState,
+    user_id: i64,
+    input: &Input,
+    partial: bool,
+) -> Result<HttpResponse, ApiError> {
+    let changes = profile_changes(input, partial)?;
+    let user = service::update_profile(state, user_id, changes).await?;
+    Ok(HttpResponse::Ok().json(UserBody::from(user)))
+}
+
+/// PUT /auth/users/me/
+async fn me_put(
+    state: web::Data<AppState>,
+    BearerUser(auth): BearerUser,
+    input: Input,
+) -> Result<HttpResponse, ApiError> {
+    update(&state, auth.user.id, &input, false).await
+}
+
+/// PATCH /auth/users/me/
+async fn me_patch(
+    state: web::Data<AppState>,
+    BearerUser(auth): BearerUser,
+    input: Input,
+) -> Result<HttpResponse, ApiError> {
+    update(&state, auth.user.id, &input, true).await
+}
+
+async fn delete(
+    state: &AppState,
+    requester: &User,
+    target: i64,
+    input: &Input,
+) -> Result<HttpResponse, ApiError> {
+    let mut errors = FieldErrors::new();
+    let Some(current) = input.required("current_password", false, &mut errors) else {
+        return Err(ApiError::Validation(errors));
+    };
+    service::delete_account(state, requester, target, &current).await?;
+    Ok(no_content())
+}
+
+/// DELETE /auth/users/me/ — needs `current_password`; the user's sessions and tokens go too.
+async fn me_delete(
+    state: web::Data<AppState>,
+    BearerUser(auth): BearerUser,
+    input: Input,
+) -> Result<HttpResponse, ApiError> {
+    delete(&state, &auth.user, auth.user.id, &input).await
+}
+
+/// Djoser's object permission (`CurrentUserOrAdmin`) with HIDE_USERS: non-staff users get 404
+/// for anyone else, whether or not that user exists, so ids cannot be probed.
+async fn target_user(state: &AppState, viewer: &User, id: i64) -> Result<User, ApiError> {
+    if !viewer.is_staff && viewer.id != id {
+        return Err(ApiError::NotFound(NOT_FOUND));
+    }
+    match service::get_by_id(state, id).await {
+        Ok(user) => Ok(user),
+        Err(AccountsError::NotFound) => Err(ApiError::NotFound("No User matches the given query.")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// GET /auth/users/{id}/
+async fn detail(
+    state: web::Data<AppState>,
+    BearerUser(auth): BearerUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let user = target_user(&state, &auth.user, *id).await?;
+    Ok(HttpResponse::Ok().json(UserBody::from(user)))
+}
+
+/// PUT /auth/users/{id}/
+async fn detail_put(
+    state: web::Data<AppState>,
+    BearerUser(auth): BearerUser,
+    id: web::Path<i64>,
+    input: Input,
+) -> Result<HttpResponse, ApiError> {
+    let user = target_user(&state, &auth.user, *id).await?;
+    update(&state, user.id, &input, false).await
+}
+
+/// PATCH /auth/users/{id}/
+async fn detail_patch(
+    state: web::Data<AppState>,
+    BearerUser(auth): BearerUser,
+    id: web::Path<i64>,
+    input: Input,
+) -> Result<HttpResponse, ApiError> {
+    let user = target_user(&state, &auth.user, *id).await?;
+    update(&state, user.id, &input, true).await
+}
+
+/// DELETE /auth/users/{id}/ — non-staff get 403 for anyone else (HIDE_USERS does not cover it).
+async fn detail_delete(
+    state: web::Data<AppState>,
+    BearerUser(auth): BearerUser,
+    id: web::Path<i64>,
+    input: Input,
+) -> Result<HttpResponse, ApiError> {
+    if !auth.user.is_staff && auth.user.id != *id {
+        return Err(ApiError::PermissionDenied);
+    }
+    let user = target_user(&state, &auth.user, *id).await?;
+    delete(&state, &auth.user, user.id, &input).await
+}
+
+/// POST /auth/users/set_password/ — 204; every other session of the user ends.
+async fn set_password(
+    state: web::Data<AppState>,
+    BearerUser(auth): BearerUser,
+    input: Input,
+) -> Result<HttpResponse, ApiError> {
+    let mut errors = FieldErrors::new();
+    let new = input.required("new_password", false, &mut errors);
+    let retype = if state.settings.set_password_retype {
+        input.required("re_new_password", false, &mut errors)
+    } else {
+        None
+    };
+    let current = input.required("current_password", false, &mut errors);
+    let (Some(new), Some(current), true) = (new, current, errors.is_empty()) else {
+        return Err(ApiError::Validation(errors));
+    };
+    service::change_password(
+        &state,
+        &auth.user,
+        &current,
+        new,
+        retype.as_deref(),
+        Some(auth.session_id),
+    )
+    .await?;
+    Ok(no_content())
+}
+
+/// POST /auth/users/set_email/ — 204.
+async fn set_email(
+    state: web::Data<AppState>,
+    BearerUser(auth): BearerUser,
+    input: Input,
+) -> Result<HttpResponse, ApiError> {
+    let mut errors = FieldErrors::new();
+    let current = input.required("current_password", false, &mut errors);
+    let email = input.parsed("new_email", true, &mut errors, Email::parse);
+    let (Some(current), Some(email), true) = (current, email, errors.is_empty()) else {
+        return Err(ApiError::Validation(errors));
+    };
+    service::change_email(&state, &auth.user, &current, email).await?;
+    Ok(no_content())
 }
 
 #[cfg(test)]

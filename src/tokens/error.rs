@@ -1,0 +1,52 @@
+use crate::accounts::AccountsError;
+use crate::db::DbError;
+
+/// Why a token (or the login that would mint one) was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// Unknown user, wrong password or inactive account at login.
+    #[error("No active account found with the given credentials")]
+    InvalidCredentials,
+    /// Bad signature, malformed, unknown jti or missing claims.
+    #[error("Token is invalid")]
+    Invalid,
+    /// Past its `exp`.
+    #[error("Token is expired")]
+    Expired,
+    /// An access token where a refresh token was expected, or the reverse.
+    #[error("Token has wrong type")]
+    WrongType,
+    /// Blacklisted, rotated out, or its session was revoked.
+    #[error("Token is blacklisted")]
+    Blacklisted,
+    /// The session's user no longer exists.
+    #[error("User not found")]
+    UserNotFound,
+    /// The session's user is inactive.
+    #[error("User is inactive")]
+    UserInactive,
+    /// Anything else; logged, never shown.
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<DbError> for TokenError {
+    fn from(e: DbError) -> Self {
+        Self::Unexpected(e.into())
+    }
+}
+
+impl From<diesel::result::Error> for TokenError {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Unexpected(anyhow::Error::new(e).context("database query failed"))
+    }
+}
+
+impl From<AccountsError> for TokenError {
+    fn from(e: AccountsError) -> Self {
+        match e {
+            AccountsError::InvalidCredentials => Self::InvalidCredentials,
+            other => Self::Unexpected(anyhow::Error::new(other)),
+        }
+    }
+}

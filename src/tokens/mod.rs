@@ -1,0 +1,11 @@
+//! Tokens: JWT access/refresh pairs, sessions (one per login), rotation with reuse detection.
+
+mod error;
+mod jwt;
+mod models;
+pub mod ops;
+pub mod service;
+
+pub use error::TokenError;
+pub use jwt::{Claims, JwtCodec, TokenType};
+pub use models::{RefreshToken, Session, SessionKind};

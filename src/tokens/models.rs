@@ -1,0 +1,69 @@
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::{refresh_tokens, sessions};
+
+/// Where a session came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionKind {
+    /// A browser with a session cookie.
+    Browser,
+    /// An API client with JWTs.
+    Api,
+}
+
+impl SessionKind {
+    /// The stored value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Browser => "browser",
+            Self::Api => "api",
+        }
+    }
+}
+
+/// One login: a browser cookie or a refresh-token family.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = sessions)]
+pub struct Session {
+    /// 128-bit random id (hex).
+    pub id: String,
+    /// Owner.
+    pub user_id: i64,
+    /// "browser" or "api".
+    pub kind: String,
+    /// Login time.
+    pub created_at: NaiveDateTime,
+    /// Last activity seen.
+    pub last_seen_at: NaiveDateTime,
+    /// When it lapses without activity (the newest refresh token's expiry for API sessions).
+    pub expires_at: NaiveDateTime,
+    /// Client address at login.
+    pub ip: Option<String>,
+    /// Client user agent at login.
+    pub user_agent: Option<String>,
+    /// Set when ended (logout, password change, reuse detection, operator).
+    pub revoked_at: Option<NaiveDateTime>,
+}
+
+/// A refresh token issued (only its claims' facts: the JWT itself is never stored).
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = refresh_tokens)]
+pub struct RefreshToken {
+    /// The JWT's `jti`.
+    pub jti: String,
+    /// The session (family) it belongs to.
+    pub session_id: String,
+    /// Owner.
+    pub user_id: i64,
+    /// The token it was rotated from.
+    pub parent_jti: Option<String>,
+    /// `iat`.
+    pub issued_at: NaiveDateTime,
+    /// `exp`.
+    pub expires_at: NaiveDateTime,
+    /// When it was rotated (presented to `jwt/refresh` successfully).
+    pub used_at: Option<NaiveDateTime>,
+    /// When it stopped being accepted.
+    pub blacklisted_at: Option<NaiveDateTime>,
+}

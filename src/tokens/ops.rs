@@ -1,0 +1,145 @@
+//! Synchronous, connection-first session and refresh-token operations.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::{RefreshToken, Session};
+use crate::accounts::User;
+use crate::db::DbConn;
+use crate::db::schema::{refresh_tokens, sessions, users};
+
+/// Stores a new session.
+pub fn insert_session(conn: &mut DbConn, session: &Session) -> QueryResult<()> {
+    diesel::insert_into(sessions::table)
+        .values(session)
+        .execute(conn)
+        .map(drop)
+}
+
+/// Stores a new refresh token.
+pub fn insert_refresh(conn: &mut DbConn, token: &RefreshToken) -> QueryResult<()> {
+    diesel::insert_into(refresh_tokens::table)
+        .values(token)
+        .execute(conn)
+        .map(drop)
+}
+
+/// A refresh token by jti.
+pub fn find_refresh(conn: &mut DbConn, jti: &str) -> QueryResult<Option<RefreshToken>> {
+    refresh_tokens::table
+        .find(jti)
+        .select(RefreshToken::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The token a refresh token was rotated into.
+pub fn find_child(conn: &mut DbConn, parent_jti: &str) -> QueryResult<Option<RefreshToken>> {
+    refresh_tokens::table
+        .filter(refresh_tokens::parent_jti.eq(parent_jti))
+        .select(RefreshToken::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Marks a refresh token rotated, if and only if nobody has yet: the compare-and-swap that
+/// serialises concurrent refreshes. Returns whether this caller won.
+pub fn claim_rotation(conn: &mut DbConn, jti: &str, now: NaiveDateTime) -> QueryResult<bool> {
+    diesel::update(
+        refresh_tokens::table
+            .filter(refresh_tokens::jti.eq(jti))
+            .filter(refresh_tokens::used_at.is_null())
+            .filter(refresh_tokens::blacklisted_at.is_null()),
+    )
+    .set((
+        refresh_tokens::used_at.eq(Some(now)),
+        refresh_tokens::blacklisted_at.eq(Some(now)),
+    ))
+    .execute(conn)
+    .map(|n| n == 1)
+}
+
+/// Blacklists one refresh token; returns false when it already was.
+pub fn blacklist_refresh(conn: &mut DbConn, jti: &str, now: NaiveDateTime) -> QueryResult<bool> {
+    diesel::update(
+        refresh_tokens::table
+            .filter(refresh_tokens::jti.eq(jti))
+            .filter(refresh_tokens::blacklisted_at.is_null()),
+    )
+    .set(refresh_tokens::blacklisted_at.eq(Some(now)))
+    .execute(conn)
+    .map(|n| n == 1)
+}
+
+/// A session with its user, in one indexed lookup (primary keys on both sides).
+pub fn session_with_user(conn: &mut DbConn, sid: &str) -> QueryResult<Option<(Session, User)>> {
+    sessions::table
+        .inner_join(users::table)
+        .filter(sessions::id.eq(sid))
+        .select((Session::as_select(), User::as_select()))
+        .first(conn)
+        .optional()
+}
+
+/// Ends one session and blacklists every refresh token of its family.
+pub fn revoke_session(conn: &mut DbConn, sid: &str, now: NaiveDateTime) -> QueryResult<()> {
+    diesel::update(
+        sessions::table
+            .filter(sessions::id.eq(sid))
+            .filter(sessions::revoked_at.is_null()),
+    )
+    .set(sessions::revoked_at.eq(Some(now)))
+    .execute(conn)?;
+    diesel::update(
+        refresh_tokens::table
+            .filter(refresh_tokens::session_id.eq(sid))
+            .filter(refresh_tokens::blacklisted_at.is_null()),
+    )
+    .set(refresh_tokens::blacklisted_at.eq(Some(now)))
+    .execute(conn)
+    .map(drop)
+}
+
+/// Ends every live session of a user except `keep` (and blacklists their refresh tokens);
+/// returns how many sessions ended.
+pub fn revoke_user_sessions(
+    conn: &mut DbConn,
+    user_id: i64,
+    keep: Option<&str>,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    let keep = keep.unwrap_or("");
+    let ended = diesel::update(
+        sessions::table
+            .filter(sessions::user_id.eq(user_id))
+            .filter(sessions::id.ne(keep))
+            .filter(sessions::revoked_at.is_null()),
+    )
+    .set(sessions::revoked_at.eq(Some(now)))
+    .execute(conn)?;
+    diesel::update(
+        refresh_tokens::table
+            .filter(refresh_tokens::user_id.eq(user_id))
+            .filter(refresh_tokens::session_id.ne(keep))
+            .filter(refresh_tokens::blacklisted_at.is_null()),
+    )
+    .set(refresh_tokens::blacklisted_at.eq(Some(now)))
+    .execute(conn)?;
+    Ok(ended)
+}
+
+/// Pushes a session's expiry and last-seen time forward (after a rotation).
+pub fn touch_session(
+    conn: &mut DbConn,
+    sid: &str,
+    now: NaiveDateTime,
+    expires_at: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(sessions::table.find(sid))
+        .set((
+            sessions::last_seen_at.eq(now),
+            sessions::expires_at.eq(expires_at),
+        ))
+        .execute(conn)
+        .map(drop)
+}

@@ -1,0 +1,411 @@
+//! Token use cases: obtain a pair, refresh (rotation, grace window, reuse detection), verify,
+//! blacklist, and authenticate a bearer token.
+
+use chrono::{Duration, NaiveDateTime};
+use diesel::Connection;
+
+use super::jwt::{paired_access_jti, random_id};
+use super::{Claims, RefreshToken, Session, SessionKind, TokenError, TokenType, ops};
+use crate::accounts::{User, service as accounts};
+use crate::audit::{self, AuditKind};
+use crate::domain::ClientMeta;
+use crate::state::AppState;
+
+/// An access/refresh pair, as JWT strings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenPair {
+    /// The access token.
+    pub access: String,
+    /// The refresh token.
+    pub refresh: String,
+}
+
+/// What `jwt/refresh` hands back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refreshed {
+    /// A new access token.
+    pub access: String,
+    /// The new refresh token when rotating; `None` when rotation is off.
+    pub refresh: Option<String>,
+}
+
+/// A bearer token that passed every check.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    /// The (active) user.
+    pub user: User,
+    /// The session the token belongs to.
+    pub session_id: String,
+    /// The token's claims.
+    pub claims: Claims,
+}
+
+fn unix(at: NaiveDateTime) -> i64 {
+    at.and_utc().timestamp()
+}
+
+fn seconds(n: u64) -> Duration {
+    Duration::seconds(i64::try_from(n).unwrap_or(i64::MAX / 1000))
+}
+
+/// Signs the refresh token for `row`, and its paired access token, from stored facts only:
+/// the same row always yields the same two strings.
+fn mint_pair(state: &AppState, row: &RefreshToken) -> Result<TokenPair, TokenError> {
+    let refresh = state.jwt.encode(&Claims {
+        token_type: TokenType::Refresh.as_str().to_owned(),
+        exp: unix(row.expires_at),
+        iat: unix(row.issued_at),
+        jti: row.jti.clone(),
+        user_id: row.user_id,
+        sid: row.session_id.clone(),
+    })?;
+    let access = mint_access(
+        state,
+        row.user_id,
+        &row.session_id,
+        row.issued_at,
+        &paired_access_jti(&row.jti),
+    )?;
+    Ok(TokenPair { access, refresh })
+}
+
+fn mint_access(
+    state: &AppState,
+    user_id: i64,
+    sid: &str,
+    issued_at: NaiveDateTime,
+    jti: &str,
+) -> Result<String, TokenError> {
+    let iat = unix(issued_at);
+    state.jwt.encode(&Claims {
+        token_type: TokenType::Access.as_str().to_owned(),
+        exp: iat.saturating_add(
+            i64::try_from(state.settings.access_token_lifetime).unwrap_or(i64::MAX),
+        ),
+        iat,
+        jti: jti.to_owned(),
+        user_id,
+        sid: sid.to_owned(),
+    })
+}
+
+fn new_session(
+    user_id: i64,
+    kind: SessionKind,
+    meta: &ClientMeta,
+    now: NaiveDateTime,
+    expires_at: NaiveDateTime,
+) -> Session {
+    Session {
+        id: random_id(),
+        user_id,
+        kind: kind.as_str().to_owned(),
+        created_at: now,
+        last_seen_at: now,
+        expires_at,
+        ip: meta.ip.clone(),
+        user_agent: meta.user_agent.clone(),
+        revoked_at: None,
+    }
+}
+
+/// Checks credentials (username or email) and opens an API session with a fresh pair.
+pub async fn obtain_pair(
+    state: &AppState,
+    identifier: &str,
+    password: &str,
+    meta: &ClientMeta,
+) -> Result<(User, TokenPair), TokenError> {
+    let user = accounts::authenticate(state, identifier, password, meta).await?;
+    let now = state.clock.now_naive();
+    let expires_at = now + seconds(state.settings.refresh_token_lifetime);
+    let session = new_session(user.id, SessionKind::Api, meta, now, expires_at);
+    let row = RefreshToken {
+        jti: random_id(),
+        session_id: session.id.clone(),
+        user_id: user.id,
+        parent_jti: None,
+        issued_at: now,
+        expires_at,
+        used_at: None,
+        blacklisted_at: None,
+    };
+    let stored = row.clone();
+    state
+        .db
+        .run(move |conn| {
+            conn.transaction(|conn| -> Result<(), TokenError> {
+                ops::insert_session(conn, &session)?;
+                ops::insert_refresh(conn, &stored)?;
+                Ok(())
+            })
+        })
+        .await?;
+    let pair = mint_pair(state, &row)?;
+    Ok((user, pair))
+}
+
+/// Checks credentials and opens an API session answered with an access token only (the
+/// FastAPI-style `/users/login/`); the session lives as long as a refresh token would.
+pub async fn obtain_access(
+    state: &AppState,
+    identifier: &str,
+    password: &str,
+    meta: &ClientMeta,
+) -> Result<(User, String), TokenError> {
+    let user = accounts::authenticate(state, identifier, password, meta).await?;
+    let now = state.clock.now_naive();
+    let expires_at = now + seconds(state.settings.refresh_token_lifetime);
+    let session = new_session(user.id, SessionKind::Api, meta, now, expires_at);
+    let sid = session.id.clone();
+    state
+        .db
+        .run(move |conn| ops::insert_session(conn, &session).map_err(TokenError::from))
+        .await?;
+    let access = mint_access(state, user.id, &sid, now, &random_id())?;
+    Ok((user, access))
+}
+
+/// Outcome of the rotation transaction, decided inside it and acted on after commit.
+enum Rotation {
+    Fresh(RefreshToken),
+    Repeat(RefreshToken),
+    ReuseDetected { session_id: String, user_id: i64 },
+}
+
+/// `jwt/refresh`. With rotation on, the presented token is marked used and blacklisted and a
+/// child is issued; presenting it again within the grace window returns that same child pair,
+/// after it revokes the whole session. Concurrent refreshes of one token all get the same child:
+/// the compare-and-swap in [`ops::claim_rotation`] lets exactly one of them rotate.
+pub async fn refresh(state: &AppState, token: &str) -> Result<Refreshed, TokenError> {
+    let now = state.clock.now_naive();
+    let claims = state.jwt.decode(token, unix(now))?;
+    if claims.kind() != Some(TokenType::Refresh) {
+        return Err(TokenError::WrongType);
+    }
+    if !state.settings.rotate_refresh_tokens {
+        let jti = claims.jti.clone();
+        let sid = claims.sid.clone();
+        state
+            .db
+            .run(move |conn| -> Result<(), TokenError> {
+                let row = ops::find_refresh(conn, &jti)?.ok_or(TokenError::Invalid)?;
+                if row.blacklisted_at.is_some() || row.session_id != sid {
+                    return Err(TokenError::Blacklisted);
+                }
+                live_session_user(conn, &sid).map(drop)
+            })
+            .await?;
+        let access = mint_access(state, claims.user_id, &claims.sid, now, &random_id())?;
+        return Ok(Refreshed {
+            access,
+            refresh: None,
+        });
+    }
+
+    let grace = seconds(state.settings.rotation_grace);
+    let lifetime = seconds(state.settings.refresh_token_lifetime);
+    let jti = claims.jti.clone();
+    let outcome = state
+        .db
+        .run(move |conn| {
+            conn.transaction(|conn| -> Result<Rotation, TokenError> {
+                // The write comes first so SQLite takes its write lock before reading anything.
+                let won = ops::claim_rotation(conn, &jti, now)?;
+                let row = ops::find_refresh(conn, &jti)?.ok_or(TokenError::Invalid)?;
+                live_session_user(conn, &row.session_id)?;
+                if won {
+                    let child = RefreshToken {
+                        jti: random_id(),
+                        session_id: row.session_id.clone(),
+                        user_id: row.user_id,
+                        parent_jti: Some(row.jti.clone()),
+                        issued_at: now,
+                        expires_at: now + lifetime,
+                        used_at: None,
+                        blacklisted_at: None,
+                    };
+                    ops::insert_refresh(conn, &child)?;
+                    ops::touch_session(conn, &row.session_id, now, child.expires_at)?;
+                    return Ok(Rotation::Fresh(child));
+                }
+                match row.used_at {
+                    // Rotated already: within the grace window that is a tab racing another.
+                    Some(used) if now - used <= grace => ops::find_child(conn, &row.jti)?
+                        .map(Rotation::Repeat)
+                        .ok_or(TokenError::Blacklisted),
+                    Some(_) => Ok(Rotation::ReuseDetected {
+                        session_id: row.session_id,
+                        user_id: row.user_id,
+                    }),
+                    None => Err(TokenError::Blacklisted),
+                }
+            })
+        })
+        .await?;
+    match outcome {
+        Rotation::Fresh(child) | Rotation::Repeat(child) => {
+            let pair = mint_pair(state, &child)?;
+            Ok(Refreshed {
+                access: pair.access,
+                refresh: Some(pair.refresh),
+            })
+        }
+        Rotation::ReuseDetected {
+            session_id,
+            user_id,
+        } => {
+            let detail = format!("session={session_id}");
+            state
+                .db
+                .run(move |conn| {
+                    conn.transaction(|conn| -> Result<(), TokenError> {
+                        ops::revoke_session(conn, &session_id, now)?;
+                        audit::record(
+                            conn,
+                            AuditKind::RefreshReuseDetected,
+                            Some(user_id),
+                            None,
+                            Some(&detail),
+                            now,
+                        )?;
+                        Ok(())
+                    })
+                })
+                .await?;
+            tracing::warn!(
+                user_id,
+                "refresh token reused after rotation: session revoked"
+            );
+            Err(TokenError::Blacklisted)
+        }
+    }
+}
+
+/// The session's user if the session is live and the user active.
+fn live_session_user(conn: &mut crate::db::DbConn, sid: &str) -> Result<User, TokenError> {
+    let (session, user) = ops::session_with_user(conn, sid)?.ok_or(TokenError::UserNotFound)?;
+    if session.revoked_at.is_some() {
+        return Err(TokenError::Blacklisted);
+    }
+    if !user.is_active {
+        return Err(TokenError::UserInactive);
+    }
+    Ok(user)
+}
+
+/// `jwt/verify`: any token type; refresh tokens (and tokens of revoked sessions) must not be
+/// blacklisted.
+pub async fn verify(state: &AppState, token: &str) -> Result<(), TokenError> {
+    let now = state.clock.now_naive();
+    let claims = state.jwt.decode(token, unix(now))?;
+    state
+        .db
+        .run(move |conn| -> Result<(), TokenError> {
+            if claims.kind() == Some(TokenType::Refresh) {
+                let row = ops::find_refresh(conn, &claims.jti)?.ok_or(TokenError::Invalid)?;
+                if row.blacklisted_at.is_some() {
+                    return Err(TokenError::Blacklisted);
+                }
+            }
+            match ops::session_with_user(conn, &claims.sid)? {
+                Some((session, _)) if session.revoked_at.is_some() => Err(TokenError::Blacklisted),
+                Some(_) => Ok(()),
+                None => Err(TokenError::Invalid),
+            }
+        })
+        .await
+}
+
+/// `jwt/blacklist` and `logout`: blacklists a refresh token and ends its session.
+pub async fn blacklist(state: &AppState, token: &str) -> Result<(), TokenError> {
+    let now = state.clock.now_naive();
+    let claims = state.jwt.decode(token, unix(now))?;
+    if claims.kind() != Some(TokenType::Refresh) {
+        return Err(TokenError::WrongType);
+    }
+    state
+        .db
+        .run(move |conn| {
+            conn.transaction(|conn| -> Result<(), TokenError> {
+                if !ops::blacklist_refresh(conn, &claims.jti, now)? {
+                    return Err(match ops::find_refresh(conn, &claims.jti)? {
+                        Some(_) => TokenError::Blacklisted,
+                        None => TokenError::Invalid,
+                    });
+                }
+                ops::revoke_session(conn, &claims.sid, now)?;
+                audit::record(
+                    conn,
+                    AuditKind::SessionsRevoked,
+                    Some(claims.user_id),
+                    None,
+                    Some("logout"),
+                    now,
+                )?;
+                Ok(())
+            })
+        })
+        .await
+}
+
+/// Checks a bearer access token: signature, expiry, type, then one indexed lookup of its
+/// session and user (a revoked session or inactive user stops it at once).
+pub async fn authenticate_access(
+    state: &AppState,
+    token: &str,
+) -> Result<Authenticated, TokenError> {
+    let now = state.clock.now_naive();
+    let claims = state.jwt.decode(token, unix(now))?;
+    if claims.kind() != Some(TokenType::Access) {
+        return Err(TokenError::WrongType);
+    }
+    let sid = claims.sid.clone();
+    let user = state
+        .db
+        .run(move |conn| live_session_user(conn, &sid))
+        .await?;
+    if user.id != claims.user_id {
+        return Err(TokenError::Invalid);
+    }
+    Ok(Authenticated {
+        user,
+        session_id: claims.sid.clone(),
+        claims,
+    })
+}
+
+/// `/users/session/`: the same access token while it has more than `margin` left, else a new
+/// one for the same session.
+pub async fn renew_access(state: &AppState, token: &str) -> Result<(User, String), TokenError> {
+    let auth = authenticate_access(state, token).await?;
+    let now = state.clock.now();
+    let left = auth.claims.exp - now.timestamp();
+    let margin = i64::try_from(state.settings.session_refresh_margin).unwrap_or(i64::MAX);
+    if left > margin {
+        return Ok((auth.user, token.trim().to_owned()));
+    }
+    let access = mint_access(
+        state,
+        auth.user.id,
+        &auth.session_id,
+        now.naive_utc(),
+        &random_id(),
+    )?;
+    Ok((auth.user, access))
+}
+
+/// Ends every session of the user except `keep`.
+pub async fn revoke_other_sessions(
+    state: &AppState,
+    user_id: i64,
+    keep: Option<String>,
+) -> Result<usize, TokenError> {
+    let now = state.clock.now_naive();
+    state
+        .db
+        .run(move |conn| {
+            ops::revoke_user_sessions(conn, user_id, keep.as_deref(), now).map_err(TokenError::from)
+        })
+        .await
+}

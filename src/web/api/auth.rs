@@ -1,0 +1,84 @@
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header::{AUTHORIZATION, USER_AGENT};
+use actix_web::{FromRequest, HttpRequest, web};
+
+use super::ApiError;
+use crate::domain::ClientMeta;
+use crate::state::AppState;
+use crate::tokens::service::{self, Authenticated};
+
+/// What the `Authorization` header holds.
+pub enum BearerHeader {
+    /// No header, an empty one, or a scheme other than Bearer/JWT.
+    Missing,
+    /// `Bearer` with no token, or with more than one value.
+    Malformed,
+    /// A token to check.
+    Token(String),
+}
+
+/// Reads `Authorization: Bearer <token>` (scheme in any case; `JWT` accepted, as djoser's docs
+/// advise front ends to send).
+pub fn bearer_header(req: &HttpRequest) -> BearerHeader {
+    let Some(value) = req
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return BearerHeader::Missing;
+    };
+    let mut parts = value.split_whitespace();
+    let Some(scheme) = parts.next() else {
+        return BearerHeader::Missing;
+    };
+    if !scheme.eq_ignore_ascii_case("bearer") && !scheme.eq_ignore_ascii_case("jwt") {
+        return BearerHeader::Missing;
+    }
+    match (parts.next(), parts.next()) {
+        (Some(token), None) => BearerHeader::Token(token.to_owned()),
+        _ => BearerHeader::Malformed,
+    }
+}
+
+/// A request authenticated by a bearer access token (SimpleJWT's 401 bodies otherwise).
+pub struct BearerUser(pub Authenticated);
+
+impl FromRequest for BearerUser {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let header = bearer_header(req);
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        Box::pin(async move {
+            let state =
+                state.ok_or_else(|| ApiError::Unexpected(anyhow::anyhow!("no app state")))?;
+            match header {
+                BearerHeader::Missing => Err(ApiError::not_authenticated()),
+                BearerHeader::Malformed => Err(ApiError::Unauthorized {
+                    detail: "Authorization header must contain two space-delimited values".into(),
+                    code: Some("bad_authorization_header"),
+                }),
+                BearerHeader::Token(token) => service::authenticate_access(&state, &token)
+                    .await
+                    .map(BearerUser)
+                    .map_err(ApiError::from_bearer),
+            }
+        })
+    }
+}
+
+/// The client's address (from the socket) and user agent (truncated), for sessions and audit.
+pub fn client_meta(req: &HttpRequest) -> ClientMeta {
+    ClientMeta {
+        ip: req.peer_addr().map(|a| a.ip().to_string()),
+        user_agent: req
+            .headers()
+            .get(USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(256).collect()),
+    }
+}

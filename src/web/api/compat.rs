@@ -1,0 +1,220 @@
+//! Compat dialects over the same core: django-ninja-jwt (`/api/token/*`) and the FastAPI
+//! pattern (`/users/login/`, `/users/session/`). Only the bodies differ.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::{Value, json};
+
+use super::auth::{BearerHeader, bearer_header, client_meta};
+use super::jwt::identifier;
+use super::users::UserBody;
+use super::{ApiError, Input, method_not_allowed};
+use crate::accounts::User;
+use crate::domain::FieldErrors;
+use crate::state::AppState;
+use crate::tokens::TokenError;
+use crate::tokens::service;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    for (path, handler) in [
+        ("/api/token/pair", web::post().to(ninja_pair)),
+        ("/api/token/refresh", web::post().to(ninja_refresh)),
+        ("/api/token/verify", web::post().to(ninja_verify)),
+        ("/api/token/blacklist", web::post().to(ninja_blacklist)),
+        ("/users/login", web::post().to(fastapi_login)),
+        ("/users/session", web::post().to(fastapi_session)),
+    ] {
+        cfg.service(
+            web::resource(path)
+                .route(handler)
+                .default_service(web::to(method_not_allowed)),
+        );
+    }
+}
+
+fn custom(status: StatusCode, body: Value) -> ApiError {
+    ApiError::Custom {
+        status,
+        body,
+        www_authenticate: None,
+    }
+}
+
+/// ninja's body for a malformed request: `{"detail": "Cannot parse request body"}`.
+fn ninja_body(input: Result<Input, ApiError>) -> Result<Input, ApiError> {
+    input.map_err(|e| match e {
+        ApiError::Parse(_) | ApiError::UnsupportedMediaType(_) | ApiError::Validation(_) => custom(
+            StatusCode::BAD_REQUEST,
+            json!({"detail": "Cannot parse request body"}),
+        ),
+        other => other,
+    })
+}
+
+/// ninja's missing-field shape: `{"detail":"Invalid input.","code":"invalid","<field>":"<msg>"}`.
+fn ninja_invalid(fields: &[(&str, impl AsRef<str>)]) -> ApiError {
+    let mut body = json!({"detail": "Invalid input.", "code": "invalid"});
+    for (field, message) in fields {
+        body[*field] = json!(message.as_ref());
+    }
+    custom(StatusCode::BAD_REQUEST, body)
+}
+
+fn ninja_token_error(e: TokenError) -> ApiError {
+    let detail = match e {
+        TokenError::Unexpected(e) => return ApiError::Unexpected(e),
+        // ninja-jwt does not tell an expired token from an invalid one.
+        TokenError::Invalid | TokenError::Expired | TokenError::UserNotFound => {
+            "Token is invalid or expired".to_owned()
+        }
+        TokenError::UserInactive => "User is inactive".to_owned(),
+        other => other.to_string(),
+    };
+    custom(
+        StatusCode::UNAUTHORIZED,
+        json!({"detail": detail, "code": "token_not_valid"}),
+    )
+}
+
+fn ninja_token_field(input: &Input, field: &str, message: &str) -> Result<String, ApiError> {
+    let mut errors = FieldErrors::new();
+    input
+        .required(field, true, &mut errors)
+        .ok_or_else(|| ninja_invalid(&[(field, message)]))
+}
+
+/// POST /api/token/pair — echoes the identifier field it was given.
+async fn ninja_pair(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    input: Result<Input, ApiError>,
+) -> Result<HttpResponse, ApiError> {
+    let input = ninja_body(input)?;
+    let mut errors = FieldErrors::new();
+    let ident = identifier(&input, &mut errors);
+    let password = input.required("password", false, &mut errors);
+    let (Some((field, ident)), Some(password)) = (ident, password) else {
+        let missing: Vec<(&str, String)> = errors
+            .iter()
+            .map(|(name, _)| (name, format!("{name} is required")))
+            .collect();
+        return Err(ninja_invalid(&missing));
+    };
+    let (_, pair) = service::obtain_pair(&state, &ident, &password, &client_meta(&req))
+        .await
+        .map_err(|e| match e {
+            TokenError::InvalidCredentials => custom(
+                StatusCode::UNAUTHORIZED,
+                json!({"detail": "No active account found with the given credentials", "code": "authentication_failed"}),
+            ),
+            other => ninja_token_error(other),
+        })?;
+    let mut body = serde_json::Map::new();
+    body.insert(field.to_owned(), json!(ident));
+    body.insert("refresh".to_owned(), json!(pair.refresh));
+    body.insert("access".to_owned(), json!(pair.access));
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// POST /api/token/refresh — always both tokens (the same refresh token when not rotating).
+async fn ninja_refresh(
+    state: web::Data<AppState>,
+    input: Result<Input, ApiError>,
+) -> Result<HttpResponse, ApiError> {
+    let input = ninja_body(input)?;
+    let token = ninja_token_field(&input, "refresh", "token is required")?;
+    let refreshed = service::refresh(&state, &token)
+        .await
+        .map_err(ninja_token_error)?;
+    let refresh = refreshed.refresh.unwrap_or(token);
+    Ok(HttpResponse::Ok().json(json!({"refresh": refresh, "access": refreshed.access})))
+}
+
+/// POST /api/token/verify — `{}`; blacklisted → 400 as ninja answers.
+async fn ninja_verify(
+    state: web::Data<AppState>,
+    input: Result<Input, ApiError>,
+) -> Result<HttpResponse, ApiError> {
+    let input = ninja_body(input)?;
+    let token = ninja_token_field(&input, "token", "token is required")?;
+    match service::verify(&state, &token).await {
+        Ok(()) => Ok(HttpResponse::Ok().json(json!({}))),
+        Err(TokenError::Blacklisted) => Err(custom(
+            StatusCode::BAD_REQUEST,
+            json!({"detail": "Token is blacklisted", "code": "invalid"}),
+        )),
+        Err(e) => Err(ninja_token_error(e)),
+    }
+}
+
+/// POST /api/token/blacklist — `{}`.
+async fn ninja_blacklist(
+    state: web::Data<AppState>,
+    input: Result<Input, ApiError>,
+) -> Result<HttpResponse, ApiError> {
+    let input = ninja_body(input)?;
+    let token = ninja_token_field(&input, "refresh", "refresh token is required")?;
+    service::blacklist(&state, &token)
+        .await
+        .map_err(ninja_token_error)?;
+    Ok(HttpResponse::Ok().json(json!({})))
+}
+
+/// FastAPI's 401: `{"detail":"Could not validate credentials"}` with `WWW-Authenticate: Bearer`.
+fn could_not_validate() -> ApiError {
+    ApiError::Custom {
+        status: StatusCode::UNAUTHORIZED,
+        body: json!({"detail": "Could not validate credentials"}),
+        www_authenticate: Some("Bearer"),
+    }
+}
+
+fn fastapi_answer(user: User, access: String) -> HttpResponse {
+    HttpResponse::Ok().json(json!({
+        "access_token": access,
+        "token_type": "Bearer",
+        "user": UserBody::from(user),
+    }))
+}
+
+/// POST /users/login/ — what an Auth.js Credentials `authorize()` posts.
+async fn fastapi_login(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    input: Input,
+) -> Result<HttpResponse, ApiError> {
+    let mut errors = FieldErrors::new();
+    let ident = identifier(&input, &mut errors);
+    let password = input.required("password", false, &mut errors);
+    let (Some((_, ident)), Some(password)) = (ident, password) else {
+        // FastAPI's request-validation shape.
+        let detail: Vec<Value> = errors
+            .iter()
+            .map(|(field, _)| json!({"type": "missing", "loc": ["body", field], "msg": "Field required", "input": null}))
+            .collect();
+        return Err(custom(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            json!({"detail": detail}),
+        ));
+    };
+    match service::obtain_access(&state, &ident, &password, &client_meta(&req)).await {
+        Ok((user, access)) => Ok(fastapi_answer(user, access)),
+        Err(TokenError::Unexpected(e)) => Err(ApiError::Unexpected(e)),
+        Err(_) => Err(could_not_validate()),
+    }
+}
+
+/// POST /users/session/ — validates the bearer token and re-issues it when close to expiry.
+async fn fastapi_session(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let BearerHeader::Token(token) = bearer_header(&req) else {
+        return Err(could_not_validate());
+    };
+    match service::renew_access(&state, &token).await {
+        Ok((user, access)) => Ok(fastapi_answer(user, access)),
+        Err(TokenError::Unexpected(e)) => Err(ApiError::Unexpected(e)),
+        Err(_) => Err(could_not_validate()),
+    }
+}

@@ -1,0 +1,120 @@
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Serialize;
+use serde_json::json;
+
+use super::auth::client_meta;
+use super::{ApiError, Input, method_not_allowed};
+use crate::domain::FieldErrors;
+use crate::state::AppState;
+use crate::tokens::TokenError;
+use crate::tokens::service;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    for (path, handler) in [
+        ("/auth/jwt/create", web::post().to(create)),
+        ("/auth/jwt/refresh", web::post().to(refresh)),
+        ("/auth/jwt/verify", web::post().to(verify)),
+        ("/auth/jwt/blacklist", web::post().to(blacklist)),
+        ("/auth/logout", web::post().to(logout)),
+    ] {
+        cfg.service(
+            web::resource(path)
+                .route(handler)
+                .default_service(web::to(method_not_allowed)),
+        );
+    }
+}
+
+#[derive(Serialize)]
+struct Pair {
+    refresh: String,
+    access: String,
+}
+
+#[derive(Serialize)]
+struct Refreshed {
+    access: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh: Option<String>,
+}
+
+/// The login identifier: `username` or `email`, either carrying a username or an address.
+/// Returns the field name it came from, for dialects that echo it.
+pub fn identifier(input: &Input, errors: &mut FieldErrors) -> Option<(&'static str, String)> {
+    let field = if !input.has("username") && input.has("email") {
+        "email"
+    } else {
+        "username"
+    };
+    input
+        .required(field, true, errors)
+        .map(|value| (field, value))
+}
+
+/// POST /auth/jwt/create/ — `{"refresh","access"}`; one 401 for every kind of bad login.
+async fn create(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    input: Input,
+) -> Result<HttpResponse, ApiError> {
+    let mut errors = FieldErrors::new();
+    let ident = identifier(&input, &mut errors);
+    let password = input.required("password", false, &mut errors);
+    let (Some((_, ident)), Some(password), true) = (ident, password, errors.is_empty()) else {
+        return Err(ApiError::Validation(errors));
+    };
+    let (_, pair) = service::obtain_pair(&state, &ident, &password, &client_meta(&req))
+        .await
+        .map_err(ApiError::from_token_endpoint)?;
+    Ok(HttpResponse::Ok().json(Pair {
+        refresh: pair.refresh,
+        access: pair.access,
+    }))
+}
+
+fn required_token(input: &Input, field: &str) -> Result<String, ApiError> {
+    let mut errors = FieldErrors::new();
+    input
+        .required(field, true, &mut errors)
+        .ok_or(ApiError::Validation(errors))
+}
+
+/// POST /auth/jwt/refresh/ — `{"access","refresh"}` when rotating, `{"access"}` otherwise.
+async fn refresh(state: web::Data<AppState>, input: Input) -> Result<HttpResponse, ApiError> {
+    let token = required_token(&input, "refresh")?;
+    let refreshed = service::refresh(&state, &token)
+        .await
+        .map_err(ApiError::from_token_endpoint)?;
+    Ok(HttpResponse::Ok().json(Refreshed {
+        access: refreshed.access,
+        refresh: refreshed.refresh,
+    }))
+}
+
+/// POST /auth/jwt/verify/ — `{}`; a blacklisted token is a 400 as in SimpleJWT.
+async fn verify(state: web::Data<AppState>, input: Input) -> Result<HttpResponse, ApiError> {
+    let token = required_token(&input, "token")?;
+    match service::verify(&state, &token).await {
+        Ok(()) => Ok(HttpResponse::Ok().json(json!({}))),
+        Err(TokenError::Blacklisted) => {
+            let mut errors = FieldErrors::new();
+            errors.add("non_field_errors", "Token is blacklisted");
+            Err(ApiError::Validation(errors))
+        }
+        Err(e) => Err(ApiError::from_token_endpoint(e)),
+    }
+}
+
+/// POST /auth/jwt/blacklist/ — blacklists the refresh token and ends its session.
+async fn blacklist(state: web::Data<AppState>, input: Input) -> Result<HttpResponse, ApiError> {
+    let token = required_token(&input, "refresh")?;
+    service::blacklist(&state, &token)
+        .await
+        .map_err(ApiError::from_token_endpoint)?;
+    Ok(HttpResponse::Ok().json(json!({})))
+}
+
+/// POST /auth/logout/ — the same as blacklist, under the name front ends call.
+async fn logout(state: web::Data<AppState>, input: Input) -> Result<HttpResponse, ApiError> {
+    blacklist(state, input).await
+}
