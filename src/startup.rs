@@ -3,7 +3,8 @@
 use std::net::TcpListener;
 
 use actix_web::dev::Server;
-use actix_web::middleware::{NormalizePath, TrailingSlash, from_fn};
+use actix_web::http::header::{CACHE_CONTROL, HeaderValue};
+use actix_web::middleware::{DefaultHeaders, NormalizePath, TrailingSlash, from_fn};
 use actix_web::{App, HttpServer, web};
 use tracing_actix_web::TracingLogger;
 
@@ -119,6 +120,8 @@ fn build_app(
         .default_service(web::to(api::not_found))
         // Order: the last `wrap` is the outermost layer.
         .wrap(from_fn(catch_panics))
+        // Auth answers (tokens, user objects) must never sit in a shared or browser cache.
+        .wrap(DefaultHeaders::new().add((CACHE_CONTROL, HeaderValue::from_static("no-store"))))
         .wrap(from_fn(limit_body_size))
         .wrap(NormalizePath::new(TrailingSlash::Trim))
         .wrap(from_fn(request_id_header))

@@ -303,3 +303,133 @@ fn swaps_database_names_in_urls() {
     );
     assert_eq!(with_database("postgres://h", "x"), "postgres://h/x");
 }
+
+/// A user made through the core (same hashing as production).
+pub async fn create_user(app: &TestApp, username: &str, email: &str, password: &str) -> i64 {
+    use latchkey::accounts::service::{self, Registration};
+    use latchkey::domain::{Email, PersonName, Username};
+    service::register(
+        &app.state,
+        Registration {
+            email: Email::parse(email).expect("email"),
+            username: Some(Username::parse(username).expect("username")),
+            first_name: PersonName::default(),
+            last_name: PersonName::default(),
+            password: password.to_owned(),
+        },
+    )
+    .await
+    .expect("register")
+    .id
+}
+
+/// A staff superuser made through the core.
+pub async fn create_staff(app: &TestApp, username: &str, email: &str, password: &str) -> i64 {
+    use latchkey::accounts::service::{self, NewSuperuser};
+    use latchkey::domain::{Email, NewPassword, Username};
+    service::create_superuser(
+        &app.state,
+        NewSuperuser {
+            username: Username::parse(username).expect("username"),
+            email: Email::parse(email).expect("email"),
+            password: Some(NewPassword::parse_bypassing_policy(password.to_owned()).expect("pw")),
+        },
+    )
+    .await
+    .expect("superuser")
+    .id
+}
+
+/// Tokens from `POST /auth/jwt/create/`.
+#[derive(Debug, Clone)]
+pub struct Tokens {
+    pub access: String,
+    pub refresh: String,
+}
+
+impl TestApp {
+    pub async fn login(&self, identifier: &str, password: &str) -> Tokens {
+        let response = self
+            .post_json(
+                "/auth/jwt/create/",
+                &serde_json::json!({"username": identifier, "password": password}),
+            )
+            .await;
+        assert_eq!(response.status(), 200, "login as {identifier}");
+        let body = json_body(response).await;
+        Tokens {
+            access: body["access"].as_str().expect("access").to_owned(),
+            refresh: body["refresh"].as_str().expect("refresh").to_owned(),
+        }
+    }
+
+    pub async fn get_bearer(&self, path: &str, token: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn send_bearer(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: &serde_json::Value,
+    ) -> reqwest::Response {
+        self.client
+            .request(method, self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn refresh(&self, refresh: &str) -> reqwest::Response {
+        self.post_json(
+            "/auth/jwt/refresh/",
+            &serde_json::json!({"refresh": refresh}),
+        )
+        .await
+    }
+}
+
+/// The claims of a JWT, read without checking the signature (tests inspect what was minted).
+pub fn claims(token: &str) -> serde_json::Value {
+    let payload = token.split('.').nth(1).expect("a JWT has three parts");
+    serde_json::from_slice(&base64url_decode(payload)).expect("JSON claims")
+}
+
+fn base64url_decode(text: &str) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = Vec::new();
+    let mut buffer = 0u32;
+    let mut bits = 0;
+    for c in text.bytes().filter(|c| *c != b'=') {
+        let value = ALPHABET.iter().position(|a| *a == c).expect("base64url") as u32;
+        buffer = (buffer << 6) | value;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buffer >> bits) as u8);
+            buffer &= (1 << bits) - 1;
+        }
+    }
+    out
+}
+
+/// Asserts a 401 with SimpleJWT's `WWW-Authenticate` and the exact JSON body.
+pub async fn assert_401(response: reqwest::Response, expected: serde_json::Value) {
+    assert_eq!(response.status(), 401, "expected 401 with {expected}");
+    assert_eq!(
+        response
+            .headers()
+            .get("www-authenticate")
+            .and_then(|v| v.to_str().ok()),
+        Some("Bearer realm=\"api\"")
+    );
+    assert_eq!(json_body(response).await, expected);
+}

@@ -10,3 +10,5 @@ mod cli;
 mod config;
 mod database;
 mod http;
+mod jwt;
+mod users;
