@@ -2,8 +2,10 @@
 
 use std::net::TcpListener;
 
+use actix_cors::Cors;
 use actix_web::dev::Server;
 use actix_web::http::header::{CACHE_CONTROL, HeaderValue};
+use actix_web::http::{Method, header};
 use actix_web::middleware::{DefaultHeaders, NormalizePath, TrailingSlash, from_fn};
 use actix_web::{App, HttpServer, web};
 use tracing_actix_web::TracingLogger;
@@ -90,6 +92,7 @@ fn build_app(
     >,
 > {
     let limit = state.settings.max_body_bytes;
+    let cors_origins = state.settings.cors_origins.clone();
     App::new()
         .app_data(web::Data::new(state))
         .app_data(web::PayloadConfig::new(limit))
@@ -123,9 +126,33 @@ fn build_app(
         // Auth answers (tokens, user objects) must never sit in a shared or browser cache.
         .wrap(DefaultHeaders::new().add((CACHE_CONTROL, HeaderValue::from_static("no-store"))))
         .wrap(from_fn(limit_body_size))
+        .wrap(cors(&cors_origins))
         .wrap(NormalizePath::new(TrailingSlash::Trim))
         .wrap(from_fn(request_id_header))
         .wrap(TracingLogger::default())
+}
+
+/// CORS for the configured origins only. Other origins (and same-origin form posts) pass
+/// through without CORS headers instead of being refused, so the browser decides. Sitting
+/// outside the handlers, it also decorates error responses, which front ends must be able to read.
+fn cors(origins: &[String]) -> Cors {
+    let mut cors = Cors::default()
+        .allowed_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+        .expose_headers([header::WWW_AUTHENTICATE, header::RETRY_AFTER])
+        .max_age(3600)
+        .block_on_origin_mismatch(false);
+    for origin in origins {
+        cors = cors.allowed_origin(origin);
+    }
+    cors
 }
 
 fn json_error(e: actix_web::error::JsonPayloadError, limit: usize) -> ApiError {

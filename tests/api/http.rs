@@ -200,3 +200,94 @@ async fn a_panicking_handler_gets_a_generic_500(backend: Backend) {
     // The server keeps serving afterwards.
     assert_eq!(app.get("/health").await.status(), 200);
 }
+
+backend_tests!(cors_allows_configured_origins_on_success_and_error_responses);
+
+async fn cors_allows_configured_origins_on_success_and_error_responses(backend: Backend) {
+    let Some(app) = spawn_app_with(
+        backend,
+        Spawn {
+            env: vec![(
+                "LATCHKEY_CORS_ORIGINS",
+                "https://app.example.com, http://localhost:3000".into(),
+            )],
+            ..Spawn::default()
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    let allow_origin = |r: &reqwest::Response| {
+        r.headers()
+            .get("access-control-allow-origin")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+
+    let preflight = app
+        .client
+        .request(reqwest::Method::OPTIONS, app.url("/auth/jwt/create/"))
+        .header("origin", "https://app.example.com")
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization, content-type, accept",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success(), "{}", preflight.status());
+    assert_eq!(
+        allow_origin(&preflight).as_deref(),
+        Some("https://app.example.com")
+    );
+    let allowed = preflight
+        .headers()
+        .get("access-control-allow-headers")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    for header in ["authorization", "content-type", "accept"] {
+        assert!(allowed.contains(header), "{allowed}");
+    }
+
+    // A 401 must be readable by the front end, so it carries the CORS headers too.
+    let unauthorized = app
+        .client
+        .get(app.url("/auth/users/me/"))
+        .header("origin", "http://localhost:3000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unauthorized.status(), 401);
+    assert_eq!(
+        allow_origin(&unauthorized).as_deref(),
+        Some("http://localhost:3000")
+    );
+    let too_large = app
+        .client
+        .post(app.url("/auth/users/"))
+        .header("origin", "https://app.example.com")
+        .header("content-type", "application/json")
+        .body(vec![b' '; 70 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(too_large.status(), 413);
+    assert_eq!(
+        allow_origin(&too_large).as_deref(),
+        Some("https://app.example.com")
+    );
+
+    // Another origin is served without CORS headers: the browser, not the server, refuses it.
+    let stranger = app
+        .client
+        .get(app.url("/health"))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stranger.status(), 200);
+    assert_eq!(allow_origin(&stranger), None);
+}
