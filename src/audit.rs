@@ -25,6 +25,10 @@ pub enum AuditKind {
     UserDeleted,
     /// Sessions were revoked.
     SessionsRevoked,
+    /// An account reached the failed-login limit and was locked.
+    AccountLocked,
+    /// An operator unlocked an account.
+    AccountUnlocked,
     /// A rotated refresh token was presented after the grace window: its session was revoked.
     RefreshReuseDetected,
 }
@@ -42,6 +46,8 @@ impl AuditKind {
             Self::UserDeleted => "user_deleted",
             Self::SessionsRevoked => "sessions_revoked",
             Self::RefreshReuseDetected => "refresh_reuse_detected",
+            Self::AccountLocked => "account_locked",
+            Self::AccountUnlocked => "account_unlocked",
         }
     }
 }

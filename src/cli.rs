@@ -87,6 +87,11 @@ pub enum UsersCommand {
         /// The username.
         username: String,
     },
+    /// Lift a user's failed-login backoff and lock.
+    Unlock {
+        /// The username.
+        username: String,
+    },
     /// Delete a user with their sessions and tokens.
     Delete {
         /// The username.
@@ -112,6 +117,7 @@ impl From<AccountsError> for CliError {
         match e {
             AccountsError::Validation(errors) => Self(errors.to_string()),
             AccountsError::InvalidCredentials => Self("invalid credentials".into()),
+            AccountsError::Throttled { .. } => Self(e.to_string()),
             AccountsError::NotFound => Self("user not found".into()),
             AccountsError::Unexpected(e) => Self(format!("{e:#}")),
         }
@@ -183,6 +189,17 @@ async fn admin(command: Command, state: &AppState, env: &HashMap<String, String>
                 .await
                 .map_err(|e| not_found(e, &username))?;
             println!("User '{username}' deactivated; their sessions have ended.");
+            Ok(())
+        }
+        Command::Users(UsersCommand::Unlock { username }) => {
+            let had = service::unlock(state, &username)
+                .await
+                .map_err(|e| not_found(e, &username))?;
+            if had {
+                println!("User '{username}' unlocked.");
+            } else {
+                println!("User '{username}' was not locked or throttled.");
+            }
             Ok(())
         }
         Command::Users(UsersCommand::Delete { username, yes }) => {

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::throttle::ThrottleLimits;
+
 /// Shortest secret accepted: HS256 wants at least 256 bits of key.
 pub const MIN_SECRET_BYTES: usize = 32;
 /// Config file read when present (or the path in `LATCHKEY_CONFIG`, which must exist).
@@ -122,6 +124,10 @@ pub struct Settings {
     pub users_page_size: u32,
     /// Origins allowed to call the API from a browser (exact `scheme://host[:port]`).
     pub cors_origins: Vec<String>,
+    /// Login and per-IP throttling limits.
+    pub throttle: ThrottleLimits,
+    /// Header carrying the client address set by a trusted reverse proxy (lower-case), if any.
+    pub trusted_proxy_header: Option<String>,
     /// The config file that was read, if any.
     pub config_file: Option<PathBuf>,
     /// Where each setting came from, by name.
@@ -167,6 +173,13 @@ struct FileSettings {
     session_refresh_margin: Option<u64>,
     users_page_size: Option<u32>,
     cors_origins: Option<Vec<String>>,
+    throttle_enabled: Option<bool>,
+    throttle_ip_burst: Option<u32>,
+    throttle_ip_per_minute: Option<u32>,
+    throttle_free_failures: Option<u32>,
+    throttle_max_delay: Option<u64>,
+    throttle_lock_after: Option<u32>,
+    trusted_proxy_header: Option<String>,
 }
 
 /// Inputs to [`Settings::load`]: the environment and the directory to resolve files against.
@@ -485,6 +498,64 @@ impl Settings {
         );
         let cors_origins =
             layer.origins("cors_origins", "LATCHKEY_CORS_ORIGINS", file.cors_origins);
+        let throttle = ThrottleLimits {
+            enabled: layer.flag(
+                "throttle_enabled",
+                "LATCHKEY_THROTTLE_ENABLED",
+                file.throttle_enabled,
+                true,
+            ),
+            ip_burst: layer.number(
+                "throttle_ip_burst",
+                "LATCHKEY_THROTTLE_IP_BURST",
+                file.throttle_ip_burst,
+                20,
+                (1, 1_000_000),
+            ),
+            ip_per_minute: layer.number(
+                "throttle_ip_per_minute",
+                "LATCHKEY_THROTTLE_IP_PER_MINUTE",
+                file.throttle_ip_per_minute,
+                30,
+                (1, 1_000_000),
+            ),
+            free_failures: layer.number(
+                "throttle_free_failures",
+                "LATCHKEY_THROTTLE_FREE_FAILURES",
+                file.throttle_free_failures,
+                5,
+                (1, 1000),
+            ),
+            max_delay: layer.number(
+                "throttle_max_delay",
+                "LATCHKEY_THROTTLE_MAX_DELAY",
+                file.throttle_max_delay,
+                900,
+                (1, 86_400),
+            ),
+            lock_after: layer.number(
+                "throttle_lock_after",
+                "LATCHKEY_THROTTLE_LOCK_AFTER",
+                file.throttle_lock_after,
+                100,
+                (2, 1_000_000),
+            ),
+        };
+        let trusted_proxy_header = Some(layer.string(
+            "trusted_proxy_header",
+            "LATCHKEY_TRUSTED_PROXY_HEADER",
+            file.trusted_proxy_header,
+            "",
+        ))
+        .map(|h| h.trim().to_ascii_lowercase())
+        .filter(|h| !h.is_empty());
+        if let Some(h) = &trusted_proxy_header
+            && actix_web::http::header::HeaderName::from_bytes(h.as_bytes()).is_err()
+        {
+            layer.problems.push(format!(
+                "LATCHKEY_TRUSTED_PROXY_HEADER is not a valid header name (got {h:?})"
+            ));
+        }
 
         let secret = resolve_secret(
             &mut layer,
@@ -515,6 +586,8 @@ impl Settings {
                 session_refresh_margin,
                 users_page_size,
                 cors_origins,
+                throttle,
+                trusted_proxy_header,
                 config_file,
                 sources,
             }),
@@ -577,6 +650,27 @@ impl Settings {
             ),
             ("users_page_size", self.users_page_size.to_string()),
             ("cors_origins", self.cors_origins.join(",")),
+            ("throttle_enabled", self.throttle.enabled.to_string()),
+            ("throttle_ip_burst", self.throttle.ip_burst.to_string()),
+            (
+                "throttle_ip_per_minute",
+                self.throttle.ip_per_minute.to_string(),
+            ),
+            (
+                "throttle_free_failures",
+                self.throttle.free_failures.to_string(),
+            ),
+            (
+                "throttle_max_delay",
+                format!("{} s", self.throttle.max_delay),
+            ),
+            ("throttle_lock_after", self.throttle.lock_after.to_string()),
+            (
+                "trusted_proxy_header",
+                self.trusted_proxy_header
+                    .clone()
+                    .unwrap_or_else(|| "(none: socket address)".into()),
+            ),
         ];
         let mut lines = Vec::with_capacity(rows.len() + 1);
         lines.push(match &self.config_file {

@@ -15,5 +15,6 @@ pub mod domain;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod throttle;
 pub mod tokens;
 pub mod web;

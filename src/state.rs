@@ -7,6 +7,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::domain::PasswordPolicy;
+use crate::throttle::IpLimiter;
 use crate::tokens::JwtCodec;
 
 /// Shared application state: no HTTP types, so the CLI and both web adapters use it alike.
@@ -24,6 +25,8 @@ pub struct AppState {
     pub policy: Arc<PasswordPolicy>,
     /// JWT signing and checking.
     pub jwt: JwtCodec,
+    /// Per-IP token buckets for the login, refresh and registration endpoints.
+    pub ip_limiter: Arc<IpLimiter>,
 }
 
 impl AppState {
@@ -44,6 +47,7 @@ impl AppState {
         let hasher = Hasher::new(settings.hash_workers)?;
         Ok(Self {
             jwt: JwtCodec::new(&settings.secret_key),
+            ip_limiter: Arc::new(IpLimiter::new(settings.throttle)),
             settings: Arc::new(settings),
             db,
             hasher,

@@ -10,6 +10,12 @@ pub enum AccountsError {
     /// Unknown user, wrong password or inactive account: deliberately one answer for all three.
     #[error("No active account found with the given credentials")]
     InvalidCredentials,
+    /// Too many failed logins: try again after this many seconds.
+    #[error("Request was throttled. Expected available in {retry_after} seconds.")]
+    Throttled {
+        /// Seconds to wait.
+        retry_after: u64,
+    },
     /// No user with that id or username.
     #[error("user not found")]
     NotFound,

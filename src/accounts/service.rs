@@ -11,6 +11,7 @@ use crate::domain::{
     Username,
 };
 use crate::state::AppState;
+use crate::throttle;
 use crate::tokens::ops as token_ops;
 
 /// Django's message for a duplicate username.
@@ -141,48 +142,90 @@ pub async fn register(state: &AppState, input: Registration) -> Result<User, Acc
 
 /// Checks credentials. The identifier may be a username or an email (case-insensitive).
 /// Unknown user, wrong password and inactive account all give `InvalidCredentials`, after the
-/// same work: one lookup, one full argon2 verification, one audit write.
+/// same work: one lookup, one full argon2 verification, one write. Consecutive failures earn an
+/// escalating delay (`Throttled`), counted per account, or per identifier when no account
+/// matches, so the delay itself reveals nothing; the `lock_after`th failure locks the account
+/// until an operator unlocks it or the password is reset.
 pub async fn authenticate(
     state: &AppState,
     identifier: &str,
     password: &str,
     meta: &ClientMeta,
 ) -> Result<User, AccountsError> {
+    let limits = state.settings.throttle;
+    let now = state.clock.now_naive();
     let ident = identifier.to_owned();
-    let user = state
+    let (user, record) = state
         .db
-        .run(move |conn| ops::find_by_identifier(conn, &ident).map_err(AccountsError::from))
+        .run(move |conn| -> Result<_, AccountsError> {
+            let user = ops::find_by_identifier(conn, &ident)?;
+            let key = throttle_key(user.as_ref(), &ident);
+            let record = if limits.enabled {
+                throttle::find(conn, &key)?
+            } else {
+                None
+            };
+            Ok((user, record))
+        })
         .await?;
+    if let Some(record) = &record {
+        let failures = u32::try_from(record.failures).unwrap_or(u32::MAX);
+        let ready_at = record.last_failed_at + throttle::backoff_delay(failures, &limits);
+        if ready_at > now {
+            return Err(AccountsError::Throttled {
+                retry_after: throttle::whole_seconds(ready_at - now),
+            });
+        }
+    }
     let check = state
         .hasher
         .verify(password, user.as_ref().map(|u| u.password.as_str()))
         .await?;
-    let now = state.clock.now_naive();
+    let locked = record.as_ref().is_some_and(|r| r.locked_at.is_some());
+    let accepted = user
+        .clone()
+        .filter(|u| check == PasswordCheck::Match && u.is_active && !locked);
+    let key = throttle_key(user.as_ref(), identifier);
+    let known_id = user.as_ref().map(|u| u.id);
     let ip = meta.ip.clone();
-    let accepted = user.filter(|u| check == PasswordCheck::Match && u.is_active);
-    let user_id = accepted.as_ref().map(|u| u.id);
-    let outcome = accepted.clone();
+    let had_record = record.is_some();
+    let accepted_id = accepted.as_ref().map(|u| u.id);
     state
         .db
         .run(move |conn| -> Result<(), AccountsError> {
             conn.transaction(|conn| {
-                match user_id {
-                    Some(id) => {
-                        ops::touch_last_login(conn, id, now)?;
-                        audit::record(
-                            conn,
-                            AuditKind::LoginSucceeded,
-                            Some(id),
-                            ip.as_deref(),
-                            None,
-                            now,
-                        )?;
+                if let Some(id) = accepted_id {
+                    ops::touch_last_login(conn, id, now)?;
+                    if had_record {
+                        throttle::clear(conn, &key)?;
                     }
-                    None => {
+                    audit::record(
+                        conn,
+                        AuditKind::LoginSucceeded,
+                        Some(id),
+                        ip.as_deref(),
+                        None,
+                        now,
+                    )?;
+                    return Ok(());
+                }
+                audit::record(
+                    conn,
+                    AuditKind::LoginFailed,
+                    known_id,
+                    ip.as_deref(),
+                    None,
+                    now,
+                )?;
+                if limits.enabled {
+                    let failures = throttle::record_failure(conn, &key, now, limits.lock_after)?;
+                    if known_id.is_some()
+                        && u32::try_from(failures).is_ok_and(|f| f == limits.lock_after)
+                    {
                         audit::record(
                             conn,
-                            AuditKind::LoginFailed,
-                            None,
+                            AuditKind::AccountLocked,
+                            known_id,
                             ip.as_deref(),
                             None,
                             now,
@@ -193,13 +236,43 @@ pub async fn authenticate(
             })
         })
         .await?;
-    match outcome {
+    match accepted {
         Some(mut user) => {
             user.last_login = Some(now);
             Ok(user)
         }
         None => Err(AccountsError::InvalidCredentials),
     }
+}
+
+fn throttle_key(user: Option<&User>, identifier: &str) -> String {
+    user.map_or_else(
+        || throttle::identifier_key(identifier),
+        |u| throttle::user_key(u.id),
+    )
+}
+
+/// Lifts the failed-login backoff and lock of an account.
+pub async fn unlock(state: &AppState, username: &str) -> Result<bool, AccountsError> {
+    let user = get_by_username(state, username).await?;
+    let now = state.clock.now_naive();
+    state
+        .db
+        .run(move |conn| {
+            conn.transaction(|conn| -> Result<bool, AccountsError> {
+                let cleared = throttle::clear(conn, &throttle::user_key(user.id))?;
+                audit::record(
+                    conn,
+                    AuditKind::AccountUnlocked,
+                    Some(user.id),
+                    None,
+                    None,
+                    now,
+                )?;
+                Ok(cleared)
+            })
+        })
+        .await
 }
 
 /// Creates an active staff superuser.

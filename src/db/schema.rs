@@ -62,4 +62,21 @@ diesel::table! {
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
 diesel::joinable!(audit_events -> users (user_id));
-diesel::allow_tables_to_appear_in_same_query!(users, sessions, refresh_tokens, audit_events);
+
+diesel::table! {
+    /// Consecutive failed logins per account or unknown identifier.
+    login_throttle (key) {
+        key -> Text,
+        failures -> Integer,
+        last_failed_at -> Timestamp,
+        locked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    sessions,
+    refresh_tokens,
+    audit_events,
+    login_throttle
+);

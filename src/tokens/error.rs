@@ -25,6 +25,12 @@ pub enum TokenError {
     /// The session's user is inactive.
     #[error("User is inactive")]
     UserInactive,
+    /// Too many failed logins.
+    #[error("Request was throttled. Expected available in {retry_after} seconds.")]
+    Throttled {
+        /// Seconds to wait.
+        retry_after: u64,
+    },
     /// Anything else; logged, never shown.
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
@@ -46,6 +52,7 @@ impl From<AccountsError> for TokenError {
     fn from(e: AccountsError) -> Self {
         match e {
             AccountsError::InvalidCredentials => Self::InvalidCredentials,
+            AccountsError::Throttled { retry_after } => Self::Throttled { retry_after },
             other => Self::Unexpected(anyhow::Error::new(other)),
         }
     }

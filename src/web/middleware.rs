@@ -9,8 +9,9 @@ use actix_web::{Error, HttpMessage, web};
 use futures_util::FutureExt;
 use tracing_actix_web::RequestId;
 
-use super::api::ApiError;
+use super::api::{ApiError, client_ip};
 use crate::state::AppState;
+use crate::throttle::whole_seconds;
 
 /// Answers 413 from the `Content-Length` header alone, before any handler reads the body;
 /// chunked bodies are capped by the extractors' limits.
@@ -67,4 +68,24 @@ pub async fn request_id_header(
             .insert(HeaderName::from_static("x-request-id"), value);
     }
     Ok(res)
+}
+
+/// Per-IP token bucket for the endpoints that guess passwords or mint tokens: 429 with
+/// `Retry-After` when the bucket is empty.
+pub async fn ip_throttle<B: MessageBody + 'static>(
+    req: ServiceRequest,
+    next: Next<B>,
+) -> Result<ServiceResponse<EitherBody<B>>, Error> {
+    let verdict = match (
+        req.app_data::<web::Data<AppState>>(),
+        client_ip(req.request()),
+    ) {
+        (Some(state), Some(ip)) => state.ip_limiter.check(ip, state.clock.now()),
+        _ => Ok(()),
+    };
+    if let Err(wait) = verdict {
+        let response = ApiError::Throttled(whole_seconds(wait)).error_response();
+        return Ok(req.into_response(response).map_into_right_body());
+    }
+    Ok(next.call(req).await?.map_into_left_body())
 }

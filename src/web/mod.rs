@@ -4,7 +4,7 @@ pub mod api;
 mod health;
 mod middleware;
 
-pub use middleware::{catch_panics, limit_body_size, request_id_header};
+pub use middleware::{catch_panics, ip_throttle, limit_body_size, request_id_header};
 
 use actix_web::web;
 

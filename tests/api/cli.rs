@@ -405,7 +405,10 @@ async fn migrate_is_idempotent(backend: Backend) {
     let env = env_with(&db, &[]);
     let first = run_cli(&["migrate"], &env, db.dir.path());
     assert!(first.status.success(), "{}", stderr(&first));
-    assert_eq!(stdout(&first).trim(), "Applied migration 20261122000001.");
+    assert_eq!(
+        stdout(&first).trim(),
+        "Applied migration 20261122000001.\nApplied migration 20261122000002."
+    );
     let second = run_cli(&["migrate"], &env, db.dir.path());
     assert!(second.status.success(), "{}", stderr(&second));
     assert_eq!(stdout(&second).trim(), "No migrations to apply.");

@@ -46,7 +46,7 @@ async fn migrations_apply_once_and_then_are_a_no_op(backend: Backend) {
     };
     let pool = Db::connect(&db.url, 2, 1).unwrap();
     let first = pool.run(run_pending_migrations).await.unwrap();
-    assert_eq!(first, ["20261122000001"]);
+    assert_eq!(first, ["20261122000001", "20261122000002"]);
     let second: Vec<String> = pool.run(run_pending_migrations).await.unwrap();
     assert!(second.is_empty(), "second run applied {second:?}");
 
@@ -56,7 +56,13 @@ async fn migrations_apply_once_and_then_are_a_no_op(backend: Backend) {
         "SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename",
     )
     .await;
-    for table in ["audit_events", "refresh_tokens", "sessions", "users"] {
+    for table in [
+        "audit_events",
+        "login_throttle",
+        "refresh_tokens",
+        "sessions",
+        "users",
+    ] {
         assert!(
             tables.iter().any(|t| t == table),
             "{table} missing from {tables:?}"

@@ -12,4 +12,5 @@ mod config;
 mod database;
 mod http;
 mod jwt;
+mod throttle;
 mod users;

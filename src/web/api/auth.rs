@@ -1,4 +1,5 @@
 use std::future::Future;
+use std::net::IpAddr;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
@@ -71,10 +72,23 @@ impl FromRequest for BearerUser {
     }
 }
 
-/// The client's address (from the socket) and user agent (truncated), for sessions and audit.
+/// The client's address: from the trusted proxy's header when one is configured (for
+/// `X-Forwarded-For`, the right-most entry, the one that proxy added), else from the socket.
+pub fn client_ip(req: &HttpRequest) -> Option<IpAddr> {
+    let state = req.app_data::<web::Data<AppState>>();
+    let from_proxy = state
+        .and_then(|s| s.settings.trusted_proxy_header.as_deref())
+        .and_then(|name| req.headers().get(name))
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .and_then(|v| v.trim().parse::<IpAddr>().ok());
+    from_proxy.or_else(|| req.peer_addr().map(|a| a.ip()))
+}
+
+/// The client's address and user agent (truncated), for sessions and audit.
 pub fn client_meta(req: &HttpRequest) -> ClientMeta {
     ClientMeta {
-        ip: req.peer_addr().map(|a| a.ip().to_string()),
+        ip: client_ip(req).map(|ip| ip.to_string()),
         user_agent: req
             .headers()
             .get(USER_AGENT)

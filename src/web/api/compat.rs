@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use super::auth::{BearerHeader, bearer_header, client_meta};
 use super::jwt::identifier;
+use super::throttled;
 use super::users::UserBody;
 use super::{ApiError, Input, method_not_allowed};
 use crate::accounts::User;
@@ -17,11 +18,14 @@ use crate::tokens::service;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     for (path, handler) in [
-        ("/api/token/pair", web::post().to(ninja_pair)),
-        ("/api/token/refresh", web::post().to(ninja_refresh)),
+        ("/api/token/pair", throttled(web::post().to(ninja_pair))),
+        (
+            "/api/token/refresh",
+            throttled(web::post().to(ninja_refresh)),
+        ),
         ("/api/token/verify", web::post().to(ninja_verify)),
         ("/api/token/blacklist", web::post().to(ninja_blacklist)),
-        ("/users/login", web::post().to(fastapi_login)),
+        ("/users/login", throttled(web::post().to(fastapi_login))),
         ("/users/session", web::post().to(fastapi_session)),
     ] {
         cfg.service(
@@ -63,6 +67,7 @@ fn ninja_invalid(fields: &[(&str, impl AsRef<str>)]) -> ApiError {
 fn ninja_token_error(e: TokenError) -> ApiError {
     let detail = match e {
         TokenError::Unexpected(e) => return ApiError::Unexpected(e),
+        TokenError::Throttled { retry_after } => return ApiError::Throttled(retry_after),
         // ninja-jwt does not tell an expired token from an invalid one.
         TokenError::Invalid | TokenError::Expired | TokenError::UserNotFound => {
             "Token is invalid or expired".to_owned()
@@ -200,6 +205,7 @@ async fn fastapi_login(
     match service::obtain_access(&state, &ident, &password, &client_meta(&req)).await {
         Ok((user, access)) => Ok(fastapi_answer(user, access)),
         Err(TokenError::Unexpected(e)) => Err(ApiError::Unexpected(e)),
+        Err(TokenError::Throttled { retry_after }) => Err(ApiError::Throttled(retry_after)),
         Err(_) => Err(could_not_validate()),
     }
 }

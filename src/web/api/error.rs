@@ -47,6 +47,9 @@ pub enum ApiError {
     /// 415 with the offending media type.
     #[error("Unsupported media type \"{0}\" in request.")]
     UnsupportedMediaType(String),
+    /// 429 with `Retry-After`.
+    #[error("Request was throttled. Expected available in {0} seconds.")]
+    Throttled(u64),
     /// Any status with a body of the caller's making (compat dialects).
     #[error("{status}")]
     Custom {
@@ -90,6 +93,7 @@ impl ApiError {
                 detail: e.to_string(),
                 code: None,
             },
+            TokenError::Throttled { retry_after } => Self::Throttled(retry_after),
             TokenError::UserInactive | TokenError::UserNotFound => Self::Unauthorized {
                 detail: "No active account found for the given token.".into(),
                 code: None,
@@ -133,6 +137,7 @@ impl From<AccountsError> for ApiError {
                 code: None,
             },
             AccountsError::NotFound => Self::NotFound("No User matches the given query."),
+            AccountsError::Throttled { retry_after } => Self::Throttled(retry_after),
             AccountsError::Unexpected(e) => Self::Unexpected(e),
         }
     }
@@ -148,6 +153,7 @@ impl ResponseError for ApiError {
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Custom { status, .. } => *status,
             Self::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -188,6 +194,10 @@ impl ResponseError for ApiError {
                         .insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static(value)));
                 }
                 return response.json(body);
+            }
+            Self::Throttled(seconds) => {
+                response.insert_header((header::RETRY_AFTER, seconds.to_string()));
+                json!({"detail": self.to_string()})
             }
             Self::Unexpected(e) => {
                 tracing::error!(error.chain = %error_chain(e.as_ref()), "unexpected error");

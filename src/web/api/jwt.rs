@@ -3,6 +3,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::auth::client_meta;
+use super::throttled;
 use super::{ApiError, Input, method_not_allowed};
 use crate::domain::FieldErrors;
 use crate::state::AppState;
@@ -11,8 +12,8 @@ use crate::tokens::service;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     for (path, handler) in [
-        ("/auth/jwt/create", web::post().to(create)),
-        ("/auth/jwt/refresh", web::post().to(refresh)),
+        ("/auth/jwt/create", throttled(web::post().to(create))),
+        ("/auth/jwt/refresh", throttled(web::post().to(refresh))),
         ("/auth/jwt/verify", web::post().to(verify)),
         ("/auth/jwt/blacklist", web::post().to(blacklist)),
         ("/auth/logout", web::post().to(logout)),

@@ -8,7 +8,7 @@ mod input;
 mod jwt;
 mod users;
 
-pub use auth::{BearerUser, client_meta};
+pub use auth::{BearerUser, client_ip, client_meta};
 pub use error::ApiError;
 pub use input::Input;
 
@@ -19,6 +19,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     users::routes(cfg);
     jwt::routes(cfg);
     compat::routes(cfg);
+}
+
+/// Puts a route behind the per-IP token bucket.
+fn throttled(route: actix_web::Route) -> actix_web::Route {
+    route.wrap(actix_web::middleware::from_fn(crate::web::ip_throttle))
 }
 
 /// Default service: unknown routes answer DRF's JSON 404.

@@ -5,6 +5,7 @@ use serde_json::json;
 
 use super::auth::BearerUser;
 use super::error::NOT_FOUND;
+use super::throttled;
 use super::{ApiError, Input, method_not_allowed};
 use crate::accounts::service::{self, ProfileChanges, Registration};
 use crate::accounts::{AccountsError, User};
@@ -15,7 +16,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     // Fixed paths first: `/auth/users/{id}` would otherwise swallow them.
     cfg.service(
         web::resource("/auth/users")
-            .route(web::post().to(create))
+            .route(throttled(web::post().to(create)))
             .route(web::get().to(list))
             .default_service(web::to(method_not_allowed)),
     )

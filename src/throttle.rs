@@ -1,0 +1,239 @@
+//! Throttling: a per-IP token bucket (in-process) and a per-account backoff after consecutive
+//! failed logins (in the database, so every process sharing it agrees).
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+use crate::db::DbConn;
+use crate::db::schema::login_throttle;
+
+/// The limits, from settings.
+#[derive(Debug, Clone, Copy)]
+pub struct ThrottleLimits {
+    /// Master switch (off for load tests).
+    pub enabled: bool,
+    /// Requests an IP may make at once on the guarded endpoints.
+    pub ip_burst: u32,
+    /// Requests per minute an IP regains.
+    pub ip_per_minute: u32,
+    /// Failed logins allowed before any delay.
+    pub free_failures: u32,
+    /// Longest delay between attempts, in seconds.
+    pub max_delay: u64,
+    /// Consecutive failures that lock the account until unlocked or reset.
+    pub lock_after: u32,
+}
+
+/// How long to wait before the next attempt after `failures` consecutive failures: nothing
+/// for the free ones, then 1 s, 2 s, 4 s … doubling up to `max_delay`.
+pub fn backoff_delay(failures: u32, limits: &ThrottleLimits) -> Duration {
+    if failures < limits.free_failures.max(1) {
+        return Duration::zero();
+    }
+    let exponent = (failures - limits.free_failures.max(1)).min(30);
+    let seconds = (1u64 << exponent).min(limits.max_delay);
+    Duration::seconds(i64::try_from(seconds).unwrap_or(i64::MAX))
+}
+
+/// Seconds to wait, rounded up, at least 1.
+pub fn whole_seconds(wait: Duration) -> u64 {
+    let millis = wait.num_milliseconds().max(0);
+    u64::try_from((millis + 999) / 1000)
+        .unwrap_or(u64::MAX)
+        .max(1)
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    updated: DateTime<Utc>,
+}
+
+/// Per-IP token buckets. Memory is bounded: full, idle buckets are dropped when it grows.
+#[derive(Debug)]
+pub struct IpLimiter {
+    limits: ThrottleLimits,
+    buckets: Mutex<HashMap<IpAddr, Bucket>>,
+}
+
+/// Buckets kept before idle ones are swept.
+const SWEEP_AT: usize = 50_000;
+
+impl IpLimiter {
+    /// A limiter with these limits.
+    pub fn new(limits: ThrottleLimits) -> Self {
+        Self {
+            limits,
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes one token for `ip`, or says how long until one is available.
+    pub fn check(&self, ip: IpAddr, now: DateTime<Utc>) -> Result<(), Duration> {
+        if !self.limits.enabled {
+            return Ok(());
+        }
+        let burst = f64::from(self.limits.ip_burst.max(1));
+        let per_second = f64::from(self.limits.ip_per_minute.max(1)) / 60.0;
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if buckets.len() >= SWEEP_AT {
+            buckets.retain(|_, b| {
+                let idle = (now - b.updated).num_milliseconds() as f64 / 1000.0;
+                b.tokens + idle * per_second < burst
+            });
+        }
+        let bucket = buckets.entry(ip).or_insert(Bucket {
+            tokens: burst,
+            updated: now,
+        });
+        let elapsed = ((now - bucket.updated).num_milliseconds().max(0) as f64) / 1000.0;
+        bucket.tokens = (bucket.tokens + elapsed * per_second).min(burst);
+        bucket.updated = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            Ok(())
+        } else {
+            let wait = (1.0 - bucket.tokens) / per_second;
+            Err(Duration::milliseconds((wait * 1000.0).ceil() as i64))
+        }
+    }
+}
+
+/// A login-throttle row.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = login_throttle)]
+pub struct FailureRecord {
+    /// `user:<id>` or `ident:<identifier>`.
+    pub key: String,
+    /// Consecutive failures.
+    pub failures: i32,
+    /// When the last one happened.
+    pub last_failed_at: NaiveDateTime,
+    /// Set once `lock_after` is reached.
+    pub locked_at: Option<NaiveDateTime>,
+}
+
+/// The throttle key of an account.
+pub fn user_key(user_id: i64) -> String {
+    format!("user:{user_id}")
+}
+
+/// The throttle key of an identifier that matches no account.
+pub fn identifier_key(identifier: &str) -> String {
+    format!("ident:{}", identifier.trim().to_lowercase())
+}
+
+/// The current record for a key.
+pub fn find(conn: &mut DbConn, key: &str) -> QueryResult<Option<FailureRecord>> {
+    login_throttle::table
+        .find(key)
+        .select(FailureRecord::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Counts one more failure (locking at `lock_after`); returns the new count.
+pub fn record_failure(
+    conn: &mut DbConn,
+    key: &str,
+    now: NaiveDateTime,
+    lock_after: u32,
+) -> QueryResult<i32> {
+    let lock_after = i32::try_from(lock_after).unwrap_or(i32::MAX);
+    let current = find(conn, key)?;
+    let failures = current.as_ref().map_or(0, |r| r.failures).saturating_add(1);
+    let locked_at = current
+        .and_then(|r| r.locked_at)
+        .or((failures >= lock_after).then_some(now));
+    let updated = diesel::update(login_throttle::table.find(key))
+        .set((
+            login_throttle::failures.eq(failures),
+            login_throttle::last_failed_at.eq(now),
+            login_throttle::locked_at.eq(locked_at),
+        ))
+        .execute(conn)?;
+    if updated == 0 {
+        // No upsert across both backends: insert, and on a lost race count once more.
+        let inserted = diesel::insert_into(login_throttle::table)
+            .values((
+                login_throttle::key.eq(key),
+                login_throttle::failures.eq(failures),
+                login_throttle::last_failed_at.eq(now),
+                login_throttle::locked_at.eq(locked_at),
+            ))
+            .execute(conn);
+        if let Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) = inserted
+        {
+            return record_failure(
+                conn,
+                key,
+                now,
+                u32::try_from(lock_after).unwrap_or(u32::MAX),
+            );
+        }
+        inserted?;
+    }
+    Ok(failures)
+}
+
+/// Forgets a key's failures (successful login, password reset, operator unlock).
+pub fn clear(conn: &mut DbConn, key: &str) -> QueryResult<bool> {
+    diesel::delete(login_throttle::table.find(key))
+        .execute(conn)
+        .map(|n| n > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> ThrottleLimits {
+        ThrottleLimits {
+            enabled: true,
+            ip_burst: 3,
+            ip_per_minute: 60,
+            free_failures: 5,
+            max_delay: 900,
+            lock_after: 100,
+        }
+    }
+
+    #[test]
+    fn backoff_doubles_after_the_free_failures_and_caps() {
+        let l = limits();
+        assert_eq!(backoff_delay(4, &l), Duration::zero());
+        assert_eq!(backoff_delay(5, &l), Duration::seconds(1));
+        assert_eq!(backoff_delay(6, &l), Duration::seconds(2));
+        assert_eq!(backoff_delay(9, &l), Duration::seconds(16));
+        assert_eq!(backoff_delay(99, &l), Duration::seconds(900));
+    }
+
+    #[test]
+    fn bucket_allows_a_burst_then_refills() {
+        let limiter = IpLimiter::new(limits());
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        let t0 = Utc::now();
+        for _ in 0..3 {
+            assert!(limiter.check(ip, t0).is_ok());
+        }
+        let wait = limiter.check(ip, t0).unwrap_err();
+        assert_eq!(whole_seconds(wait), 1);
+        assert!(limiter.check(ip, t0 + Duration::seconds(1)).is_ok());
+        let other: IpAddr = "192.0.2.2".parse().unwrap();
+        assert!(limiter.check(other, t0).is_ok(), "buckets are per IP");
+        let off = IpLimiter::new(ThrottleLimits {
+            enabled: false,
+            ..limits()
+        });
+        for _ in 0..100 {
+            assert!(off.check(ip, t0).is_ok());
+        }
+    }
+}

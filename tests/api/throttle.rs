@@ -1,0 +1,185 @@
+//! Throttling: per-IP token bucket, per-account backoff and lock, `users unlock`.
+
+use chrono::{Duration, TimeZone, Utc};
+use latchkey::clock::Clock;
+use serde_json::json;
+
+use crate::helpers::{
+    Backend, Spawn, TestApp, backend_tests, base_env, create_user, json_body, run_cli,
+    spawn_app_with, stderr, stdout,
+};
+
+backend_tests!(
+    the_ip_bucket_answers_429_with_retry_after_and_refills,
+    failed_logins_back_off_the_same_for_known_and_unknown_accounts,
+    the_lock_holds_until_an_operator_unlocks,
+    throttling_can_be_turned_off_for_load_tests,
+);
+
+const PASSWORD: &str = "correct horse battery staple";
+
+async fn app(backend: Backend, env: &[(&'static str, &str)]) -> Option<(TestApp, Clock)> {
+    let clock = Clock::manual(Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap());
+    let app = spawn_app_with(
+        backend,
+        Spawn {
+            env: env.iter().map(|(k, v)| (*k, (*v).to_owned())).collect(),
+            clock: Some(clock.clone()),
+            ..Spawn::default()
+        },
+    )
+    .await?;
+    Some((app, clock))
+}
+
+async fn attempt(app: &TestApp, who: &str, password: &str) -> reqwest::Response {
+    app.post_json(
+        "/auth/jwt/create/",
+        &json!({"username": who, "password": password}),
+    )
+    .await
+}
+
+async fn assert_throttled(response: reqwest::Response, seconds: u64) {
+    assert_eq!(response.status(), 429);
+    assert_eq!(
+        response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some(seconds.to_string().as_str())
+    );
+    assert_eq!(
+        json_body(response).await,
+        json!({"detail": format!("Request was throttled. Expected available in {seconds} seconds.")})
+    );
+}
+
+async fn the_ip_bucket_answers_429_with_retry_after_and_refills(backend: Backend) {
+    let Some((app, clock)) = app(
+        backend,
+        &[
+            ("LATCHKEY_THROTTLE_IP_BURST", "3"),
+            ("LATCHKEY_THROTTLE_IP_PER_MINUTE", "2"),
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    create_user(&app, "una", "una@example.com", PASSWORD).await;
+    for _ in 0..3 {
+        assert_eq!(attempt(&app, "una", PASSWORD).await.status(), 200);
+    }
+    assert_throttled(attempt(&app, "una", PASSWORD).await, 30).await;
+    // The bucket covers every guarded endpoint of that IP, not other routes.
+    assert_throttled(
+        app.post_json(
+            "/users/login/",
+            &json!({"username": "una", "password": PASSWORD}),
+        )
+        .await,
+        30,
+    )
+    .await;
+    assert_eq!(app.get("/health").await.status(), 200);
+    assert_eq!(app.get("/auth/users/me/").await.status(), 401);
+
+    clock.advance(Duration::seconds(30));
+    assert_eq!(attempt(&app, "una", PASSWORD).await.status(), 200);
+    assert_eq!(attempt(&app, "una", PASSWORD).await.status(), 429);
+}
+
+async fn failed_logins_back_off_the_same_for_known_and_unknown_accounts(backend: Backend) {
+    let Some((app, clock)) = app(backend, &[("LATCHKEY_THROTTLE_FREE_FAILURES", "2")]).await else {
+        return;
+    };
+    create_user(&app, "vic", "vic@example.com", PASSWORD).await;
+    for who in ["vic", "ghost@example.com"] {
+        for _ in 0..2 {
+            assert_eq!(attempt(&app, who, "wrong").await.status(), 401, "{who}");
+        }
+        // Third failure in a row: wait 1 s, even with the right password.
+        assert_throttled(attempt(&app, who, PASSWORD).await, 1).await;
+        clock.advance(Duration::seconds(1));
+        assert_eq!(attempt(&app, who, "wrong").await.status(), 401);
+        assert_throttled(attempt(&app, who, "wrong").await, 2).await;
+        clock.advance(Duration::seconds(2));
+    }
+    // The account's counter is shared by its username and email.
+    assert_eq!(
+        attempt(&app, "vic@example.com", "wrong").await.status(),
+        401
+    );
+    assert_throttled(attempt(&app, "vic", PASSWORD).await, 4).await;
+    clock.advance(Duration::seconds(4));
+    assert_eq!(
+        attempt(&app, "vic", PASSWORD).await.status(),
+        200,
+        "success resets the count"
+    );
+    assert_eq!(attempt(&app, "vic", "wrong").await.status(), 401);
+    assert_eq!(attempt(&app, "vic", "wrong").await.status(), 401);
+    assert_eq!(attempt(&app, "vic", PASSWORD).await.status(), 429);
+}
+
+async fn the_lock_holds_until_an_operator_unlocks(backend: Backend) {
+    let Some((app, clock)) = app(
+        backend,
+        &[
+            ("LATCHKEY_THROTTLE_FREE_FAILURES", "1"),
+            ("LATCHKEY_THROTTLE_MAX_DELAY", "1"),
+            ("LATCHKEY_THROTTLE_LOCK_AFTER", "3"),
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    create_user(&app, "wes", "wes@example.com", PASSWORD).await;
+    for _ in 0..3 {
+        assert_eq!(attempt(&app, "wes", "wrong").await.status(), 401);
+        clock.advance(Duration::seconds(1));
+    }
+    for _ in 0..2 {
+        let response = attempt(&app, "wes", PASSWORD).await;
+        assert_eq!(
+            response.status(),
+            401,
+            "locked: even the right password fails"
+        );
+        assert_eq!(
+            json_body(response).await,
+            json!({"detail": "No active account found with the given credentials"})
+        );
+        clock.advance(Duration::seconds(1));
+    }
+
+    let env = base_env(&app.db);
+    let out = run_cli(&["users", "unlock", "wes"], &env, app.db.dir.path());
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), "User 'wes' unlocked.");
+    assert_eq!(attempt(&app, "wes", PASSWORD).await.status(), 200);
+    let out = run_cli(&["users", "unlock", "nobody"], &env, app.db.dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stderr(&out).trim(), "Error: user 'nobody' does not exist");
+}
+
+async fn throttling_can_be_turned_off_for_load_tests(backend: Backend) {
+    let Some((app, _clock)) = app(
+        backend,
+        &[
+            ("LATCHKEY_THROTTLE_ENABLED", "false"),
+            ("LATCHKEY_THROTTLE_IP_BURST", "1"),
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    create_user(&app, "xan", "xan@example.com", PASSWORD).await;
+    for _ in 0..12 {
+        assert_eq!(attempt(&app, "xan", "wrong").await.status(), 401);
+    }
+    assert_eq!(attempt(&app, "xan", PASSWORD).await.status(), 200);
+}
