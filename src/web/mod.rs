@@ -1,7 +1,7 @@
 //! HTTP adapters: they parse requests, call one core function and map its result.
 
 pub mod api;
-mod health;
+pub(crate) mod health;
 mod middleware;
 
 pub use middleware::{catch_panics, ip_throttle, limit_body_size, request_id_header};

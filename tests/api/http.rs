@@ -291,3 +291,73 @@ async fn cors_allows_configured_origins_on_success_and_error_responses(backend: 
     assert_eq!(stranger.status(), 200);
     assert_eq!(allow_origin(&stranger), None);
 }
+
+backend_tests!(the_openapi_document_lists_every_json_endpoint_and_validates);
+
+async fn the_openapi_document_lists_every_json_endpoint_and_validates(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let response = app.get("/api/schema/").await;
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    let document: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert!(document["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = document["paths"].as_object().unwrap();
+    for (path, methods) in [
+        ("/auth/users/", &["post", "get"][..]),
+        ("/auth/users/me/", &["get", "put", "patch", "delete"][..]),
+        ("/auth/users/{id}/", &["get", "put", "patch", "delete"][..]),
+        ("/auth/users/set_password/", &["post"][..]),
+        ("/auth/users/set_email/", &["post"][..]),
+        ("/auth/jwt/create/", &["post"][..]),
+        ("/auth/jwt/refresh/", &["post"][..]),
+        ("/auth/jwt/verify/", &["post"][..]),
+        ("/auth/jwt/blacklist/", &["post"][..]),
+        ("/auth/logout/", &["post"][..]),
+        ("/api/token/pair", &["post"][..]),
+        ("/api/token/refresh", &["post"][..]),
+        ("/api/token/verify", &["post"][..]),
+        ("/api/token/blacklist", &["post"][..]),
+        ("/users/login/", &["post"][..]),
+        ("/users/session/", &["post"][..]),
+        ("/health", &["get"][..]),
+        ("/health/ready", &["get"][..]),
+    ] {
+        for method in methods {
+            assert!(
+                paths.get(path).and_then(|p| p.get(method)).is_some(),
+                "{method} {path} missing from the OpenAPI document"
+            );
+        }
+    }
+
+    // A real validator: openapi-spec-validator (installed by .ci/run).
+    let file = app.db.dir.path().join("openapi.json");
+    std::fs::write(&file, &text).unwrap();
+    let output = std::process::Command::new("python3")
+        .args(["-m", "openapi_spec_validator"])
+        .arg(&file)
+        .output();
+    match output {
+        Ok(out) if out.status.success() => {
+            assert!(String::from_utf8_lossy(&out.stdout).contains("OK"));
+        }
+        Ok(out)
+            if String::from_utf8_lossy(&out.stderr).contains("No module named")
+                && std::env::var("CI").as_deref() != Ok("true") =>
+        {
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "\n*** WARNING: openapi-spec-validator is not installed (pip install openapi-spec-validator): the OpenAPI document was NOT validated. ***\n"
+            );
+        }
+        Ok(out) => panic!(
+            "the OpenAPI document is invalid or the validator is missing:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(e) => panic!("cannot run python3 for the OpenAPI validator: {e}"),
+    }
+}

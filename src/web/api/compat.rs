@@ -89,6 +89,8 @@ fn ninja_token_field(input: &Input, field: &str, message: &str) -> Result<String
 }
 
 /// POST /api/token/pair — echoes the identifier field it was given.
+#[utoipa::path(
+    operation_id = "compat_ninja_pair",post, path = "/api/token/pair", tag = "ninja-jwt", request_body = crate::web::api::openapi::CredentialsRequest, responses((status = 200, description = "OK", body = crate::web::api::openapi::NinjaPairResponse), (status = 400, description = "Bad request", body = crate::web::api::openapi::Detail), (status = 401, description = "Unauthorized", body = crate::web::api::openapi::Detail), (status = 429, description = "Throttled; see Retry-After", body = crate::web::api::openapi::Detail)))]
 async fn ninja_pair(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -122,6 +124,8 @@ async fn ninja_pair(
 }
 
 /// POST /api/token/refresh — always both tokens (the same refresh token when not rotating).
+#[utoipa::path(
+    operation_id = "compat_ninja_refresh",post, path = "/api/token/refresh", tag = "ninja-jwt", request_body = crate::web::api::openapi::RefreshRequest, responses((status = 200, description = "OK", body = crate::web::api::openapi::PairResponse), (status = 400, description = "Bad request", body = crate::web::api::openapi::Detail), (status = 401, description = "Unauthorized", body = crate::web::api::openapi::Detail), (status = 429, description = "Throttled; see Retry-After", body = crate::web::api::openapi::Detail)))]
 async fn ninja_refresh(
     state: web::Data<AppState>,
     input: Result<Input, ApiError>,
@@ -136,6 +140,8 @@ async fn ninja_refresh(
 }
 
 /// POST /api/token/verify — `{}`; blacklisted → 400 as ninja answers.
+#[utoipa::path(
+    operation_id = "compat_ninja_verify",post, path = "/api/token/verify", tag = "ninja-jwt", request_body = crate::web::api::openapi::VerifyRequest, responses((status = 200, description = "Valid: {}"), (status = 400, description = "Bad request", body = crate::web::api::openapi::Detail), (status = 401, description = "Unauthorized", body = crate::web::api::openapi::Detail)))]
 async fn ninja_verify(
     state: web::Data<AppState>,
     input: Result<Input, ApiError>,
@@ -153,6 +159,8 @@ async fn ninja_verify(
 }
 
 /// POST /api/token/blacklist — `{}`.
+#[utoipa::path(
+    operation_id = "compat_ninja_blacklist",post, path = "/api/token/blacklist", tag = "ninja-jwt", request_body = crate::web::api::openapi::RefreshRequest, responses((status = 200, description = "Blacklisted: {}"), (status = 400, description = "Bad request", body = crate::web::api::openapi::Detail), (status = 401, description = "Unauthorized", body = crate::web::api::openapi::Detail)))]
 async fn ninja_blacklist(
     state: web::Data<AppState>,
     input: Result<Input, ApiError>,
@@ -183,6 +191,8 @@ fn fastapi_answer(user: User, access: String) -> HttpResponse {
 }
 
 /// POST /users/login/ — what an Auth.js Credentials `authorize()` posts.
+#[utoipa::path(
+    operation_id = "compat_fastapi_login",post, path = "/users/login/", tag = "fastapi", request_body = crate::web::api::openapi::CredentialsRequest, responses((status = 200, description = "OK", body = crate::web::api::openapi::AccessTokenResponse), (status = 401, description = "Unauthorized", body = crate::web::api::openapi::Detail), (status = 422, description = "Missing fields (FastAPI's shape)"), (status = 429, description = "Throttled; see Retry-After", body = crate::web::api::openapi::Detail)))]
 async fn fastapi_login(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -211,6 +221,8 @@ async fn fastapi_login(
 }
 
 /// POST /users/session/ — validates the bearer token and re-issues it when close to expiry.
+#[utoipa::path(
+    operation_id = "compat_fastapi_session",post, path = "/users/session/", tag = "fastapi", security(("bearer" = [])), responses((status = 200, description = "OK", body = crate::web::api::openapi::AccessTokenResponse), (status = 401, description = "Unauthorized", body = crate::web::api::openapi::Detail)))]
 async fn fastapi_session(
     state: web::Data<AppState>,
     req: HttpRequest,

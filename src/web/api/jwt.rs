@@ -53,6 +53,8 @@ pub fn identifier(input: &Input, errors: &mut FieldErrors) -> Option<(&'static s
 }
 
 /// POST /auth/jwt/create/ — `{"refresh","access"}`; one 401 for every kind of bad login.
+#[utoipa::path(
+    operation_id = "jwt_create",post, path = "/auth/jwt/create/", tag = "jwt", request_body = crate::web::api::openapi::CredentialsRequest, responses((status = 200, description = "OK", body = crate::web::api::openapi::PairResponse), (status = 400, description = "Field errors", body = crate::web::api::openapi::FieldErrorsBody), (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail), (status = 429, description = "Throttled; see Retry-After", body = crate::web::api::openapi::Detail)))]
 async fn create(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -81,6 +83,8 @@ fn required_token(input: &Input, field: &str) -> Result<String, ApiError> {
 }
 
 /// POST /auth/jwt/refresh/ — `{"access","refresh"}` when rotating, `{"access"}` otherwise.
+#[utoipa::path(
+    operation_id = "jwt_refresh",post, path = "/auth/jwt/refresh/", tag = "jwt", request_body = crate::web::api::openapi::RefreshRequest, responses((status = 200, description = "OK", body = crate::web::api::openapi::RefreshResponse), (status = 400, description = "Field errors", body = crate::web::api::openapi::FieldErrorsBody), (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail), (status = 429, description = "Throttled; see Retry-After", body = crate::web::api::openapi::Detail)))]
 async fn refresh(state: web::Data<AppState>, input: Input) -> Result<HttpResponse, ApiError> {
     let token = required_token(&input, "refresh")?;
     let refreshed = service::refresh(&state, &token)
@@ -93,6 +97,8 @@ async fn refresh(state: web::Data<AppState>, input: Input) -> Result<HttpRespons
 }
 
 /// POST /auth/jwt/verify/ — `{}`; a blacklisted token is a 400 as in SimpleJWT.
+#[utoipa::path(
+    operation_id = "jwt_verify",post, path = "/auth/jwt/verify/", tag = "jwt", request_body = crate::web::api::openapi::VerifyRequest, responses((status = 200, description = "Valid: {}"), (status = 400, description = "Blacklisted", body = crate::web::api::openapi::FieldErrorsBody), (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail)))]
 async fn verify(state: web::Data<AppState>, input: Input) -> Result<HttpResponse, ApiError> {
     let token = required_token(&input, "token")?;
     match service::verify(&state, &token).await {
@@ -107,6 +113,8 @@ async fn verify(state: web::Data<AppState>, input: Input) -> Result<HttpResponse
 }
 
 /// POST /auth/jwt/blacklist/ — blacklists the refresh token and ends its session.
+#[utoipa::path(
+    operation_id = "jwt_blacklist",post, path = "/auth/jwt/blacklist/", tag = "jwt", request_body = crate::web::api::openapi::RefreshRequest, responses((status = 200, description = "Blacklisted: {}"), (status = 400, description = "Field errors", body = crate::web::api::openapi::FieldErrorsBody), (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail)))]
 async fn blacklist(state: web::Data<AppState>, input: Input) -> Result<HttpResponse, ApiError> {
     let token = required_token(&input, "refresh")?;
     service::blacklist(&state, &token)
@@ -116,6 +124,8 @@ async fn blacklist(state: web::Data<AppState>, input: Input) -> Result<HttpRespo
 }
 
 /// POST /auth/logout/ — the same as blacklist, under the name front ends call.
+#[utoipa::path(
+    operation_id = "jwt_logout",post, path = "/auth/logout/", tag = "jwt", request_body = crate::web::api::openapi::RefreshRequest, responses((status = 200, description = "Logged out: {}"), (status = 400, description = "Field errors", body = crate::web::api::openapi::FieldErrorsBody), (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail)))]
 async fn logout(state: web::Data<AppState>, input: Input) -> Result<HttpResponse, ApiError> {
     blacklist(state, input).await
 }

@@ -6,6 +6,7 @@ mod compat;
 mod error;
 mod input;
 mod jwt;
+pub(crate) mod openapi;
 mod users;
 
 pub use auth::{BearerUser, client_ip, client_meta};
@@ -19,6 +20,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     users::routes(cfg);
     jwt::routes(cfg);
     compat::routes(cfg);
+    openapi::routes(cfg);
 }
 
 /// Puts a route behind the per-IP token bucket.
