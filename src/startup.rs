@@ -52,7 +52,13 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", state.settings.bind))?;
         let port = listener.local_addr()?.port();
         let app_state = state.clone();
+        // A blocking thread beyond the pool's connections would only wait for one, and every
+        // idle thread keeps memory; so each worker gets as many as there are connections.
+        let blocking = usize::try_from(state.settings.db_pool_size)
+            .unwrap_or(8)
+            .max(2);
         let server = HttpServer::new(move || build_app(app_state.clone(), extra))
+            .worker_max_blocking_threads(blocking)
             .listen(listener)?
             .run();
         Ok(Self {

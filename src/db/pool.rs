@@ -76,9 +76,12 @@ impl r2d2::ManageConnection for DbManager {
                     .map_err(diesel::r2d2::Error::ConnectionError)?;
                 // WAL lets readers run beside the writer; foreign keys are off by default in
                 // SQLite; the busy timeout makes concurrent writers wait instead of failing.
+                // A 256 KiB page cache per connection (SQLite's default is 2 MiB) keeps a full
+                // pool small; the OS page cache holds the file anyway.
                 conn.batch_execute(
                     "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
-                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+                     PRAGMA cache_size = -256;",
                 )
                 .map_err(diesel::r2d2::Error::QueryError)?;
                 Ok(DbConn::Sqlite(conn))
