@@ -183,3 +183,55 @@ async fn throttling_can_be_turned_off_for_load_tests(backend: Backend) {
     }
     assert_eq!(attempt(&app, "xan", PASSWORD).await.status(), 200);
 }
+
+backend_tests!(a_trusted_proxy_header_names_the_client);
+
+async fn a_trusted_proxy_header_names_the_client(backend: Backend) {
+    let Some((app, _clock)) = app(
+        backend,
+        &[
+            ("LATCHKEY_THROTTLE_IP_BURST", "1"),
+            ("LATCHKEY_TRUSTED_PROXY_HEADER", "X-Forwarded-For"),
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    create_user(&app, "yul", "yul@example.com", PASSWORD).await;
+    let from = |client: &'static str| {
+        app.client
+            .post(app.url("/auth/jwt/create/"))
+            .header("x-forwarded-for", format!("203.0.113.99, {client}"))
+            .json(&json!({"username": "yul", "password": PASSWORD}))
+            .send()
+    };
+    // The right-most entry (the one the trusted proxy appended) is the client: two clients,
+    // two buckets, even though the socket address is the same.
+    assert_eq!(from("198.51.100.1").await.unwrap().status(), 200);
+    assert_eq!(from("198.51.100.2").await.unwrap().status(), 200);
+    assert_eq!(from("198.51.100.1").await.unwrap().status(), 429);
+
+    let ips: Vec<Option<String>> = app
+        .state
+        .db
+        .run(|conn| {
+            use diesel::prelude::*;
+            use latchkey::db::schema::audit_events;
+            audit_events::table
+                .filter(audit_events::kind.eq("login_succeeded"))
+                .order(audit_events::id.asc())
+                .select(audit_events::ip)
+                .load::<Option<String>>(conn)
+                .map_err(latchkey::db::DbError::from)
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        ips,
+        [
+            Some("198.51.100.1".to_owned()),
+            Some("198.51.100.2".to_owned())
+        ]
+    );
+}
