@@ -12,14 +12,29 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 /// Liveness: the process answers.
 #[utoipa::path(
-    operation_id = "health_live",get, path = "/health", tag = "health", responses((status = 200, description = "OK", body = crate::web::api::openapi::HealthResponse)))]
+    operation_id = "health_live",
+    get,
+    path = "/health",
+    tag = "health",
+    responses(
+        (status = 200, description = "OK", body = crate::web::api::openapi::HealthResponse),
+    ),
+)]
 pub(crate) async fn live() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
 /// Readiness: the database answers within a second.
 #[utoipa::path(
-    operation_id = "health_ready",get, path = "/health/ready", tag = "health", responses((status = 200, description = "OK", body = crate::web::api::openapi::HealthResponse), (status = 503, description = "Database unavailable", body = crate::web::api::openapi::HealthResponse)))]
+    operation_id = "health_ready",
+    get,
+    path = "/health/ready",
+    tag = "health",
+    responses(
+        (status = 200, description = "OK", body = crate::web::api::openapi::HealthResponse),
+        (status = 503, description = "Database unavailable", body = crate::web::api::openapi::HealthResponse),
+    ),
+)]
 pub(crate) async fn ready(state: web::Data<AppState>) -> HttpResponse {
     if state.db.is_ready(Duration::from_secs(1)).await {
         HttpResponse::Ok().json(json!({"status": "ok"}))

@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
 use super::auth::{BearerHeader, bearer_header, client_meta};
-use super::jwt::identifier;
+use super::jwt::credentials;
 use super::throttled;
 use super::users::UserBody;
 use super::{ApiError, Input, method_not_allowed};
@@ -90,24 +90,33 @@ fn ninja_token_field(input: &Input, field: &str, message: &str) -> Result<String
 
 /// POST /api/token/pair — echoes the identifier field it was given.
 #[utoipa::path(
-    operation_id = "compat_ninja_pair",post, path = "/api/token/pair", tag = "ninja-jwt", request_body = crate::web::api::openapi::CredentialsRequest, responses((status = 200, description = "OK", body = crate::web::api::openapi::NinjaPairResponse), (status = 400, description = "Bad request", body = crate::web::api::openapi::Detail), (status = 401, description = "Unauthorized", body = crate::web::api::openapi::Detail), (status = 429, description = "Throttled; see Retry-After", body = crate::web::api::openapi::Detail)))]
+    operation_id = "compat_ninja_pair",
+    post,
+    path = "/api/token/pair",
+    tag = "ninja-jwt",
+    request_body = crate::web::api::openapi::CredentialsRequest,
+    responses(
+        (status = 200, description = "OK", body = crate::web::api::openapi::NinjaPairResponse),
+        (status = 400, description = "Bad request", body = crate::web::api::openapi::Detail),
+        (status = 401, description = "Unauthorized", body = crate::web::api::openapi::Detail),
+        (status = 429, description = "Throttled; see Retry-After", body = crate::web::api::openapi::Detail),
+    ),
+)]
 async fn ninja_pair(
     state: web::Data<AppState>,
     req: HttpRequest,
     input: Result<Input, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
     let input = ninja_body(input)?;
-    let mut errors = FieldErrors::new();
-    let ident = identifier(&input, &mut errors);
-    let password = input.required("password", false, &mut errors);
-    let (Some((field, ident)), Some(password)) = (ident, password) else {
+    let login = credentials(&input).map_err(|errors| {
         let missing: Vec<(&str, String)> = errors
             .iter()
             .map(|(name, _)| (name, format!("{name} is required")))
             .collect();
-        return Err(ninja_invalid(&missing));
-    };
-    let (_, pair) = service::obtain_pair(&state, &ident, &password, &client_meta(&req))
+        ninja_invalid(&missing)
+    })?;
+    let meta = client_meta(&req);
+    let (_, pair) = service::obtain_pair(&state, &login.identifier, &login.password, &meta)
         .await
         .map_err(|e| match e {
             TokenError::InvalidCredentials => custom(
@@ -117,7 +126,7 @@ async fn ninja_pair(
             other => ninja_token_error(other),
         })?;
     let mut body = serde_json::Map::new();
-    body.insert(field.to_owned(), json!(ident));
+    body.insert(login.field.to_owned(), json!(login.identifier));
     body.insert("refresh".to_owned(), json!(pair.refresh));
     body.insert("access".to_owned(), json!(pair.access));
     Ok(HttpResponse::Ok().json(body))
@@ -125,7 +134,18 @@ async fn ninja_pair(
 
 /// POST /api/token/refresh — always both tokens (the same refresh token when not rotating).
 #[utoipa::path(
-    operation_id = "compat_ninja_refresh",post, path = "/api/token/refresh", tag = "ninja-jwt", request_body = crate::web::api::openapi::RefreshRequest, responses((status = 200, description = "OK", body = crate::web::api::openapi::PairResponse), (status = 400, description = "Bad request", body = crate::web::api::openapi::Detail), (status = 401, description = "Unauthorized", body = crate::web::api::openapi::Detail), (status = 429, description = "Throttled; see Retry-After", body = crate::web::api::openapi::Detail)))]
+    operation_id = "compat_ninja_refresh",
+    post,
+    path = "/api/token/refresh",
+    tag = "ninja-jwt",
+    request_body = crate::web::api::openapi::RefreshRequest,
+    responses(
+        (status = 200, description = "OK", body = crate::web::api::openapi::PairResponse),
+        (status = 400, description = "Bad request", body = crate::web::api::openapi::Detail),
+        (status = 401, description = "Unauthorized", body = crate::web::api::openapi::Detail),
+        (status = 429, description = "Throttled; see Retry-After", body = crate::web::api::openapi::Detail),
+    ),
+)]
 async fn ninja_refresh(
     state: web::Data<AppState>,
     input: Result<Input, ApiError>,
@@ -141,7 +161,17 @@ async fn ninja_refresh(
 
 /// POST /api/token/verify — `{}`; blacklisted → 400 as ninja answers.
 #[utoipa::path(
-    operation_id = "compat_ninja_verify",post, path = "/api/token/verify", tag = "ninja-jwt", request_body = crate::web::api::openapi::VerifyRequest, responses((status = 200, description = "Valid: {}"), (status = 400, description = "Bad request", body = crate::web::api::openapi::Detail), (status = 401, description = "Unauthorized", body = crate::web::api::openapi::Detail)))]
+    operation_id = "compat_ninja_verify",
+    post,
+    path = "/api/token/verify",
+    tag = "ninja-jwt",
+    request_body = crate::web::api::openapi::VerifyRequest,
+    responses(
+        (status = 200, description = "Valid: {}"),
+        (status = 400, description = "Bad request", body = crate::web::api::openapi::Detail),
+        (status = 401, description = "Unauthorized", body = crate::web::api::openapi::Detail),
+    ),
+)]
 async fn ninja_verify(
     state: web::Data<AppState>,
     input: Result<Input, ApiError>,
@@ -160,7 +190,17 @@ async fn ninja_verify(
 
 /// POST /api/token/blacklist — `{}`.
 #[utoipa::path(
-    operation_id = "compat_ninja_blacklist",post, path = "/api/token/blacklist", tag = "ninja-jwt", request_body = crate::web::api::openapi::RefreshRequest, responses((status = 200, description = "Blacklisted: {}"), (status = 400, description = "Bad request", body = crate::web::api::openapi::Detail), (status = 401, description = "Unauthorized", body = crate::web::api::openapi::Detail)))]
+    operation_id = "compat_ninja_blacklist",
+    post,
+    path = "/api/token/blacklist",
+    tag = "ninja-jwt",
+    request_body = crate::web::api::openapi::RefreshRequest,
+    responses(
+        (status = 200, description = "Blacklisted: {}"),
+        (status = 400, description = "Bad request", body = crate::web::api::openapi::Detail),
+        (status = 401, description = "Unauthorized", body = crate::web::api::openapi::Detail),
+    ),
+)]
 async fn ninja_blacklist(
     state: web::Data<AppState>,
     input: Result<Input, ApiError>,
@@ -192,27 +232,33 @@ fn fastapi_answer(user: User, access: String) -> HttpResponse {
 
 /// POST /users/login/ — what an Auth.js Credentials `authorize()` posts.
 #[utoipa::path(
-    operation_id = "compat_fastapi_login",post, path = "/users/login/", tag = "fastapi", request_body = crate::web::api::openapi::CredentialsRequest, responses((status = 200, description = "OK", body = crate::web::api::openapi::AccessTokenResponse), (status = 401, description = "Unauthorized", body = crate::web::api::openapi::Detail), (status = 422, description = "Missing fields (FastAPI's shape)"), (status = 429, description = "Throttled; see Retry-After", body = crate::web::api::openapi::Detail)))]
+    operation_id = "compat_fastapi_login",
+    post,
+    path = "/users/login/",
+    tag = "fastapi",
+    request_body = crate::web::api::openapi::CredentialsRequest,
+    responses(
+        (status = 200, description = "OK", body = crate::web::api::openapi::AccessTokenResponse),
+        (status = 401, description = "Unauthorized", body = crate::web::api::openapi::Detail),
+        (status = 422, description = "Missing fields (FastAPI's shape)"),
+        (status = 429, description = "Throttled; see Retry-After", body = crate::web::api::openapi::Detail),
+    ),
+)]
 async fn fastapi_login(
     state: web::Data<AppState>,
     req: HttpRequest,
     input: Input,
 ) -> Result<HttpResponse, ApiError> {
-    let mut errors = FieldErrors::new();
-    let ident = identifier(&input, &mut errors);
-    let password = input.required("password", false, &mut errors);
-    let (Some((_, ident)), Some(password)) = (ident, password) else {
+    let login = credentials(&input).map_err(|errors| {
         // FastAPI's request-validation shape.
         let detail: Vec<Value> = errors
             .iter()
             .map(|(field, _)| json!({"type": "missing", "loc": ["body", field], "msg": "Field required", "input": null}))
             .collect();
-        return Err(custom(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            json!({"detail": detail}),
-        ));
-    };
-    match service::obtain_access(&state, &ident, &password, &client_meta(&req)).await {
+        custom(StatusCode::UNPROCESSABLE_ENTITY, json!({"detail": detail}))
+    })?;
+    let meta = client_meta(&req);
+    match service::obtain_access(&state, &login.identifier, &login.password, &meta).await {
         Ok((user, access)) => Ok(fastapi_answer(user, access)),
         Err(TokenError::Unexpected(e)) => Err(ApiError::Unexpected(e)),
         Err(TokenError::Throttled { retry_after }) => Err(ApiError::Throttled(retry_after)),
@@ -222,7 +268,16 @@ async fn fastapi_login(
 
 /// POST /users/session/ — validates the bearer token and re-issues it when close to expiry.
 #[utoipa::path(
-    operation_id = "compat_fastapi_session",post, path = "/users/session/", tag = "fastapi", security(("bearer" = [])), responses((status = 200, description = "OK", body = crate::web::api::openapi::AccessTokenResponse), (status = 401, description = "Unauthorized", body = crate::web::api::openapi::Detail)))]
+    operation_id = "compat_fastapi_session",
+    post,
+    path = "/users/session/",
+    tag = "fastapi",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "OK", body = crate::web::api::openapi::AccessTokenResponse),
+        (status = 401, description = "Unauthorized", body = crate::web::api::openapi::Detail),
+    ),
+)]
 async fn fastapi_session(
     state: web::Data<AppState>,
     req: HttpRequest,

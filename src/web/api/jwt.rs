@@ -39,34 +39,58 @@ struct Refreshed {
     refresh: Option<String>,
 }
 
-/// The login identifier: `username` or `email`, either carrying a username or an address.
-/// Returns the field name it came from, for dialects that echo it.
-pub fn identifier(input: &Input, errors: &mut FieldErrors) -> Option<(&'static str, String)> {
+/// Login credentials from a body.
+pub struct Credentials {
+    /// The field the identifier came in: `username` or `email` (either may carry either).
+    pub field: &'static str,
+    /// A username or an email.
+    pub identifier: String,
+    /// The password as typed.
+    pub password: String,
+}
+
+/// Reads the identifier (`username`, else `email`) and the password, or every missing field.
+pub fn credentials(input: &Input) -> Result<Credentials, FieldErrors> {
+    let mut errors = FieldErrors::new();
     let field = if !input.has("username") && input.has("email") {
         "email"
     } else {
         "username"
     };
-    input
-        .required(field, true, errors)
-        .map(|value| (field, value))
+    let identifier = input.required(field, true, &mut errors);
+    let password = input.required("password", false, &mut errors);
+    match (identifier, password) {
+        (Some(identifier), Some(password)) if errors.is_empty() => Ok(Credentials {
+            field,
+            identifier,
+            password,
+        }),
+        _ => Err(errors),
+    }
 }
 
 /// POST /auth/jwt/create/ — `{"refresh","access"}`; one 401 for every kind of bad login.
 #[utoipa::path(
-    operation_id = "jwt_create",post, path = "/auth/jwt/create/", tag = "jwt", request_body = crate::web::api::openapi::CredentialsRequest, responses((status = 200, description = "OK", body = crate::web::api::openapi::PairResponse), (status = 400, description = "Field errors", body = crate::web::api::openapi::FieldErrorsBody), (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail), (status = 429, description = "Throttled; see Retry-After", body = crate::web::api::openapi::Detail)))]
+    operation_id = "jwt_create",
+    post,
+    path = "/auth/jwt/create/",
+    tag = "jwt",
+    request_body = crate::web::api::openapi::CredentialsRequest,
+    responses(
+        (status = 200, description = "OK", body = crate::web::api::openapi::PairResponse),
+        (status = 400, description = "Field errors", body = crate::web::api::openapi::FieldErrorsBody),
+        (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail),
+        (status = 429, description = "Throttled; see Retry-After", body = crate::web::api::openapi::Detail),
+    ),
+)]
 async fn create(
     state: web::Data<AppState>,
     req: HttpRequest,
     input: Input,
 ) -> Result<HttpResponse, ApiError> {
-    let mut errors = FieldErrors::new();
-    let ident = identifier(&input, &mut errors);
-    let password = input.required("password", false, &mut errors);
-    let (Some((_, ident)), Some(password), true) = (ident, password, errors.is_empty()) else {
-        return Err(ApiError::Validation(errors));
-    };
-    let (_, pair) = service::obtain_pair(&state, &ident, &password, &client_meta(&req))
+    let login = credentials(&input).map_err(ApiError::Validation)?;
+    let meta = client_meta(&req);
+    let (_, pair) = service::obtain_pair(&state, &login.identifier, &login.password, &meta)
         .await
         .map_err(ApiError::from_token_endpoint)?;
     Ok(HttpResponse::Ok().json(Pair {
@@ -84,7 +108,18 @@ fn required_token(input: &Input, field: &str) -> Result<String, ApiError> {
 
 /// POST /auth/jwt/refresh/ — `{"access","refresh"}` when rotating, `{"access"}` otherwise.
 #[utoipa::path(
-    operation_id = "jwt_refresh",post, path = "/auth/jwt/refresh/", tag = "jwt", request_body = crate::web::api::openapi::RefreshRequest, responses((status = 200, description = "OK", body = crate::web::api::openapi::RefreshResponse), (status = 400, description = "Field errors", body = crate::web::api::openapi::FieldErrorsBody), (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail), (status = 429, description = "Throttled; see Retry-After", body = crate::web::api::openapi::Detail)))]
+    operation_id = "jwt_refresh",
+    post,
+    path = "/auth/jwt/refresh/",
+    tag = "jwt",
+    request_body = crate::web::api::openapi::RefreshRequest,
+    responses(
+        (status = 200, description = "OK", body = crate::web::api::openapi::RefreshResponse),
+        (status = 400, description = "Field errors", body = crate::web::api::openapi::FieldErrorsBody),
+        (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail),
+        (status = 429, description = "Throttled; see Retry-After", body = crate::web::api::openapi::Detail),
+    ),
+)]
 async fn refresh(state: web::Data<AppState>, input: Input) -> Result<HttpResponse, ApiError> {
     let token = required_token(&input, "refresh")?;
     let refreshed = service::refresh(&state, &token)
@@ -98,7 +133,17 @@ async fn refresh(state: web::Data<AppState>, input: Input) -> Result<HttpRespons
 
 /// POST /auth/jwt/verify/ — `{}`; a blacklisted token is a 400 as in SimpleJWT.
 #[utoipa::path(
-    operation_id = "jwt_verify",post, path = "/auth/jwt/verify/", tag = "jwt", request_body = crate::web::api::openapi::VerifyRequest, responses((status = 200, description = "Valid: {}"), (status = 400, description = "Blacklisted", body = crate::web::api::openapi::FieldErrorsBody), (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail)))]
+    operation_id = "jwt_verify",
+    post,
+    path = "/auth/jwt/verify/",
+    tag = "jwt",
+    request_body = crate::web::api::openapi::VerifyRequest,
+    responses(
+        (status = 200, description = "Valid: {}"),
+        (status = 400, description = "Blacklisted", body = crate::web::api::openapi::FieldErrorsBody),
+        (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail),
+    ),
+)]
 async fn verify(state: web::Data<AppState>, input: Input) -> Result<HttpResponse, ApiError> {
     let token = required_token(&input, "token")?;
     match service::verify(&state, &token).await {
@@ -114,7 +159,17 @@ async fn verify(state: web::Data<AppState>, input: Input) -> Result<HttpResponse
 
 /// POST /auth/jwt/blacklist/ — blacklists the refresh token and ends its session.
 #[utoipa::path(
-    operation_id = "jwt_blacklist",post, path = "/auth/jwt/blacklist/", tag = "jwt", request_body = crate::web::api::openapi::RefreshRequest, responses((status = 200, description = "Blacklisted: {}"), (status = 400, description = "Field errors", body = crate::web::api::openapi::FieldErrorsBody), (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail)))]
+    operation_id = "jwt_blacklist",
+    post,
+    path = "/auth/jwt/blacklist/",
+    tag = "jwt",
+    request_body = crate::web::api::openapi::RefreshRequest,
+    responses(
+        (status = 200, description = "Blacklisted: {}"),
+        (status = 400, description = "Field errors", body = crate::web::api::openapi::FieldErrorsBody),
+        (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail),
+    ),
+)]
 async fn blacklist(state: web::Data<AppState>, input: Input) -> Result<HttpResponse, ApiError> {
     let token = required_token(&input, "refresh")?;
     service::blacklist(&state, &token)
@@ -125,7 +180,17 @@ async fn blacklist(state: web::Data<AppState>, input: Input) -> Result<HttpRespo
 
 /// POST /auth/logout/ — the same as blacklist, under the name front ends call.
 #[utoipa::path(
-    operation_id = "jwt_logout",post, path = "/auth/logout/", tag = "jwt", request_body = crate::web::api::openapi::RefreshRequest, responses((status = 200, description = "Logged out: {}"), (status = 400, description = "Field errors", body = crate::web::api::openapi::FieldErrorsBody), (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail)))]
+    operation_id = "jwt_logout",
+    post,
+    path = "/auth/logout/",
+    tag = "jwt",
+    request_body = crate::web::api::openapi::RefreshRequest,
+    responses(
+        (status = 200, description = "Logged out: {}"),
+        (status = 400, description = "Field errors", body = crate::web::api::openapi::FieldErrorsBody),
+        (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail),
+    ),
+)]
 async fn logout(state: web::Data<AppState>, input: Input) -> Result<HttpResponse, ApiError> {
     blacklist(state, input).await
 }

@@ -95,7 +95,17 @@ fn no_content() -> HttpResponse {
 
 /// POST /auth/users/ — register.
 #[utoipa::path(
-    operation_id = "users_create",post, path = "/auth/users/", tag = "users", request_body = crate::web::api::openapi::RegisterRequest, responses((status = 201, description = "Created", body = crate::web::api::users::UserBody), (status = 400, description = "Field errors", body = crate::web::api::openapi::FieldErrorsBody), (status = 429, description = "Throttled; see Retry-After", body = crate::web::api::openapi::Detail)))]
+    operation_id = "users_create",
+    post,
+    path = "/auth/users/",
+    tag = "users",
+    request_body = crate::web::api::openapi::RegisterRequest,
+    responses(
+        (status = 201, description = "Created", body = crate::web::api::users::UserBody),
+        (status = 400, description = "Field errors", body = crate::web::api::openapi::FieldErrorsBody),
+        (status = 429, description = "Throttled; see Retry-After", body = crate::web::api::openapi::Detail),
+    ),
+)]
 async fn create(state: web::Data<AppState>, input: Input) -> Result<HttpResponse, ApiError> {
     let mut errors = FieldErrors::new();
     let email = input.parsed("email", true, &mut errors, Email::parse);
@@ -140,7 +150,18 @@ struct PageQuery {
 
 /// GET /auth/users/ — an array (Djoser), or DRF's page shape when `?page=N` is given.
 #[utoipa::path(
-    operation_id = "users_list",get, path = "/auth/users/", tag = "users", security(("bearer" = [])), params(("page" = Option<i64>, Query, description = "1-based page; answers DRF's page shape when given")), responses((status = 200, description = "An array of users, or a page with ?page=N", body = Vec<crate::web::api::users::UserBody>), (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail), (status = 404, description = "Invalid page", body = crate::web::api::openapi::Detail)))]
+    operation_id = "users_list",
+    get,
+    path = "/auth/users/",
+    tag = "users",
+    security(("bearer" = [])),
+    params(("page" = Option<i64>, Query, description = "1-based page; answers DRF's page shape when given")),
+    responses(
+        (status = 200, description = "An array of users, or a page with ?page=N", body = Vec<crate::web::api::users::UserBody>),
+        (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail),
+        (status = 404, description = "Invalid page", body = crate::web::api::openapi::Detail),
+    ),
+)]
 async fn list(
     state: web::Data<AppState>,
     BearerUser(auth): BearerUser,
@@ -179,7 +200,16 @@ async fn list(
 
 /// GET /auth/users/me/
 #[utoipa::path(
-    operation_id = "users_me",get, path = "/auth/users/me/", tag = "users", security(("bearer" = [])), responses((status = 200, description = "OK", body = crate::web::api::users::UserBody), (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail)))]
+    operation_id = "users_me",
+    get,
+    path = "/auth/users/me/",
+    tag = "users",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "OK", body = crate::web::api::users::UserBody),
+        (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail),
+    ),
+)]
 async fn me(BearerUser(auth): BearerUser) -> HttpResponse {
     HttpResponse::Ok().json(UserBody::from(auth.user))
 }
@@ -209,7 +239,18 @@ async fn update(
 
 /// PUT /auth/users/me/
 #[utoipa::path(
-    operation_id = "users_me_put",put, path = "/auth/users/me/", tag = "users", security(("bearer" = [])), request_body = crate::web::api::openapi::ProfileRequest, responses((status = 200, description = "OK", body = crate::web::api::users::UserBody), (status = 400, description = "Field errors", body = crate::web::api::openapi::FieldErrorsBody), (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail)))]
+    operation_id = "users_me_put",
+    put,
+    path = "/auth/users/me/",
+    tag = "users",
+    security(("bearer" = [])),
+    request_body = crate::web::api::openapi::ProfileRequest,
+    responses(
+        (status = 200, description = "OK", body = crate::web::api::users::UserBody),
+        (status = 400, description = "Field errors", body = crate::web::api::openapi::FieldErrorsBody),
+        (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail),
+    ),
+)]
 async fn me_put(
     state: web::Data<AppState>,
     BearerUser(auth): BearerUser,
@@ -220,7 +261,18 @@ async fn me_put(
 
 /// PATCH /auth/users/me/
 #[utoipa::path(
-    operation_id = "users_me_patch",patch, path = "/auth/users/me/", tag = "users", security(("bearer" = [])), request_body = crate::web::api::openapi::ProfileRequest, responses((status = 200, description = "OK", body = crate::web::api::users::UserBody), (status = 400, description = "Field errors", body = crate::web::api::openapi::FieldErrorsBody), (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail)))]
+    operation_id = "users_me_patch",
+    patch,
+    path = "/auth/users/me/",
+    tag = "users",
+    security(("bearer" = [])),
+    request_body = crate::web::api::openapi::ProfileRequest,
+    responses(
+        (status = 200, description = "OK", body = crate::web::api::users::UserBody),
+        (status = 400, description = "Field errors", body = crate::web::api::openapi::FieldErrorsBody),
+        (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail),
+    ),
+)]
 async fn me_patch(
     state: web::Data<AppState>,
     BearerUser(auth): BearerUser,
@@ -245,7 +297,18 @@ async fn delete(
 
 /// DELETE /auth/users/me/ — needs `current_password`; the user's sessions and tokens go too.
 #[utoipa::path(
-    operation_id = "users_me_delete",delete, path = "/auth/users/me/", tag = "users", security(("bearer" = [])), request_body = crate::web::api::openapi::CurrentPasswordRequest, responses((status = 204, description = "Deleted"), (status = 400, description = "Field errors", body = crate::web::api::openapi::FieldErrorsBody), (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail)))]
+    operation_id = "users_me_delete",
+    delete,
+    path = "/auth/users/me/",
+    tag = "users",
+    security(("bearer" = [])),
+    request_body = crate::web::api::openapi::CurrentPasswordRequest,
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "Field errors", body = crate::web::api::openapi::FieldErrorsBody),
+        (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail),
+    ),
+)]
 async fn me_delete(
     state: web::Data<AppState>,
     BearerUser(auth): BearerUser,
@@ -269,7 +332,18 @@ async fn target_user(state: &AppState, viewer: &User, id: i64) -> Result<User, A
 
 /// GET /auth/users/{id}/
 #[utoipa::path(
-    operation_id = "users_detail",get, path = "/auth/users/{id}/", tag = "users", security(("bearer" = [])), params(("id" = i64, Path)), responses((status = 200, description = "OK", body = crate::web::api::users::UserBody), (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail), (status = 404, description = "Not found", body = crate::web::api::openapi::Detail)))]
+    operation_id = "users_detail",
+    get,
+    path = "/auth/users/{id}/",
+    tag = "users",
+    security(("bearer" = [])),
+    params(("id" = i64, Path)),
+    responses(
+        (status = 200, description = "OK", body = crate::web::api::users::UserBody),
+        (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail),
+        (status = 404, description = "Not found", body = crate::web::api::openapi::Detail),
+    ),
+)]
 async fn detail(
     state: web::Data<AppState>,
     BearerUser(auth): BearerUser,
@@ -281,7 +355,20 @@ async fn detail(
 
 /// PUT /auth/users/{id}/
 #[utoipa::path(
-    operation_id = "users_detail_put",put, path = "/auth/users/{id}/", tag = "users", security(("bearer" = [])), params(("id" = i64, Path)), request_body = crate::web::api::openapi::ProfileRequest, responses((status = 200, description = "OK", body = crate::web::api::users::UserBody), (status = 400, description = "Field errors", body = crate::web::api::openapi::FieldErrorsBody), (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail), (status = 404, description = "Not found", body = crate::web::api::openapi::Detail)))]
+    operation_id = "users_detail_put",
+    put,
+    path = "/auth/users/{id}/",
+    tag = "users",
+    security(("bearer" = [])),
+    params(("id" = i64, Path)),
+    request_body = crate::web::api::openapi::ProfileRequest,
+    responses(
+        (status = 200, description = "OK", body = crate::web::api::users::UserBody),
+        (status = 400, description = "Field errors", body = crate::web::api::openapi::FieldErrorsBody),
+        (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail),
+        (status = 404, description = "Not found", body = crate::web::api::openapi::Detail),
+    ),
+)]
 async fn detail_put(
     state: web::Data<AppState>,
     BearerUser(auth): BearerUser,
@@ -294,7 +381,20 @@ async fn detail_put(
 
 /// PATCH /auth/users/{id}/
 #[utoipa::path(
-    operation_id = "users_detail_patch",patch, path = "/auth/users/{id}/", tag = "users", security(("bearer" = [])), params(("id" = i64, Path)), request_body = crate::web::api::openapi::ProfileRequest, responses((status = 200, description = "OK", body = crate::web::api::users::UserBody), (status = 400, description = "Field errors", body = crate::web::api::openapi::FieldErrorsBody), (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail), (status = 404, description = "Not found", body = crate::web::api::openapi::Detail)))]
+    operation_id = "users_detail_patch",
+    patch,
+    path = "/auth/users/{id}/",
+    tag = "users",
+    security(("bearer" = [])),
+    params(("id" = i64, Path)),
+    request_body = crate::web::api::openapi::ProfileRequest,
+    responses(
+        (status = 200, description = "OK", body = crate::web::api::users::UserBody),
+        (status = 400, description = "Field errors", body = crate::web::api::openapi::FieldErrorsBody),
+        (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail),
+        (status = 404, description = "Not found", body = crate::web::api::openapi::Detail),
+    ),
+)]
 async fn detail_patch(
     state: web::Data<AppState>,
     BearerUser(auth): BearerUser,
@@ -307,7 +407,21 @@ async fn detail_patch(
 
 /// DELETE /auth/users/{id}/ — non-staff get 403 for anyone else (HIDE_USERS does not cover it).
 #[utoipa::path(
-    operation_id = "users_detail_delete",delete, path = "/auth/users/{id}/", tag = "users", security(("bearer" = [])), params(("id" = i64, Path)), request_body = crate::web::api::openapi::CurrentPasswordRequest, responses((status = 204, description = "Deleted"), (status = 400, description = "Field errors", body = crate::web::api::openapi::FieldErrorsBody), (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail), (status = 403, description = "Forbidden", body = crate::web::api::openapi::Detail), (status = 404, description = "Not found", body = crate::web::api::openapi::Detail)))]
+    operation_id = "users_detail_delete",
+    delete,
+    path = "/auth/users/{id}/",
+    tag = "users",
+    security(("bearer" = [])),
+    params(("id" = i64, Path)),
+    request_body = crate::web::api::openapi::CurrentPasswordRequest,
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "Field errors", body = crate::web::api::openapi::FieldErrorsBody),
+        (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail),
+        (status = 403, description = "Forbidden", body = crate::web::api::openapi::Detail),
+        (status = 404, description = "Not found", body = crate::web::api::openapi::Detail),
+    ),
+)]
 async fn detail_delete(
     state: web::Data<AppState>,
     BearerUser(auth): BearerUser,
@@ -323,7 +437,18 @@ async fn detail_delete(
 
 /// POST /auth/users/set_password/ — 204; every other session of the user ends.
 #[utoipa::path(
-    operation_id = "users_set_password",post, path = "/auth/users/set_password/", tag = "users", security(("bearer" = [])), request_body = crate::web::api::openapi::SetPasswordRequest, responses((status = 204, description = "Changed; every other session ended"), (status = 400, description = "Field errors", body = crate::web::api::openapi::FieldErrorsBody), (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail)))]
+    operation_id = "users_set_password",
+    post,
+    path = "/auth/users/set_password/",
+    tag = "users",
+    security(("bearer" = [])),
+    request_body = crate::web::api::openapi::SetPasswordRequest,
+    responses(
+        (status = 204, description = "Changed; every other session ended"),
+        (status = 400, description = "Field errors", body = crate::web::api::openapi::FieldErrorsBody),
+        (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail),
+    ),
+)]
 async fn set_password(
     state: web::Data<AppState>,
     BearerUser(auth): BearerUser,
@@ -354,7 +479,18 @@ async fn set_password(
 
 /// POST /auth/users/set_email/ — 204.
 #[utoipa::path(
-    operation_id = "users_set_email",post, path = "/auth/users/set_email/", tag = "users", security(("bearer" = [])), request_body = crate::web::api::openapi::SetEmailRequest, responses((status = 204, description = "Changed"), (status = 400, description = "Field errors", body = crate::web::api::openapi::FieldErrorsBody), (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail)))]
+    operation_id = "users_set_email",
+    post,
+    path = "/auth/users/set_email/",
+    tag = "users",
+    security(("bearer" = [])),
+    request_body = crate::web::api::openapi::SetEmailRequest,
+    responses(
+        (status = 204, description = "Changed"),
+        (status = 400, description = "Field errors", body = crate::web::api::openapi::FieldErrorsBody),
+        (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail),
+    ),
+)]
 async fn set_email(
     state: web::Data<AppState>,
     BearerUser(auth): BearerUser,
