@@ -25,6 +25,10 @@ pub enum AuditKind {
     UserDeleted,
     /// Sessions were revoked.
     SessionsRevoked,
+    /// A password-reset mail was queued.
+    PasswordResetRequested,
+    /// A password was reset through a mailed link.
+    PasswordReset,
     /// An account reached the failed-login limit and was locked.
     AccountLocked,
     /// An operator unlocked an account.
@@ -47,6 +51,8 @@ impl AuditKind {
             Self::SessionsRevoked => "sessions_revoked",
             Self::RefreshReuseDetected => "refresh_reuse_detected",
             Self::AccountLocked => "account_locked",
+            Self::PasswordResetRequested => "password_reset_requested",
+            Self::PasswordReset => "password_reset",
             Self::AccountUnlocked => "account_unlocked",
         }
     }

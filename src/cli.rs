@@ -12,6 +12,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::{Db, run_pending_migrations};
 use crate::domain::{Email, NewPassword, PasswordProblem, UserAttributes, Username};
+use crate::mail::{MailKind, MailTemplates, Mailer};
 use crate::startup::Application;
 use crate::state::AppState;
 
@@ -40,6 +41,11 @@ pub enum Command {
     /// List and manage users.
     #[command(subcommand)]
     Users(UsersCommand),
+    /// Send one test message through the configured transport, now, and report its answer.
+    Sendtestemail {
+        /// Recipient address.
+        address: String,
+    },
 }
 
 /// `serve` options.
@@ -117,7 +123,9 @@ impl From<AccountsError> for CliError {
         match e {
             AccountsError::Validation(errors) => Self(errors.to_string()),
             AccountsError::InvalidCredentials => Self("invalid credentials".into()),
-            AccountsError::Throttled { .. } => Self(e.to_string()),
+            AccountsError::Throttled { .. }
+            | AccountsError::StaleToken
+            | AccountsError::ActivationDisabled => Self(e.to_string()),
             AccountsError::NotFound => Self("user not found".into()),
             AccountsError::Unexpected(e) => Self(format!("{e:#}")),
         }
@@ -147,6 +155,7 @@ pub async fn run(command: Command, settings: Settings, env: &HashMap<String, Str
             print_check(&settings);
             Ok(())
         }
+        Command::Sendtestemail { address } => sendtestemail(&settings, &address).await,
         other => match open_state(settings).await {
             Ok(state) => admin(other, &state, env).await,
             Err(e) => Err(e),
@@ -205,8 +214,34 @@ async fn admin(command: Command, state: &AppState, env: &HashMap<String, String>
         Command::Users(UsersCommand::Delete { username, yes }) => {
             users_delete(state, &username, yes).await
         }
-        Command::Serve(_) | Command::Migrate | Command::Check => Ok(()),
+        Command::Serve(_) | Command::Migrate | Command::Check | Command::Sendtestemail { .. } => {
+            Ok(())
+        }
     }
+}
+
+/// Renders the test mail and hands it to the transport synchronously (no outbox), so the
+/// operator sees the transport's own answer or error.
+async fn sendtestemail(settings: &Settings, address: &str) -> CliResult {
+    let to = Email::parse(address).map_err(|e| CliError::new(e.to_string()))?;
+    let mail = &settings.mail;
+    let templates = MailTemplates::load(mail.template_dir.as_deref())
+        .map_err(|e| CliError::new(e.to_string()))?;
+    let rendered = templates
+        .render(
+            MailKind::Test,
+            &serde_json::json!({"site_name": mail.site_name}),
+        )
+        .map_err(|e| CliError::new(e.to_string()))?;
+    let message = Mailer::build(&mail.default_from_email, to.as_str(), &rendered)
+        .map_err(|e| CliError::new(e.to_string()))?;
+    let mailer = Mailer::from_settings(mail).map_err(|e| CliError::new(e.to_string()))?;
+    let reply = mailer
+        .send(message)
+        .await
+        .map_err(|e| CliError::new(e.to_string()))?;
+    println!("Sent a test email to {}: {reply}", to.as_str());
+    Ok(())
 }
 
 async fn open_state(settings: Settings) -> Result<AppState, CliError> {

@@ -58,6 +58,60 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// How mail leaves the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailTransport {
+    /// The whole message printed to stdout (development).
+    Console,
+    /// One `.eml` file per message in a directory.
+    File,
+    /// An SMTP server (`LATCHKEY_SMTP_URL`).
+    Smtp,
+}
+
+/// Mail settings and the switches of the flows that send mail (Djoser's names).
+#[derive(Debug, Clone)]
+pub struct MailSettings {
+    /// Console, file or SMTP.
+    pub transport: EmailTransport,
+    /// Directory of the file transport.
+    pub file_dir: PathBuf,
+    /// `smtp://user:pass@host:587` (STARTTLS), `smtps://…` (implicit TLS) or plain `smtp://host:port`.
+    pub smtp_url: Option<Secret>,
+    /// The sender.
+    pub default_from_email: String,
+    /// `site_name` in mail.
+    pub site_name: String,
+    /// `domain` in mail links (never taken from a request's Host header).
+    pub frontend_domain: String,
+    /// `protocol` in mail links.
+    pub frontend_protocol: String,
+    /// Front-end path template with `{uid}` and `{token}`; `None` links to Latchkey's own page.
+    pub password_reset_confirm_url: Option<String>,
+    /// Front-end path template with `{uid}` and `{token}`; `None` links to Latchkey's own page.
+    pub activation_url: Option<String>,
+    /// New users start inactive and get an activation mail.
+    pub send_activation_email: bool,
+    /// "Account created" mail after registration (activation off) or activation.
+    pub send_confirmation_email: bool,
+    /// "Your password was changed" mail after set_password and reset.
+    pub password_changed_email_confirmation: bool,
+    /// "Your email was changed" mail (to the old address).
+    pub email_changed_email_confirmation: bool,
+    /// Registration with a taken address answers as for a new one and mails the owner instead.
+    pub prevent_enumeration: bool,
+    /// Reset-link lifetime in seconds.
+    pub password_reset_timeout: u64,
+    /// Activation-link lifetime in seconds.
+    pub activation_timeout: u64,
+    /// Seconds between two reset (or activation) mails to one address.
+    pub mail_cooldown: u64,
+    /// Directory whose `email/<name>/…` templates override the built-in ones.
+    pub template_dir: Option<PathBuf>,
+    /// How often the outbox worker looks for due mail, in milliseconds.
+    pub outbox_poll_ms: u64,
+}
+
 /// Where a setting's value came from, shown by `latchkey check`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
@@ -118,6 +172,8 @@ pub struct Settings {
     pub user_create_password_retype: bool,
     /// Whether set_password requires `re_new_password` (Djoser's SET_PASSWORD_RETYPE).
     pub set_password_retype: bool,
+    /// Whether reset_password_confirm requires `re_new_password` (PASSWORD_RESET_CONFIRM_RETYPE).
+    pub password_reset_confirm_retype: bool,
     /// `/users/session/` re-issues the access token when it has less than this many seconds left.
     pub session_refresh_margin: u64,
     /// Page size of `GET /auth/users/?page=N`.
@@ -128,6 +184,8 @@ pub struct Settings {
     pub throttle: ThrottleLimits,
     /// Header carrying the client address set by a trusted reverse proxy (lower-case), if any.
     pub trusted_proxy_header: Option<String>,
+    /// Mail delivery and the flows that send mail.
+    pub mail: MailSettings,
     /// The config file that was read, if any.
     pub config_file: Option<PathBuf>,
     /// Where each setting came from, by name.
@@ -170,6 +228,7 @@ struct FileSettings {
     rotation_grace: Option<u64>,
     user_create_password_retype: Option<bool>,
     set_password_retype: Option<bool>,
+    password_reset_confirm_retype: Option<bool>,
     session_refresh_margin: Option<u64>,
     users_page_size: Option<u32>,
     cors_origins: Option<Vec<String>>,
@@ -180,6 +239,25 @@ struct FileSettings {
     throttle_max_delay: Option<u64>,
     throttle_lock_after: Option<u32>,
     trusted_proxy_header: Option<String>,
+    email_transport: Option<String>,
+    email_file_dir: Option<PathBuf>,
+    smtp_url: Option<String>,
+    default_from_email: Option<String>,
+    site_name: Option<String>,
+    frontend_domain: Option<String>,
+    frontend_protocol: Option<String>,
+    password_reset_confirm_url: Option<String>,
+    activation_url: Option<String>,
+    send_activation_email: Option<bool>,
+    send_confirmation_email: Option<bool>,
+    password_changed_email_confirmation: Option<bool>,
+    email_changed_email_confirmation: Option<bool>,
+    prevent_enumeration: Option<bool>,
+    password_reset_timeout: Option<u64>,
+    activation_timeout: Option<u64>,
+    mail_cooldown: Option<u64>,
+    email_template_dir: Option<PathBuf>,
+    outbox_poll_ms: Option<u64>,
 }
 
 /// Inputs to [`Settings::load`]: the environment and the directory to resolve files against.
@@ -376,7 +454,7 @@ impl Settings {
     /// reporting every problem at once. In development a missing secret is generated once and
     /// kept in `latchkey.secret` (mode 0600) so restarts keep tokens valid.
     pub fn load(ctx: &LoadContext) -> Result<Self, ConfigError> {
-        let (file, config_file) = read_config_file(ctx)?;
+        let (mut file, config_file) = read_config_file(ctx)?;
         let mut layer = Layer {
             ctx,
             sources: Vec::new(),
@@ -386,24 +464,24 @@ impl Settings {
         let environment = layer.choice(
             "env",
             "LATCHKEY_ENV",
-            file.env,
+            file.env.take(),
             ("development", Environment::Development),
             &[("production", Environment::Production)],
         );
         let database_url = layer.string(
             "database_url",
             "DATABASE_URL",
-            file.database_url,
+            file.database_url.take(),
             DEFAULT_DATABASE_URL,
         );
         let db_pool_size = layer.number(
             "db_pool_size",
             "LATCHKEY_DB_POOL_SIZE",
-            file.db_pool_size,
+            file.db_pool_size.take(),
             10,
             (1, 512),
         );
-        let mut bind = layer.string("bind", "LATCHKEY_BIND", file.bind, "127.0.0.1:8000");
+        let mut bind = layer.string("bind", "LATCHKEY_BIND", file.bind.take(), "127.0.0.1:8000");
         if let Some(flag) = &ctx.bind_flag {
             bind.clone_from(flag);
             layer.sources.retain(|(k, _)| *k != "bind");
@@ -417,14 +495,14 @@ impl Settings {
         let access_token_lifetime = layer.number(
             "access_token_lifetime",
             "LATCHKEY_ACCESS_TOKEN_LIFETIME",
-            file.access_token_lifetime,
+            file.access_token_lifetime.take(),
             300,
             (1, 31_536_000),
         );
         let refresh_token_lifetime = layer.number(
             "refresh_token_lifetime",
             "LATCHKEY_REFRESH_TOKEN_LIFETIME",
-            file.refresh_token_lifetime,
+            file.refresh_token_lifetime.take(),
             86_400,
             (1, 31_536_000),
         );
@@ -437,22 +515,22 @@ impl Settings {
         let hash_workers = layer.number(
             "hash_workers",
             "LATCHKEY_HASH_WORKERS",
-            file.hash_workers,
+            file.hash_workers.take(),
             cores,
             (1, 1024),
         );
-        let log = layer.string("log", "LATCHKEY_LOG", file.log, "info");
+        let log = layer.string("log", "LATCHKEY_LOG", file.log.take(), "info");
         let log_format = layer.choice(
             "log_format",
             "LATCHKEY_LOG_FORMAT",
-            file.log_format,
+            file.log_format.take(),
             ("text", LogFormat::Text),
             &[("json", LogFormat::Json)],
         );
         let max_body_bytes = layer.number(
             "max_body_bytes",
             "LATCHKEY_MAX_BODY_BYTES",
-            file.max_body_bytes,
+            file.max_body_bytes.take(),
             64 * 1024,
             (1024, 64 * 1024 * 1024),
         );
@@ -460,83 +538,92 @@ impl Settings {
         let rotate_refresh_tokens = layer.flag(
             "rotate_refresh_tokens",
             "LATCHKEY_ROTATE_REFRESH_TOKENS",
-            file.rotate_refresh_tokens,
+            file.rotate_refresh_tokens.take(),
             true,
         );
         let rotation_grace = layer.number(
             "rotation_grace",
             "LATCHKEY_ROTATION_GRACE",
-            file.rotation_grace,
+            file.rotation_grace.take(),
             10,
             (0, 300),
         );
         let user_create_password_retype = layer.flag(
             "user_create_password_retype",
             "LATCHKEY_USER_CREATE_PASSWORD_RETYPE",
-            file.user_create_password_retype,
+            file.user_create_password_retype.take(),
             false,
         );
         let set_password_retype = layer.flag(
             "set_password_retype",
             "LATCHKEY_SET_PASSWORD_RETYPE",
-            file.set_password_retype,
+            file.set_password_retype.take(),
+            false,
+        );
+        let password_reset_confirm_retype = layer.flag(
+            "password_reset_confirm_retype",
+            "LATCHKEY_PASSWORD_RESET_CONFIRM_RETYPE",
+            file.password_reset_confirm_retype.take(),
             false,
         );
         let session_refresh_margin = layer.number(
             "session_refresh_margin",
             "LATCHKEY_SESSION_REFRESH_MARGIN",
-            file.session_refresh_margin,
+            file.session_refresh_margin.take(),
             60,
             (0, 86_400),
         );
         let users_page_size = layer.number(
             "users_page_size",
             "LATCHKEY_USERS_PAGE_SIZE",
-            file.users_page_size,
+            file.users_page_size.take(),
             100,
             (1, 1000),
         );
-        let cors_origins =
-            layer.origins("cors_origins", "LATCHKEY_CORS_ORIGINS", file.cors_origins);
+        let cors_origins = layer.origins(
+            "cors_origins",
+            "LATCHKEY_CORS_ORIGINS",
+            file.cors_origins.take(),
+        );
         let throttle = ThrottleLimits {
             enabled: layer.flag(
                 "throttle_enabled",
                 "LATCHKEY_THROTTLE_ENABLED",
-                file.throttle_enabled,
+                file.throttle_enabled.take(),
                 true,
             ),
             ip_burst: layer.number(
                 "throttle_ip_burst",
                 "LATCHKEY_THROTTLE_IP_BURST",
-                file.throttle_ip_burst,
+                file.throttle_ip_burst.take(),
                 20,
                 (1, 1_000_000),
             ),
             ip_per_minute: layer.number(
                 "throttle_ip_per_minute",
                 "LATCHKEY_THROTTLE_IP_PER_MINUTE",
-                file.throttle_ip_per_minute,
+                file.throttle_ip_per_minute.take(),
                 30,
                 (1, 1_000_000),
             ),
             free_failures: layer.number(
                 "throttle_free_failures",
                 "LATCHKEY_THROTTLE_FREE_FAILURES",
-                file.throttle_free_failures,
+                file.throttle_free_failures.take(),
                 5,
                 (1, 1000),
             ),
             max_delay: layer.number(
                 "throttle_max_delay",
                 "LATCHKEY_THROTTLE_MAX_DELAY",
-                file.throttle_max_delay,
+                file.throttle_max_delay.take(),
                 900,
                 (1, 86_400),
             ),
             lock_after: layer.number(
                 "throttle_lock_after",
                 "LATCHKEY_THROTTLE_LOCK_AFTER",
-                file.throttle_lock_after,
+                file.throttle_lock_after.take(),
                 100,
                 (2, 1_000_000),
             ),
@@ -544,7 +631,7 @@ impl Settings {
         let trusted_proxy_header = Some(layer.string(
             "trusted_proxy_header",
             "LATCHKEY_TRUSTED_PROXY_HEADER",
-            file.trusted_proxy_header,
+            file.trusted_proxy_header.take(),
             "",
         ))
         .map(|h| h.trim().to_ascii_lowercase())
@@ -557,6 +644,7 @@ impl Settings {
             ));
         }
 
+        let mail = load_mail(&mut layer, &mut file, environment);
         let secret = resolve_secret(
             &mut layer,
             file.secret_key,
@@ -583,11 +671,13 @@ impl Settings {
                 rotation_grace,
                 user_create_password_retype,
                 set_password_retype,
+                password_reset_confirm_retype,
                 session_refresh_margin,
                 users_page_size,
                 cors_origins,
                 throttle,
                 trusted_proxy_header,
+                mail,
                 config_file,
                 sources,
             }),
@@ -645,6 +735,10 @@ impl Settings {
             ),
             ("set_password_retype", self.set_password_retype.to_string()),
             (
+                "password_reset_confirm_retype",
+                self.password_reset_confirm_retype.to_string(),
+            ),
+            (
                 "session_refresh_margin",
                 format!("{} s", self.session_refresh_margin),
             ),
@@ -672,15 +766,274 @@ impl Settings {
                     .unwrap_or_else(|| "(none: socket address)".into()),
             ),
         ];
+        let mail = &self.mail;
+        let transport = match mail.transport {
+            EmailTransport::Console => "console",
+            EmailTransport::File => "file",
+            EmailTransport::Smtp => "smtp",
+        };
+        let optional =
+            |v: &Option<String>| v.clone().unwrap_or_else(|| "(Latchkey's own page)".into());
+        let mut rows = rows;
+        rows.extend([
+            ("email_transport", transport.to_owned()),
+            ("email_file_dir", mail.file_dir.display().to_string()),
+            (
+                "smtp_url",
+                mail.smtp_url
+                    .as_ref()
+                    .map_or_else(|| "(none)".to_owned(), |u| mask_url_password(u.expose())),
+            ),
+            ("default_from_email", mail.default_from_email.clone()),
+            ("site_name", mail.site_name.clone()),
+            ("frontend_domain", mail.frontend_domain.clone()),
+            ("frontend_protocol", mail.frontend_protocol.clone()),
+            (
+                "password_reset_confirm_url",
+                optional(&mail.password_reset_confirm_url),
+            ),
+            ("activation_url", optional(&mail.activation_url)),
+            (
+                "send_activation_email",
+                mail.send_activation_email.to_string(),
+            ),
+            (
+                "send_confirmation_email",
+                mail.send_confirmation_email.to_string(),
+            ),
+            (
+                "password_changed_email_confirmation",
+                mail.password_changed_email_confirmation.to_string(),
+            ),
+            (
+                "email_changed_email_confirmation",
+                mail.email_changed_email_confirmation.to_string(),
+            ),
+            ("prevent_enumeration", mail.prevent_enumeration.to_string()),
+            (
+                "password_reset_timeout",
+                format!("{} s", mail.password_reset_timeout),
+            ),
+            (
+                "activation_timeout",
+                format!("{} s", mail.activation_timeout),
+            ),
+            ("mail_cooldown", format!("{} s", mail.mail_cooldown)),
+            (
+                "email_template_dir",
+                mail.template_dir
+                    .as_ref()
+                    .map_or_else(|| "(built-in)".to_owned(), |d| d.display().to_string()),
+            ),
+            ("outbox_poll_ms", mail.outbox_poll_ms.to_string()),
+        ]);
         let mut lines = Vec::with_capacity(rows.len() + 1);
         lines.push(match &self.config_file {
             Some(path) => format!("config file: {}", path.display()),
             None => "config file: none".to_owned(),
         });
         for (key, value) in rows {
-            lines.push(format!("{key:<28}= {value}  ({})", self.source_of(key)));
+            lines.push(format!("{key:<36}= {value}  ({})", self.source_of(key)));
         }
         lines
+    }
+}
+
+/// The mail settings (taking their values out of the file settings).
+fn load_mail(
+    layer: &mut Layer<'_>,
+    file: &mut FileSettings,
+    environment: Environment,
+) -> MailSettings {
+    let transport = layer.choice(
+        "email_transport",
+        "LATCHKEY_EMAIL_TRANSPORT",
+        file.email_transport.take(),
+        ("console", EmailTransport::Console),
+        &[
+            ("file", EmailTransport::File),
+            ("smtp", EmailTransport::Smtp),
+        ],
+    );
+    let file_dir = layer.string(
+        "email_file_dir",
+        "LATCHKEY_EMAIL_FILE_DIR",
+        file.email_file_dir.take().map(|p| p.display().to_string()),
+        "sent-mail",
+    );
+    let smtp_url = Some(layer.string("smtp_url", "LATCHKEY_SMTP_URL", file.smtp_url.take(), ""))
+        .filter(|u| !u.is_empty());
+    if transport == EmailTransport::Smtp {
+        match &smtp_url {
+            None => layer.problems.push(
+                "LATCHKEY_SMTP_URL must be set when LATCHKEY_EMAIL_TRANSPORT=smtp".to_owned(),
+            ),
+            Some(url) if !(url.starts_with("smtp://") || url.starts_with("smtps://")) => {
+                layer.problems.push(format!(
+                    "LATCHKEY_SMTP_URL must start with smtp:// or smtps:// (got {:?})",
+                    mask_url_password(url)
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    if environment == Environment::Production && transport == EmailTransport::Console {
+        layer.problems.push(
+            "LATCHKEY_EMAIL_TRANSPORT must be smtp or file when LATCHKEY_ENV=production".to_owned(),
+        );
+    }
+    let default_from_email = layer.string(
+        "default_from_email",
+        "LATCHKEY_DEFAULT_FROM_EMAIL",
+        file.default_from_email.take(),
+        "webmaster@localhost",
+    );
+    if default_from_email
+        .parse::<lettre::message::Mailbox>()
+        .is_err()
+    {
+        layer.problems.push(format!(
+            "LATCHKEY_DEFAULT_FROM_EMAIL must be an address like \"Latchkey <no-reply@example.com>\" (got {default_from_email:?})"
+        ));
+    }
+    let site_name = layer.string(
+        "site_name",
+        "LATCHKEY_SITE_NAME",
+        file.site_name.take(),
+        "Latchkey",
+    );
+    let frontend_domain = layer.string(
+        "frontend_domain",
+        "LATCHKEY_FRONTEND_DOMAIN",
+        file.frontend_domain.take(),
+        "localhost:8000",
+    );
+    if environment == Environment::Production
+        && layer
+            .sources
+            .last()
+            .is_some_and(|(_, source)| *source == Source::Default)
+    {
+        layer.problems.push(
+            "LATCHKEY_FRONTEND_DOMAIN must be set when LATCHKEY_ENV=production (mail links use it)"
+                .to_owned(),
+        );
+    }
+    let default_protocol = match environment {
+        Environment::Development => "http",
+        Environment::Production => "https",
+    };
+    let frontend_protocol = layer.choice(
+        "frontend_protocol",
+        "LATCHKEY_FRONTEND_PROTOCOL",
+        file.frontend_protocol.take(),
+        (default_protocol, default_protocol),
+        &[("http", "http"), ("https", "https")],
+    );
+    let url_template =
+        |layer: &mut Layer<'_>, key: &'static str, var: &'static str, value: Option<String>| {
+            let url = Some(layer.string(key, var, value, "")).filter(|u| !u.is_empty());
+            if let Some(u) = &url
+                && (!u.contains("{uid}") || !u.contains("{token}"))
+            {
+                layer.problems.push(format!(
+                    "{var} must contain {{uid}} and {{token}} (got {u:?})"
+                ));
+            }
+            url.map(|u| u.trim_start_matches('/').to_owned())
+        };
+    let password_reset_confirm_url = url_template(
+        layer,
+        "password_reset_confirm_url",
+        "LATCHKEY_PASSWORD_RESET_CONFIRM_URL",
+        file.password_reset_confirm_url.take(),
+    );
+    let activation_url = url_template(
+        layer,
+        "activation_url",
+        "LATCHKEY_ACTIVATION_URL",
+        file.activation_url.take(),
+    );
+    MailSettings {
+        transport,
+        file_dir: layer.ctx.dir.join(file_dir),
+        smtp_url: smtp_url.map(Secret::new),
+        default_from_email,
+        site_name,
+        frontend_domain,
+        frontend_protocol: frontend_protocol.to_owned(),
+        password_reset_confirm_url,
+        activation_url,
+        send_activation_email: layer.flag(
+            "send_activation_email",
+            "LATCHKEY_SEND_ACTIVATION_EMAIL",
+            file.send_activation_email.take(),
+            false,
+        ),
+        send_confirmation_email: layer.flag(
+            "send_confirmation_email",
+            "LATCHKEY_SEND_CONFIRMATION_EMAIL",
+            file.send_confirmation_email.take(),
+            false,
+        ),
+        password_changed_email_confirmation: layer.flag(
+            "password_changed_email_confirmation",
+            "LATCHKEY_PASSWORD_CHANGED_EMAIL_CONFIRMATION",
+            file.password_changed_email_confirmation.take(),
+            true,
+        ),
+        email_changed_email_confirmation: layer.flag(
+            "email_changed_email_confirmation",
+            "LATCHKEY_EMAIL_CHANGED_EMAIL_CONFIRMATION",
+            file.email_changed_email_confirmation.take(),
+            false,
+        ),
+        prevent_enumeration: layer.flag(
+            "prevent_enumeration",
+            "LATCHKEY_PREVENT_ENUMERATION",
+            file.prevent_enumeration.take(),
+            false,
+        ),
+        password_reset_timeout: layer.number(
+            "password_reset_timeout",
+            "LATCHKEY_PASSWORD_RESET_TIMEOUT",
+            file.password_reset_timeout.take(),
+            3600,
+            (60, 31_536_000),
+        ),
+        activation_timeout: layer.number(
+            "activation_timeout",
+            "LATCHKEY_ACTIVATION_TIMEOUT",
+            file.activation_timeout.take(),
+            259_200,
+            (60, 31_536_000),
+        ),
+        mail_cooldown: layer.number(
+            "mail_cooldown",
+            "LATCHKEY_MAIL_COOLDOWN",
+            file.mail_cooldown.take(),
+            60,
+            (0, 86_400),
+        ),
+        template_dir: Some(
+            layer.string(
+                "email_template_dir",
+                "LATCHKEY_EMAIL_TEMPLATE_DIR",
+                file.email_template_dir
+                    .take()
+                    .map(|p| p.display().to_string()),
+                "",
+            ),
+        )
+        .filter(|d| !d.is_empty())
+        .map(|d| layer.ctx.dir.join(d)),
+        outbox_poll_ms: layer.number(
+            "outbox_poll_ms",
+            "LATCHKEY_OUTBOX_POLL_MS",
+            file.outbox_poll_ms.take(),
+            1000,
+            (10, 3_600_000),
+        ),
     }
 }
 

@@ -48,6 +48,8 @@ impl Application {
         for version in &applied {
             tracing::info!(%version, "applied migration");
         }
+        // Deliver queued mail (including any left from before a restart).
+        crate::mail::spawn_outbox_worker(state.clone());
         let listener = TcpListener::bind(&state.settings.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", state.settings.bind))?;
         let port = listener.local_addr()?.port();

@@ -7,6 +7,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::domain::PasswordPolicy;
+use crate::mail::{MailTemplates, Mailer};
 use crate::throttle::IpLimiter;
 use crate::tokens::JwtCodec;
 
@@ -27,6 +28,12 @@ pub struct AppState {
     pub jwt: JwtCodec,
     /// Per-IP token buckets for the login, refresh and registration endpoints.
     pub ip_limiter: Arc<IpLimiter>,
+    /// The mail transport.
+    pub mailer: Mailer,
+    /// The mail templates.
+    pub templates: Arc<MailTemplates>,
+    /// Wakes the outbox worker when mail is queued.
+    pub mail_queued: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
@@ -45,7 +52,12 @@ impl AppState {
 
     fn with_db(settings: Settings, clock: Clock, db: Db) -> anyhow::Result<Self> {
         let hasher = Hasher::new(settings.hash_workers)?;
+        let mailer = Mailer::from_settings(&settings.mail)?;
+        let templates = Arc::new(MailTemplates::load(settings.mail.template_dir.as_deref())?);
         Ok(Self {
+            mailer,
+            templates,
+            mail_queued: Arc::new(tokio::sync::Notify::new()),
             jwt: JwtCodec::new(&settings.secret_key),
             ip_limiter: Arc::new(IpLimiter::new(settings.throttle)),
             settings: Arc::new(settings),

@@ -16,6 +16,12 @@ pub enum AccountsError {
         /// Seconds to wait.
         retry_after: u64,
     },
+    /// An activation token for an account that is already active (Djoser's 403).
+    #[error("Stale token for given user.")]
+    StaleToken,
+    /// Activation mail is switched off.
+    #[error("Account activation is not enabled on this server.")]
+    ActivationDisabled,
     /// No user with that id or username.
     #[error("user not found")]
     NotFound,

@@ -1,6 +1,7 @@
 //! Accounts: users, passwords and the use cases over them (register, authenticate, admin).
 
 mod error;
+pub mod flows;
 mod models;
 pub mod ops;
 mod password;

@@ -25,8 +25,13 @@ pub fn find_by_identifier(conn: &mut DbConn, identifier: &str) -> QueryResult<Op
     if let Some(user) = find_by_username(conn, identifier)? {
         return Ok(Some(user));
     }
+    find_by_email(conn, &identifier.trim().to_lowercase())
+}
+
+/// Finds a user by (lower-cased) email.
+pub fn find_by_email(conn: &mut DbConn, email_lookup: &str) -> QueryResult<Option<User>> {
     users::table
-        .filter(users::email_lookup.eq(identifier.trim().to_lowercase()))
+        .filter(users::email_lookup.eq(email_lookup))
         .select(User::as_select())
         .first(conn)
         .optional()

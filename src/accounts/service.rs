@@ -3,6 +3,7 @@
 
 use diesel::Connection;
 
+use super::flows;
 use super::ops::{self, Taken};
 use super::{AccountsError, NewUser, PasswordCheck, User};
 use crate::audit::{self, AuditKind};
@@ -10,8 +11,10 @@ use crate::domain::{
     ClientMeta, Email, FieldErrors, NewPassword, PasswordProblem, PersonName, UserAttributes,
     Username,
 };
+use crate::mail::MailKind;
 use crate::state::AppState;
 use crate::throttle;
+use crate::tokens::onetime;
 use crate::tokens::ops as token_ops;
 
 /// Django's message for a duplicate username.
@@ -74,9 +77,27 @@ pub fn default_username(email: &Email) -> Option<Username> {
     Username::parse(email.lookup_key()).ok()
 }
 
-/// Creates an active account after checking uniqueness and then the password policy, in
-/// Django's order (field errors hide password errors).
-pub async fn register(state: &AppState, input: Registration) -> Result<User, AccountsError> {
+/// What registration tells the client.
+#[derive(Debug, Clone)]
+pub enum Registered {
+    /// A new account.
+    Created(User),
+    /// With `prevent_enumeration`, the address already had an account: nothing was created, the
+    /// owner was mailed, and the client gets the same answer as for a new account.
+    Concealed {
+        /// The address as given.
+        email: String,
+        /// The username that would have been used.
+        username: String,
+    },
+}
+
+/// Creates an account after checking uniqueness and then the password policy, in Django's
+/// order (field errors hide password errors). With activation on the account starts inactive
+/// and its activation mail is queued in the same transaction; otherwise the optional "account
+/// created" mail is. With `prevent_enumeration` a taken address is not reported: its owner is
+/// mailed instead, after the same hashing work a new account costs.
+pub async fn register(state: &AppState, input: Registration) -> Result<Registered, AccountsError> {
     let Some(username) = input
         .username
         .clone()
@@ -88,20 +109,22 @@ pub async fn register(state: &AppState, input: Registration) -> Result<User, Acc
     };
     let email_key = input.email.lookup_key().to_owned();
     let name = username.as_str().to_owned();
-    let (email_taken, username_taken) = state
+    let (owner, username_taken) = state
         .db
         .run(move |conn| -> Result<_, AccountsError> {
             Ok((
-                ops::email_exists(conn, &email_key)?,
+                ops::find_by_email(conn, &email_key)?,
                 ops::username_exists(conn, &name)?,
             ))
         })
         .await?;
+    let conceal = state.settings.mail.prevent_enumeration && owner.is_some();
     let mut errors = FieldErrors::new();
-    if email_taken {
+    if owner.is_some() && !conceal {
         errors.add("email", EMAIL_TAKEN);
     }
-    if username_taken {
+    // A default username taken by the address's own owner would give the address away.
+    if username_taken && !(conceal && input.username.is_none()) {
         errors.add("username", USERNAME_TAKEN);
     }
     errors.into_result().map_err(AccountsError::Validation)?;
@@ -116,7 +139,27 @@ pub async fn register(state: &AppState, input: Registration) -> Result<User, Acc
         .map_err(|problems| password_errors("password", &problems))?;
     let hash = state.hasher.hash(&password).await?;
     let now = state.clock.now_naive();
-    state
+    let worker_state = state.clone();
+    if let Some(owner) = owner.filter(|_| conceal) {
+        let queued = state
+            .db
+            .run(move |conn| {
+                conn.transaction(|conn| {
+                    flows::queue_registration_attempt(conn, &worker_state, &owner)
+                })
+            })
+            .await?;
+        if queued {
+            flows::mail_queued(state);
+        }
+        return Ok(Registered::Concealed {
+            email: input.email.as_str().to_owned(),
+            username: username.as_str().to_owned(),
+        });
+    }
+    let mail = &state.settings.mail;
+    let (activation, confirmation) = (mail.send_activation_email, mail.send_confirmation_email);
+    let user = state
         .db
         .run(move |conn| {
             conn.transaction(|conn| {
@@ -127,17 +170,34 @@ pub async fn register(state: &AppState, input: Registration) -> Result<User, Acc
                     first_name: input.first_name.as_str(),
                     last_name: input.last_name.as_str(),
                     password: &hash,
-                    is_active: true,
+                    is_active: !activation,
                     is_staff: false,
                     is_superuser: false,
                     date_joined: now,
                 };
                 let user = ops::insert_user(conn, &new)?.map_err(taken_error)?;
                 audit::record(conn, AuditKind::UserCreated, Some(user.id), None, None, now)?;
-                Ok(user)
+                if activation {
+                    flows::queue_activation(conn, &worker_state, &user)?;
+                } else if confirmation {
+                    flows::queue_mail(
+                        conn,
+                        &worker_state,
+                        MailKind::Confirmation,
+                        &user.email,
+                        &user,
+                        None,
+                        "",
+                    )?;
+                }
+                Ok::<_, AccountsError>(user)
             })
         })
-        .await
+        .await?;
+    if activation || confirmation {
+        flows::mail_queued(state);
+    }
+    Ok(Registered::Created(user))
 }
 
 /// Checks credentials. The identifier may be a username or an email (case-insensitive).
@@ -362,12 +422,16 @@ pub async fn set_password(
 ) -> Result<(), AccountsError> {
     let hash = state.hasher.hash(password).await?;
     let now = state.clock.now_naive();
+    let worker_state = state.clone();
+    let notice = state.settings.mail.password_changed_email_confirmation;
     state
         .db
         .run(move |conn| {
-            conn.transaction(|conn| {
-                ops::find_by_id(conn, user_id)?.ok_or(AccountsError::NotFound)?;
+            conn.transaction(|conn| -> Result<(), AccountsError> {
+                let user = ops::find_by_id(conn, user_id)?.ok_or(AccountsError::NotFound)?;
                 ops::set_password_hash(conn, user_id, &hash)?;
+                // Every outstanding reset or activation link dies with the old password.
+                onetime::revoke_all(conn, user_id, now)?;
                 token_ops::revoke_user_sessions(conn, user_id, keep.as_deref(), now)?;
                 audit::record(
                     conn,
@@ -377,10 +441,25 @@ pub async fn set_password(
                     None,
                     now,
                 )?;
+                if notice {
+                    flows::queue_mail(
+                        conn,
+                        &worker_state,
+                        MailKind::PasswordChanged,
+                        &user.email,
+                        &user,
+                        None,
+                        "",
+                    )?;
+                }
                 Ok(())
             })
         })
-        .await
+        .await?;
+    if notice {
+        flows::mail_queued(state);
+    }
+    Ok(())
 }
 
 /// Activates or deactivates an account; deactivation also ends all its sessions at once.
@@ -439,7 +518,7 @@ pub fn password_problems(
     state.policy.problems(password, user)
 }
 
-fn password_errors(field: &str, problems: &[PasswordProblem]) -> AccountsError {
+pub(crate) fn password_errors(field: &str, problems: &[PasswordProblem]) -> AccountsError {
     let mut errors = FieldErrors::new();
     errors.extend(field, problems.iter().map(ToString::to_string));
     AccountsError::Validation(errors)
@@ -493,17 +572,26 @@ pub async fn visible_users(
         .await
 }
 
-/// Changes email and names. The email stays unique (case-insensitively).
+/// Changes email and names. The email stays unique (case-insensitively). A changed address
+/// is re-verified when activation is on (the account goes inactive and the new address gets an
+/// activation mail), and the old address is told when that notice is on.
 pub async fn update_profile(
     state: &AppState,
     user_id: i64,
     changes: ProfileChanges,
 ) -> Result<User, AccountsError> {
-    state
+    let worker_state = state.clone();
+    let (user, queued) = state
         .db
         .run(move |conn| {
-            conn.transaction(|conn| -> Result<User, AccountsError> {
-                if let Some(email) = &changes.email
+            conn.transaction(|conn| -> Result<(User, bool), AccountsError> {
+                let state = &worker_state;
+                let before = ops::find_by_id(conn, user_id)?.ok_or(AccountsError::NotFound)?;
+                let new_email = changes
+                    .email
+                    .as_ref()
+                    .filter(|e| e.lookup_key() != before.email_lookup);
+                if let Some(email) = new_email
                     && ops::email_used_by_other(conn, email.lookup_key(), user_id)?
                 {
                     let mut errors = FieldErrors::new();
@@ -511,10 +599,38 @@ pub async fn update_profile(
                     return Err(AccountsError::Validation(errors));
                 }
                 ops::update_profile(conn, user_id, &changes)?;
-                ops::find_by_id(conn, user_id)?.ok_or(AccountsError::NotFound)
+                let mut queued = false;
+                if let Some(email) = new_email {
+                    let mail = &state.settings.mail;
+                    if mail.send_activation_email {
+                        ops::set_active(conn, user_id, false)?;
+                        let after =
+                            ops::find_by_id(conn, user_id)?.ok_or(AccountsError::NotFound)?;
+                        flows::queue_activation(conn, state, &after)?;
+                        queued = true;
+                    }
+                    if mail.email_changed_email_confirmation {
+                        flows::queue_mail(
+                            conn,
+                            state,
+                            MailKind::EmailChanged,
+                            &before.email,
+                            &before,
+                            None,
+                            email.as_str(),
+                        )?;
+                        queued = true;
+                    }
+                }
+                let user = ops::find_by_id(conn, user_id)?.ok_or(AccountsError::NotFound)?;
+                Ok((user, queued))
             })
         })
-        .await
+        .await?;
+    if queued {
+        flows::mail_queued(state);
+    }
+    Ok(user)
 }
 
 /// Checks `password` against the user's current hash (always one full verification).

@@ -73,10 +73,52 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Single-use tokens (stored hashed) for password reset and activation.
+    one_time_tokens (token_hash) {
+        token_hash -> Text,
+        user_id -> BigInt,
+        purpose -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    /// Rendered mail awaiting delivery.
+    email_outbox (id) {
+        id -> BigInt,
+        to_address -> Text,
+        from_address -> Text,
+        subject -> Text,
+        body_text -> Text,
+        body_html -> Text,
+        created_at -> Timestamp,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        lease_until -> Nullable<Timestamp>,
+        sent_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    /// Per-address mail cooldowns.
+    mail_cooldowns (key) {
+        key -> Text,
+        last_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(one_time_tokens -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     sessions,
     refresh_tokens,
     audit_events,
-    login_throttle
+    login_throttle,
+    one_time_tokens,
+    email_outbox,
+    mail_cooldowns
 );

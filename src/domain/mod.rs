@@ -5,6 +5,7 @@ mod errors;
 mod meta;
 mod name;
 mod password;
+mod uid;
 mod username;
 
 pub use email::{Email, EmailError};
@@ -14,4 +15,5 @@ pub use name::{NameError, PersonName};
 pub use password::{
     MAX_PASSWORD_BYTES, NewPassword, PasswordPolicy, PasswordProblem, UserAttributes,
 };
+pub use uid::{base64url_encode, decode_uid, encode_uid};
 pub use username::{Username, UsernameError};

@@ -3,6 +3,7 @@
 mod error;
 mod jwt;
 mod models;
+pub mod onetime;
 pub mod ops;
 pub mod service;
 

@@ -93,6 +93,20 @@ fn production_refuses_to_start_without_a_long_explicit_secret() {
     let problems = load(&[("LATCHKEY_ENV", "production")], dir.path()).unwrap_err();
     assert_eq!(
         problems,
+        [
+            "LATCHKEY_EMAIL_TRANSPORT must be smtp or file when LATCHKEY_ENV=production",
+            "LATCHKEY_FRONTEND_DOMAIN must be set when LATCHKEY_ENV=production (mail links use it)",
+            "LATCHKEY_SECRET_KEY must be set (at least 32 bytes) when LATCHKEY_ENV=production",
+        ]
+    );
+    let mailing: &[(&str, &str)] = &[
+        ("LATCHKEY_ENV", "production"),
+        ("LATCHKEY_EMAIL_TRANSPORT", "smtp"),
+        ("LATCHKEY_SMTP_URL", "smtp://relay.internal:25"),
+        ("LATCHKEY_FRONTEND_DOMAIN", "app.example.com"),
+    ];
+    assert_eq!(
+        load(mailing, dir.path()).unwrap_err(),
         ["LATCHKEY_SECRET_KEY must be set (at least 32 bytes) when LATCHKEY_ENV=production"]
     );
     assert!(
@@ -100,30 +114,29 @@ fn production_refuses_to_start_without_a_long_explicit_secret() {
         "production must not generate a secret"
     );
 
-    let short = load(
-        &[
-            ("LATCHKEY_ENV", "production"),
-            ("LATCHKEY_SECRET_KEY", "short"),
-        ],
-        dir.path(),
-    )
-    .unwrap_err();
+    let with = |secret: &str| {
+        let mut env: Vec<(&str, String)> =
+            mailing.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
+        env.push(("LATCHKEY_SECRET_KEY", secret.to_owned()));
+        env
+    };
+    let short = with("short");
+    let short: Vec<(&str, &str)> = short.iter().map(|(k, v)| (*k, v.as_str())).collect();
     assert_eq!(
-        short,
+        load(&short, dir.path()).unwrap_err(),
         ["LATCHKEY_SECRET_KEY must be at least 32 bytes (got 5)"]
     );
 
     let long = "k".repeat(32);
-    let ok = load(
-        &[
-            ("LATCHKEY_ENV", "production"),
-            ("LATCHKEY_SECRET_KEY", &long),
-        ],
-        dir.path(),
-    )
-    .unwrap();
+    let env = with(&long);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let ok = load(&env, dir.path()).unwrap();
     assert_eq!(ok.environment, Environment::Production);
     assert_eq!(ok.secret_key.expose(), long);
+    assert_eq!(
+        ok.mail.frontend_protocol, "https",
+        "production links default to https"
+    );
 }
 
 #[test]
@@ -173,7 +186,7 @@ fn check_prints_masked_configuration_and_fails_on_invalid() {
     let output = run_cli(&["check"], &env, dir.path());
     assert!(output.status.success(), "{}", stderr(&output));
     let text = stdout(&output);
-    let line = |key: &str, rest: &str| format!("{key:<28}= {rest}");
+    let line = |key: &str, rest: &str| format!("{key:<36}= {rest}");
     assert!(
         text.contains(&line("env", "development  (default)")),
         "{text}"
@@ -188,7 +201,14 @@ fn check_prints_masked_configuration_and_fails_on_invalid() {
     assert!(text.contains("postgres://app:********@db/app"), "{text}");
     assert!(!text.contains(secret) && !text.contains("dbpass"), "{text}");
 
-    let bad = HashMap::from([("LATCHKEY_ENV".to_owned(), "production".to_owned())]);
+    let bad = HashMap::from([
+        ("LATCHKEY_ENV".to_owned(), "production".to_owned()),
+        ("LATCHKEY_EMAIL_TRANSPORT".to_owned(), "file".to_owned()),
+        (
+            "LATCHKEY_FRONTEND_DOMAIN".to_owned(),
+            "app.example.com".to_owned(),
+        ),
+    ]);
     let output = run_cli(&["check"], &bad, dir.path());
     assert!(!output.status.success());
     assert_eq!(
@@ -200,7 +220,14 @@ fn check_prints_masked_configuration_and_fails_on_invalid() {
 #[test]
 fn serve_in_production_without_a_secret_exits_with_one_clear_line() {
     let dir = tempfile::tempdir().unwrap();
-    let env = HashMap::from([("LATCHKEY_ENV".to_owned(), "production".to_owned())]);
+    let env = HashMap::from([
+        ("LATCHKEY_ENV".to_owned(), "production".to_owned()),
+        ("LATCHKEY_EMAIL_TRANSPORT".to_owned(), "file".to_owned()),
+        (
+            "LATCHKEY_FRONTEND_DOMAIN".to_owned(),
+            "app.example.com".to_owned(),
+        ),
+    ]);
     let output = run_cli(&["serve"], &env, dir.path());
     assert_eq!(output.status.code(), Some(1));
     let err = stderr(&output);

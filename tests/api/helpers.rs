@@ -319,8 +319,11 @@ pub async fn create_user(app: &TestApp, username: &str, email: &str, password: &
         },
     )
     .await
+    .map(|registered| match registered {
+        service::Registered::Created(user) => user.id,
+        service::Registered::Concealed { .. } => panic!("the address was taken"),
+    })
     .expect("register")
-    .id
 }
 
 /// A staff superuser made through the core.

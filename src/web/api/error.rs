@@ -35,6 +35,9 @@ pub enum ApiError {
     /// 403.
     #[error("You do not have permission to perform this action.")]
     PermissionDenied,
+    /// 403 with its own detail.
+    #[error("{0}")]
+    Forbidden(String),
     /// 404 `{"detail": …}`.
     #[error("{0}")]
     NotFound(&'static str),
@@ -138,6 +141,8 @@ impl From<AccountsError> for ApiError {
             },
             AccountsError::NotFound => Self::NotFound("No User matches the given query."),
             AccountsError::Throttled { retry_after } => Self::Throttled(retry_after),
+            AccountsError::StaleToken => Self::Forbidden(e.to_string()),
+            AccountsError::ActivationDisabled => Self::Parse(e.to_string()),
             AccountsError::Unexpected(e) => Self::Unexpected(e),
         }
     }
@@ -148,7 +153,7 @@ impl ResponseError for ApiError {
         match self {
             Self::Validation(_) | Self::Parse(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized { .. } | Self::AccessTokenNotValid(_) => StatusCode::UNAUTHORIZED,
-            Self::PermissionDenied => StatusCode::FORBIDDEN,
+            Self::PermissionDenied | Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,

@@ -126,6 +126,29 @@ pub struct AccessTokenResponse {
     user: users::UserBody,
 }
 
+/// `{"email": …}`.
+#[derive(Serialize, ToSchema)]
+pub struct EmailRequest {
+    email: String,
+}
+
+/// `{"uid": …, "token": …}` from a mailed link.
+#[derive(Serialize, ToSchema)]
+pub struct UidTokenRequest {
+    uid: String,
+    token: String,
+}
+
+/// reset_password_confirm fields.
+#[derive(Serialize, ToSchema)]
+pub struct ResetConfirmRequest {
+    uid: String,
+    token: String,
+    new_password: String,
+    /// Required when `LATCHKEY_PASSWORD_RESET_CONFIRM_RETYPE` is on.
+    re_new_password: Option<String>,
+}
+
 /// `{"status": "ok" | "unavailable"}`.
 #[derive(Serialize, ToSchema)]
 pub struct HealthResponse {
@@ -166,6 +189,10 @@ impl Modify for BearerSecurity {
         users::me_delete,
         users::set_password,
         users::set_email,
+        users::reset_password,
+        users::reset_password_confirm,
+        users::activation,
+        users::resend_activation,
         users::detail,
         users::detail_put,
         users::detail_patch,
@@ -200,6 +227,9 @@ impl Modify for BearerSecurity {
         NinjaPairResponse,
         AccessTokenResponse,
         HealthResponse,
+        EmailRequest,
+        UidTokenRequest,
+        ResetConfirmRequest,
     )),
     modifiers(&BearerSecurity)
 )]

@@ -7,8 +7,8 @@ use super::auth::BearerUser;
 use super::error::NOT_FOUND;
 use super::throttled;
 use super::{ApiError, Input, method_not_allowed};
-use crate::accounts::service::{self, ProfileChanges, Registration};
-use crate::accounts::{AccountsError, User};
+use crate::accounts::service::{self, ProfileChanges, Registered, Registration};
+use crate::accounts::{AccountsError, User, flows};
 use crate::domain::{Email, FieldErrors, PersonName, Username};
 use crate::state::AppState;
 
@@ -36,6 +36,26 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/auth/users/set_email")
             .route(web::post().to(set_email))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/auth/users/reset_password")
+            .route(web::post().to(reset_password))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/auth/users/reset_password_confirm")
+            .route(web::post().to(reset_password_confirm))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/auth/users/activation")
+            .route(web::post().to(activation))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/auth/users/resend_activation")
+            .route(web::post().to(resend_activation))
             .default_service(web::to(method_not_allowed)),
     )
     .service(
@@ -139,8 +159,17 @@ async fn create(state: web::Data<AppState>, input: Input) -> Result<HttpResponse
         last_name: last_name.unwrap_or_default(),
         password,
     };
-    let user = service::register(&state, registration).await?;
-    Ok(HttpResponse::Created().json(UserBody::from(user)))
+    match service::register(&state, registration).await? {
+        // With enumeration protection every registration answers alike.
+        Registered::Created(user) if state.settings.mail.prevent_enumeration => {
+            Ok(HttpResponse::Created()
+                .json(json!({"email": user.email, "username": user.username})))
+        }
+        Registered::Created(user) => Ok(HttpResponse::Created().json(UserBody::from(user))),
+        Registered::Concealed { email, username } => {
+            Ok(HttpResponse::Created().json(json!({"email": email, "username": username})))
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -503,6 +532,110 @@ async fn set_email(
         return Err(ApiError::Validation(errors));
     };
     service::change_email(&state, &auth.user, &current, email).await?;
+    Ok(no_content())
+}
+
+/// POST /auth/users/reset_password/ — 204 whether or not the address has an account.
+#[utoipa::path(
+    operation_id = "users_reset_password",
+    post,
+    path = "/auth/users/reset_password/",
+    tag = "users",
+    request_body = crate::web::api::openapi::EmailRequest,
+    responses(
+        (status = 204, description = "Accepted (a mail goes out if the address has an active account)"),
+        (status = 400, description = "Field errors", body = crate::web::api::openapi::FieldErrorsBody),
+    ),
+)]
+async fn reset_password(
+    state: web::Data<AppState>,
+    input: Input,
+) -> Result<HttpResponse, ApiError> {
+    let mut errors = FieldErrors::new();
+    let Some(email) = input.parsed("email", true, &mut errors, Email::parse) else {
+        return Err(ApiError::Validation(errors));
+    };
+    flows::request_password_reset(&state, &email).await?;
+    Ok(no_content())
+}
+
+/// POST /auth/users/reset_password_confirm/ — 204; ends every session of the user.
+#[utoipa::path(
+    operation_id = "users_reset_password_confirm",
+    post,
+    path = "/auth/users/reset_password_confirm/",
+    tag = "users",
+    request_body = crate::web::api::openapi::ResetConfirmRequest,
+    responses(
+        (status = 204, description = "Password set; every session of the user ended"),
+        (status = 400, description = "Field errors", body = crate::web::api::openapi::FieldErrorsBody),
+    ),
+)]
+async fn reset_password_confirm(
+    state: web::Data<AppState>,
+    input: Input,
+) -> Result<HttpResponse, ApiError> {
+    let mut errors = FieldErrors::new();
+    let uid = input.required("uid", true, &mut errors);
+    let token = input.required("token", true, &mut errors);
+    let new = input.required("new_password", false, &mut errors);
+    let retype = if state.settings.password_reset_confirm_retype {
+        input.required("re_new_password", false, &mut errors)
+    } else {
+        None
+    };
+    let (Some(uid), Some(token), Some(new), true) = (uid, token, new, errors.is_empty()) else {
+        return Err(ApiError::Validation(errors));
+    };
+    flows::confirm_password_reset(&state, &uid, &token, new, retype.as_deref()).await?;
+    Ok(no_content())
+}
+
+/// POST /auth/users/activation/ — 204; 403 when the account is already active.
+#[utoipa::path(
+    operation_id = "users_activation",
+    post,
+    path = "/auth/users/activation/",
+    tag = "users",
+    request_body = crate::web::api::openapi::UidTokenRequest,
+    responses(
+        (status = 204, description = "Activated"),
+        (status = 400, description = "Field errors", body = crate::web::api::openapi::FieldErrorsBody),
+        (status = 403, description = "Stale token for given user.", body = crate::web::api::openapi::Detail),
+    ),
+)]
+async fn activation(state: web::Data<AppState>, input: Input) -> Result<HttpResponse, ApiError> {
+    let mut errors = FieldErrors::new();
+    let uid = input.required("uid", true, &mut errors);
+    let token = input.required("token", true, &mut errors);
+    let (Some(uid), Some(token)) = (uid, token) else {
+        return Err(ApiError::Validation(errors));
+    };
+    flows::activate(&state, &uid, &token).await?;
+    Ok(no_content())
+}
+
+/// POST /auth/users/resend_activation/ — 204 whatever the address.
+#[utoipa::path(
+    operation_id = "users_resend_activation",
+    post,
+    path = "/auth/users/resend_activation/",
+    tag = "users",
+    request_body = crate::web::api::openapi::EmailRequest,
+    responses(
+        (status = 204, description = "Accepted (a mail goes out if the address has an inactive account)"),
+        (status = 400, description = "Field errors, or activation is off", body = crate::web::api::openapi::FieldErrorsBody),
+    ),
+)]
+async fn resend_activation(
+    state: web::Data<AppState>,
+    input: Input,
+) -> Result<HttpResponse, ApiError> {
+    let mut errors = FieldErrors::new();
+    let Some(email) = input.parsed("email", true, &mut errors, Email::parse) else {
+        return Err(ApiError::Validation(errors));
+    };
+    flows::resend_activation(&state, &email).await?;
     Ok(no_content())
 }
 

@@ -1,0 +1,455 @@
+//! The flows that send mail: password reset, activation, notices. Every mail is rendered and
+//! written to the outbox inside the transaction of the change it reports, so a change is never
+//! made without its mail, nor a mail sent for a change that rolled back.
+
+use chrono::Duration;
+use diesel::Connection;
+use serde::Serialize;
+
+use super::ops;
+use super::service::{PASSWORD_MISMATCH, password_errors};
+use super::{AccountsError, User};
+use crate::audit::{self, AuditKind};
+use crate::db::DbConn;
+use crate::domain::{Email, FieldErrors, NewPassword, UserAttributes, decode_uid, encode_uid};
+use crate::mail::{MailError, MailKind, cooldown, outbox};
+use crate::state::AppState;
+use crate::throttle;
+use crate::tokens::onetime::{self, Purpose};
+use crate::tokens::ops as token_ops;
+
+/// Djoser's message for a bad `uid`.
+pub const INVALID_UID: &str = "Invalid user id or user doesn't exist.";
+/// Djoser's message for a bad, used or expired token.
+pub const INVALID_TOKEN: &str = "Invalid token for given user.";
+
+impl From<MailError> for AccountsError {
+    fn from(e: MailError) -> Self {
+        Self::Unexpected(anyhow::Error::new(e))
+    }
+}
+
+#[derive(Serialize)]
+struct UserContext<'a> {
+    id: i64,
+    username: &'a str,
+    email: &'a str,
+    first_name: &'a str,
+    last_name: &'a str,
+}
+
+/// Djoser's mail context: `site_name`, `domain`, `protocol`, `user`, and for links `url`,
+/// `uid`, `token` (the link is `{protocol}://{domain}/{url}`).
+#[derive(Serialize)]
+struct MailContext<'a> {
+    site_name: &'a str,
+    domain: &'a str,
+    protocol: &'a str,
+    user: UserContext<'a>,
+    url: String,
+    uid: String,
+    token: &'a str,
+    expires_in: String,
+    new_email: &'a str,
+}
+
+/// A one-time link to put in a mail.
+pub(crate) struct Link<'a> {
+    purpose: Purpose,
+    token: &'a str,
+}
+
+fn human_duration(seconds: u64) -> String {
+    let (n, unit) = match seconds {
+        s if s % 86_400 == 0 => (s / 86_400, "day"),
+        s if s % 3600 == 0 => (s / 3600, "hour"),
+        s if s % 60 == 0 => (s / 60, "minute"),
+        s => (s, "second"),
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+}
+
+/// Renders a mail for `user` and queues it to `to` (inside the caller's transaction).
+pub(crate) fn queue_mail(
+    conn: &mut DbConn,
+    state: &AppState,
+    kind: MailKind,
+    to: &str,
+    user: &User,
+    link: Option<Link<'_>>,
+    new_email: &str,
+) -> Result<(), AccountsError> {
+    let mail = &state.settings.mail;
+    let uid = encode_uid(user.id);
+    let (url, expires) = match &link {
+        Some(Link { purpose, token }) => {
+            let (template, own, lifetime) = match purpose {
+                Purpose::PasswordReset => (
+                    mail.password_reset_confirm_url.as_deref(),
+                    "accounts/reset/{uid}/{token}/",
+                    mail.password_reset_timeout,
+                ),
+                Purpose::Activation => (
+                    mail.activation_url.as_deref(),
+                    "accounts/activate/{uid}/{token}/",
+                    mail.activation_timeout,
+                ),
+            };
+            let url = template
+                .unwrap_or(own)
+                .replace("{uid}", &uid)
+                .replace("{token}", token);
+            (url, human_duration(lifetime))
+        }
+        None => (String::new(), String::new()),
+    };
+    let context = MailContext {
+        site_name: &mail.site_name,
+        domain: &mail.frontend_domain,
+        protocol: &mail.frontend_protocol,
+        user: UserContext {
+            id: user.id,
+            username: &user.username,
+            email: &user.email,
+            first_name: &user.first_name,
+            last_name: &user.last_name,
+        },
+        url,
+        uid,
+        token: link.as_ref().map_or("", |l| l.token),
+        expires_in: expires,
+        new_email,
+    };
+    let rendered = state.templates.render(kind, &context)?;
+    outbox::enqueue(
+        conn,
+        &mail.default_from_email,
+        to,
+        &rendered,
+        state.clock.now_naive(),
+    )?;
+    Ok(())
+}
+
+/// Issues an activation token and queues its mail.
+pub(crate) fn queue_activation(
+    conn: &mut DbConn,
+    state: &AppState,
+    user: &User,
+) -> Result<(), AccountsError> {
+    let now = state.clock.now_naive();
+    let lifetime = seconds(state.settings.mail.activation_timeout);
+    let token = onetime::issue(conn, user.id, Purpose::Activation, now, lifetime)?;
+    let link = Link {
+        purpose: Purpose::Activation,
+        token: &token,
+    };
+    queue_mail(
+        conn,
+        state,
+        MailKind::Activation,
+        &user.email,
+        user,
+        Some(link),
+        "",
+    )
+}
+
+fn seconds(n: u64) -> Duration {
+    Duration::seconds(i64::try_from(n).unwrap_or(i64::MAX / 1000))
+}
+
+/// Wakes the outbox worker after a commit that queued mail.
+pub(crate) fn mail_queued(state: &AppState) {
+    state.mail_queued.notify_one();
+}
+
+fn field_error(field: &str, message: &str) -> AccountsError {
+    let mut errors = FieldErrors::new();
+    errors.add(field, message);
+    AccountsError::Validation(errors)
+}
+
+/// `users/reset_password/`: the same answer, after the same work, whether or not the address
+/// has an account. An active user with a usable password gets a reset link, at most one per
+/// `mail_cooldown`; the cooldown is recorded for unknown addresses too.
+pub async fn request_password_reset(state: &AppState, email: &Email) -> Result<(), AccountsError> {
+    let now = state.clock.now_naive();
+    let lookup = email.lookup_key().to_owned();
+    let period = seconds(state.settings.mail.mail_cooldown);
+    let worker_state = state.clone();
+    let queued = state
+        .db
+        .run(move |conn| {
+            conn.transaction(|conn| -> Result<bool, AccountsError> {
+                let state = &worker_state;
+                let fresh = cooldown::try_start(
+                    conn,
+                    &cooldown::key("password_reset", &lookup),
+                    now,
+                    period,
+                )?;
+                let user = ops::find_by_email(conn, &lookup)?
+                    .filter(|u| u.is_active && u.has_usable_password());
+                let Some(user) = user.filter(|_| fresh) else {
+                    return Ok(false);
+                };
+                let lifetime = seconds(state.settings.mail.password_reset_timeout);
+                let token = onetime::issue(conn, user.id, Purpose::PasswordReset, now, lifetime)?;
+                let link = Link {
+                    purpose: Purpose::PasswordReset,
+                    token: &token,
+                };
+                queue_mail(
+                    conn,
+                    state,
+                    MailKind::PasswordReset,
+                    &user.email,
+                    &user,
+                    Some(link),
+                    "",
+                )?;
+                audit::record(
+                    conn,
+                    AuditKind::PasswordResetRequested,
+                    Some(user.id),
+                    None,
+                    None,
+                    now,
+                )?;
+                Ok(true)
+            })
+        })
+        .await?;
+    if queued {
+        mail_queued(state);
+    }
+    Ok(())
+}
+
+/// The user a `uid` names, or Djoser's uid error.
+async fn user_for_uid(state: &AppState, uid: &str) -> Result<User, AccountsError> {
+    let Some(id) = decode_uid(uid) else {
+        return Err(field_error("uid", INVALID_UID));
+    };
+    state
+        .db
+        .run(move |conn| ops::find_by_id(conn, id).map_err(AccountsError::from))
+        .await?
+        .ok_or_else(|| field_error("uid", INVALID_UID))
+}
+
+async fn token_is_valid(
+    state: &AppState,
+    user_id: i64,
+    purpose: Purpose,
+    token: &str,
+) -> Result<bool, AccountsError> {
+    let now = state.clock.now_naive();
+    let token = token.to_owned();
+    state
+        .db
+        .run(move |conn| {
+            onetime::is_valid(conn, user_id, purpose, &token, now).map_err(AccountsError::from)
+        })
+        .await
+}
+
+/// `users/reset_password_confirm/`: uid, then token, then the policy, then the retype (Djoser's
+/// order). Success consumes the token, kills the user's other tokens, ends every session and
+/// refresh family, lifts the failed-login lock, and queues the "password changed" notice.
+pub async fn confirm_password_reset(
+    state: &AppState,
+    uid: &str,
+    token: &str,
+    new_password: String,
+    retype: Option<&str>,
+) -> Result<(), AccountsError> {
+    let user = user_for_uid(state, uid).await?;
+    if !token_is_valid(state, user.id, Purpose::PasswordReset, token).await? {
+        return Err(field_error("token", INVALID_TOKEN));
+    }
+    let attributes = UserAttributes {
+        username: &user.username,
+        first_name: &user.first_name,
+        last_name: &user.last_name,
+        email: &user.email,
+    };
+    let retyped_differently = retype.is_some_and(|r| r != new_password);
+    let password = NewPassword::parse(new_password, &state.policy, &attributes)
+        .map_err(|problems| password_errors("new_password", &problems))?;
+    if retyped_differently {
+        return Err(field_error("non_field_errors", PASSWORD_MISMATCH));
+    }
+    let hash = state.hasher.hash(&password).await?;
+    let now = state.clock.now_naive();
+    let token = token.to_owned();
+    let worker_state = state.clone();
+    let notice = state.settings.mail.password_changed_email_confirmation;
+    state
+        .db
+        .run(move |conn| {
+            conn.transaction(|conn| -> Result<(), AccountsError> {
+                // Two confirmations racing: the compare-and-swap lets exactly one through.
+                if !onetime::consume(conn, user.id, Purpose::PasswordReset, &token, now)? {
+                    return Err(field_error("token", INVALID_TOKEN));
+                }
+                ops::set_password_hash(conn, user.id, &hash)?;
+                onetime::revoke_all(conn, user.id, now)?;
+                token_ops::revoke_user_sessions(conn, user.id, None, now)?;
+                throttle::clear(conn, &throttle::user_key(user.id))?;
+                audit::record(
+                    conn,
+                    AuditKind::PasswordReset,
+                    Some(user.id),
+                    None,
+                    None,
+                    now,
+                )?;
+                if notice {
+                    queue_mail(
+                        conn,
+                        &worker_state,
+                        MailKind::PasswordChanged,
+                        &user.email,
+                        &user,
+                        None,
+                        "",
+                    )?;
+                }
+                Ok(())
+            })
+        })
+        .await?;
+    if notice {
+        mail_queued(state);
+    }
+    Ok(())
+}
+
+/// `users/activation/`: a valid unused token activates the account (and, when enabled, queues
+/// the "account created" mail); an already active account answers `StaleToken`.
+pub async fn activate(state: &AppState, uid: &str, token: &str) -> Result<(), AccountsError> {
+    let user = user_for_uid(state, uid).await?;
+    if !token_is_valid(state, user.id, Purpose::Activation, token).await? {
+        return Err(field_error("token", INVALID_TOKEN));
+    }
+    if user.is_active {
+        return Err(AccountsError::StaleToken);
+    }
+    let now = state.clock.now_naive();
+    let token = token.to_owned();
+    let worker_state = state.clone();
+    let confirm = state.settings.mail.send_confirmation_email;
+    state
+        .db
+        .run(move |conn| {
+            conn.transaction(|conn| -> Result<(), AccountsError> {
+                if !onetime::consume(conn, user.id, Purpose::Activation, &token, now)? {
+                    return Err(field_error("token", INVALID_TOKEN));
+                }
+                ops::set_active(conn, user.id, true)?;
+                audit::record(
+                    conn,
+                    AuditKind::UserActivated,
+                    Some(user.id),
+                    None,
+                    Some("activation link"),
+                    now,
+                )?;
+                if confirm {
+                    queue_mail(
+                        conn,
+                        &worker_state,
+                        MailKind::Confirmation,
+                        &user.email,
+                        &user,
+                        None,
+                        "",
+                    )?;
+                }
+                Ok(())
+            })
+        })
+        .await?;
+    if confirm {
+        mail_queued(state);
+    }
+    Ok(())
+}
+
+/// `users/resend_activation/`: a new activation mail for an inactive account with a usable
+/// password, within the cooldown; the same answer whatever the address.
+pub async fn resend_activation(state: &AppState, email: &Email) -> Result<(), AccountsError> {
+    if !state.settings.mail.send_activation_email {
+        return Err(AccountsError::ActivationDisabled);
+    }
+    let now = state.clock.now_naive();
+    let lookup = email.lookup_key().to_owned();
+    let period = seconds(state.settings.mail.mail_cooldown);
+    let worker_state = state.clone();
+    let queued = state
+        .db
+        .run(move |conn| {
+            conn.transaction(|conn| -> Result<bool, AccountsError> {
+                let fresh =
+                    cooldown::try_start(conn, &cooldown::key("activation", &lookup), now, period)?;
+                let user = ops::find_by_email(conn, &lookup)?
+                    .filter(|u| !u.is_active && u.has_usable_password());
+                match user.filter(|_| fresh) {
+                    Some(user) => {
+                        queue_activation(conn, &worker_state, &user)?;
+                        Ok(true)
+                    }
+                    None => Ok(false),
+                }
+            })
+        })
+        .await?;
+    if queued {
+        mail_queued(state);
+    }
+    Ok(())
+}
+
+/// Tells the owner of an address that someone tried to register with it (enumeration
+/// protection), at most once per cooldown.
+pub(crate) fn queue_registration_attempt(
+    conn: &mut DbConn,
+    state: &AppState,
+    owner: &User,
+) -> Result<bool, AccountsError> {
+    let now = state.clock.now_naive();
+    let period = seconds(state.settings.mail.mail_cooldown);
+    if !cooldown::try_start(
+        conn,
+        &cooldown::key("registration_attempt", &owner.email_lookup),
+        now,
+        period,
+    )? {
+        return Ok(false);
+    }
+    queue_mail(
+        conn,
+        state,
+        MailKind::RegistrationAttempt,
+        &owner.email,
+        owner,
+        None,
+        "",
+    )?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human_duration;
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(human_duration(3600), "1 hour");
+        assert_eq!(human_duration(259_200), "3 days");
+        assert_eq!(human_duration(90), "90 seconds");
+        assert_eq!(human_duration(120), "2 minutes");
+    }
+}
