@@ -22,6 +22,7 @@ pub struct Application {
     port: u16,
     server: Server,
     state: AppState,
+    outbox_worker: tokio::task::JoinHandle<()>,
 }
 
 /// Extra routes a caller may mount beside the real ones (tests use it for a panicking route).
@@ -49,7 +50,7 @@ impl Application {
             tracing::info!(%version, "applied migration");
         }
         // Deliver queued mail (including any left from before a restart).
-        crate::mail::spawn_outbox_worker(state.clone());
+        let outbox_worker = crate::mail::spawn_outbox_worker(state.clone());
         let listener = TcpListener::bind(&state.settings.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", state.settings.bind))?;
         let port = listener.local_addr()?.port();
@@ -67,6 +68,7 @@ impl Application {
             port,
             server,
             state,
+            outbox_worker,
         })
     }
 
@@ -80,9 +82,17 @@ impl Application {
         &self.state
     }
 
-    /// Serves until the process is told to stop.
+    /// Stops the outbox worker (tests do this before dropping their database).
+    pub fn outbox_worker(&self) -> tokio::task::AbortHandle {
+        self.outbox_worker.abort_handle()
+    }
+
+    /// Serves until the process is told to stop (SIGINT/SIGTERM: in-flight requests finish),
+    /// then stops the outbox worker; undelivered mail stays queued for the next start.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        self.outbox_worker.abort();
+        result
     }
 }
 

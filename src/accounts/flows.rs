@@ -3,7 +3,6 @@
 //! made without its mail, nor a mail sent for a change that rolled back.
 
 use chrono::Duration;
-use diesel::Connection;
 use serde::Serialize;
 
 use super::ops;
@@ -11,6 +10,7 @@ use super::service::{PASSWORD_MISMATCH, password_errors};
 use super::{AccountsError, User};
 use crate::audit::{self, AuditKind};
 use crate::db::DbConn;
+use crate::db::write_transaction;
 use crate::domain::{Email, FieldErrors, NewPassword, UserAttributes, decode_uid, encode_uid};
 use crate::mail::{MailError, MailKind, cooldown, outbox};
 use crate::state::AppState;
@@ -181,7 +181,7 @@ pub async fn request_password_reset(state: &AppState, email: &Email) -> Result<(
     let queued = state
         .db
         .run(move |conn| {
-            conn.transaction(|conn| -> Result<bool, AccountsError> {
+            write_transaction(conn, |conn| -> Result<bool, AccountsError> {
                 let state = &worker_state;
                 let fresh = cooldown::try_start(
                     conn,
@@ -289,7 +289,7 @@ pub async fn confirm_password_reset(
     state
         .db
         .run(move |conn| {
-            conn.transaction(|conn| -> Result<(), AccountsError> {
+            write_transaction(conn, |conn| -> Result<(), AccountsError> {
                 // Two confirmations racing: the compare-and-swap lets exactly one through.
                 if !onetime::consume(conn, user.id, Purpose::PasswordReset, &token, now)? {
                     return Err(field_error("token", INVALID_TOKEN));
@@ -344,7 +344,7 @@ pub async fn activate(state: &AppState, uid: &str, token: &str) -> Result<(), Ac
     state
         .db
         .run(move |conn| {
-            conn.transaction(|conn| -> Result<(), AccountsError> {
+            write_transaction(conn, |conn| -> Result<(), AccountsError> {
                 if !onetime::consume(conn, user.id, Purpose::Activation, &token, now)? {
                     return Err(field_error("token", INVALID_TOKEN));
                 }
@@ -391,7 +391,7 @@ pub async fn resend_activation(state: &AppState, email: &Email) -> Result<(), Ac
     let queued = state
         .db
         .run(move |conn| {
-            conn.transaction(|conn| -> Result<bool, AccountsError> {
+            write_transaction(conn, |conn| -> Result<bool, AccountsError> {
                 let fresh =
                     cooldown::try_start(conn, &cooldown::key("activation", &lookup), now, period)?;
                 let user = ops::find_by_email(conn, &lookup)?

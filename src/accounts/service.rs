@@ -1,12 +1,11 @@
 //! The accounts use cases. Each is one async function over [`AppState`]; adapters (HTTP, CLI)
 //! convert their input to domain types, call one of these, and map the result.
 
-use diesel::Connection;
-
 use super::flows;
 use super::ops::{self, Taken};
 use super::{AccountsError, NewUser, PasswordCheck, User};
 use crate::audit::{self, AuditKind};
+use crate::db::write_transaction;
 use crate::domain::{
     ClientMeta, Email, FieldErrors, NewPassword, PasswordProblem, PersonName, UserAttributes,
     Username,
@@ -144,7 +143,7 @@ pub async fn register(state: &AppState, input: Registration) -> Result<Registere
         let queued = state
             .db
             .run(move |conn| {
-                conn.transaction(|conn| {
+                write_transaction(conn, |conn| {
                     flows::queue_registration_attempt(conn, &worker_state, &owner)
                 })
             })
@@ -162,7 +161,7 @@ pub async fn register(state: &AppState, input: Registration) -> Result<Registere
     let user = state
         .db
         .run(move |conn| {
-            conn.transaction(|conn| {
+            write_transaction(conn, |conn| {
                 let new = NewUser {
                     email: input.email.as_str(),
                     email_lookup: input.email.lookup_key(),
@@ -253,7 +252,7 @@ pub async fn authenticate(
     state
         .db
         .run(move |conn| -> Result<(), AccountsError> {
-            conn.transaction(|conn| {
+            write_transaction(conn, |conn| {
                 if let Some(id) = accepted_id {
                     ops::touch_last_login(conn, id, now)?;
                     if had_record {
@@ -319,7 +318,7 @@ pub async fn unlock(state: &AppState, username: &str) -> Result<bool, AccountsEr
     state
         .db
         .run(move |conn| {
-            conn.transaction(|conn| -> Result<bool, AccountsError> {
+            write_transaction(conn, |conn| -> Result<bool, AccountsError> {
                 let cleared = throttle::clear(conn, &throttle::user_key(user.id))?;
                 audit::record(
                     conn,
@@ -348,7 +347,7 @@ pub async fn create_superuser(
     state
         .db
         .run(move |conn| {
-            conn.transaction(|conn| {
+            write_transaction(conn, |conn| {
                 let new = NewUser {
                     email: input.email.as_str(),
                     email_lookup: input.email.lookup_key(),
@@ -427,7 +426,7 @@ pub async fn set_password(
     state
         .db
         .run(move |conn| {
-            conn.transaction(|conn| -> Result<(), AccountsError> {
+            write_transaction(conn, |conn| -> Result<(), AccountsError> {
                 let user = ops::find_by_id(conn, user_id)?.ok_or(AccountsError::NotFound)?;
                 ops::set_password_hash(conn, user_id, &hash)?;
                 // Every outstanding reset or activation link dies with the old password.
@@ -473,7 +472,7 @@ pub async fn set_active(
     state
         .db
         .run(move |conn| {
-            conn.transaction(|conn| {
+            write_transaction(conn, |conn| {
                 let mut user =
                     ops::find_by_username(conn, &name)?.ok_or(AccountsError::NotFound)?;
                 ops::set_active(conn, user.id, active)?;
@@ -498,7 +497,7 @@ pub async fn delete_user(state: &AppState, username: &str) -> Result<(), Account
     state
         .db
         .run(move |conn| {
-            conn.transaction(|conn| {
+            write_transaction(conn, |conn| {
                 let user = ops::find_by_username(conn, &name)?.ok_or(AccountsError::NotFound)?;
                 ops::delete_user(conn, user.id)?;
                 let detail = format!("username={}", user.username);
@@ -584,7 +583,7 @@ pub async fn update_profile(
     let (user, queued) = state
         .db
         .run(move |conn| {
-            conn.transaction(|conn| -> Result<(User, bool), AccountsError> {
+            write_transaction(conn, |conn| -> Result<(User, bool), AccountsError> {
                 let state = &worker_state;
                 let before = ops::find_by_id(conn, user_id)?.ok_or(AccountsError::NotFound)?;
                 let new_email = changes
@@ -723,7 +722,7 @@ pub async fn delete_account(
     state
         .db
         .run(move |conn| {
-            conn.transaction(|conn| -> Result<(), AccountsError> {
+            write_transaction(conn, |conn| -> Result<(), AccountsError> {
                 let user = ops::find_by_id(conn, target)?.ok_or(AccountsError::NotFound)?;
                 ops::delete_user(conn, user.id)?;
                 let detail = format!("username={}", user.username);

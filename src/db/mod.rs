@@ -5,8 +5,10 @@ mod error;
 mod migrations;
 mod pool;
 pub mod schema;
+mod transaction;
 
 pub use conn::DbConn;
 pub use error::DbError;
 pub use migrations::run_pending_migrations;
 pub use pool::{Backend, Db, DbManager};
+pub use transaction::write_transaction;

@@ -94,6 +94,7 @@ impl MailTemplates {
         let mut tera = Tera::default();
         // HTML bodies are escaped; text parts and subjects are not (they are not HTML).
         tera.autoescape_on(vec![".html"]);
+        tera.set_escape_fn(escape_html);
         let mut sources: Vec<(String, String)> = BUILTIN
             .iter()
             .map(|(name, body)| ((*name).to_owned(), (*body).to_owned()))
@@ -142,6 +143,75 @@ impl MailTemplates {
     }
 }
 
+/// HTML escaping of `& < > " '`. Tera's default also escapes `/`, which is valid but turns
+/// every link in a mail into `https:&#x2F;&#x2F;…`.
+fn escape_html(input: &str) -> String {
+    let mut out = String::with_capacity(input.len());
+    for c in input.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     crate::telemetry::error_chain(e).replace('\n', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_builtin_template_renders_and_html_is_escaped() {
+        let templates = MailTemplates::load(None).unwrap();
+        let context = serde_json::json!({
+            "site_name": "<Acme & Co>", "domain": "example.com", "protocol": "https",
+            "user": {"username": "ann", "email": "a@example.com"},
+            "url": "reset/MQ/tok/", "uid": "MQ", "token": "tok", "expires_in": "1 hour",
+            "new_email": "b@example.com",
+        });
+        for kind in MailKind::ALL {
+            let mail = templates.render(kind, &context).unwrap();
+            assert!(!mail.subject.is_empty() && !mail.text.is_empty() && !mail.html.is_empty());
+            assert!(!mail.html.contains("<Acme"), "{}", mail.html);
+        }
+        let reset = templates.render(MailKind::PasswordReset, &context).unwrap();
+        assert!(
+            reset
+                .html
+                .contains("href=\"https://example.com/reset/MQ/tok/\""),
+            "{}",
+            reset.html
+        );
+        assert!(reset.text.contains("https://example.com/reset/MQ/tok/"));
+        assert_eq!(reset.subject, "Password reset on <Acme & Co>");
+    }
+
+    #[test]
+    fn overrides_replace_single_templates() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("email/password_reset");
+        std::fs::create_dir_all(&path).unwrap();
+        std::fs::write(
+            path.join("subject.txt"),
+            "Reset your {{ site_name }} password",
+        )
+        .unwrap();
+        let templates = MailTemplates::load(Some(dir.path())).unwrap();
+        let context = serde_json::json!({"site_name": "Acme", "domain": "d", "protocol": "https",
+            "user": {"username": "u"}, "url": "x", "expires_in": "1 hour"});
+        let mail = templates.render(MailKind::PasswordReset, &context).unwrap();
+        assert_eq!(mail.subject, "Reset your Acme password");
+        assert!(
+            mail.text.contains("choose a new password"),
+            "the body is still the built-in one"
+        );
+    }
 }

@@ -2,12 +2,12 @@
 //! blacklist, and authenticate a bearer token.
 
 use chrono::{Duration, NaiveDateTime};
-use diesel::Connection;
 
 use super::jwt::{paired_access_jti, random_id};
 use super::{Claims, RefreshToken, Session, SessionKind, TokenError, TokenType, ops};
 use crate::accounts::{User, service as accounts};
 use crate::audit::{self, AuditKind};
+use crate::db::write_transaction;
 use crate::domain::ClientMeta;
 use crate::state::AppState;
 
@@ -134,7 +134,7 @@ pub async fn obtain_pair(
     state
         .db
         .run(move |conn| {
-            conn.transaction(|conn| -> Result<(), TokenError> {
+            write_transaction(conn, |conn| -> Result<(), TokenError> {
                 ops::insert_session(conn, &session)?;
                 ops::insert_refresh(conn, &stored)?;
                 Ok(())
@@ -209,7 +209,7 @@ pub async fn refresh(state: &AppState, token: &str) -> Result<Refreshed, TokenEr
     let outcome = state
         .db
         .run(move |conn| {
-            conn.transaction(|conn| -> Result<Rotation, TokenError> {
+            write_transaction(conn, |conn| -> Result<Rotation, TokenError> {
                 // The write comes first so SQLite takes its write lock before reading anything.
                 let won = ops::claim_rotation(conn, &jti, now)?;
                 let row = ops::find_refresh(conn, &jti)?.ok_or(TokenError::Invalid)?;
@@ -259,7 +259,7 @@ pub async fn refresh(state: &AppState, token: &str) -> Result<Refreshed, TokenEr
             state
                 .db
                 .run(move |conn| {
-                    conn.transaction(|conn| -> Result<(), TokenError> {
+                    write_transaction(conn, |conn| -> Result<(), TokenError> {
                         ops::revoke_session(conn, &session_id, now)?;
                         audit::record(
                             conn,
@@ -327,7 +327,7 @@ pub async fn blacklist(state: &AppState, token: &str) -> Result<(), TokenError> 
     state
         .db
         .run(move |conn| {
-            conn.transaction(|conn| -> Result<(), TokenError> {
+            write_transaction(conn, |conn| -> Result<(), TokenError> {
                 if !ops::blacklist_refresh(conn, &claims.jti, now)? {
                     return Err(match ops::find_refresh(conn, &claims.jti)? {
                         Some(_) => TokenError::Blacklisted,

@@ -162,6 +162,10 @@ pub fn base_env(db: &TestDb) -> HashMap<String, String> {
         ("LATCHKEY_BIND".to_owned(), "127.0.0.1:0".to_owned()),
         ("LATCHKEY_DB_POOL_SIZE".to_owned(), "4".to_owned()),
         ("LATCHKEY_LOG".to_owned(), "warn".to_owned()),
+        // Real mail files under the test's own directory (and nothing printed to stdout).
+        ("LATCHKEY_EMAIL_TRANSPORT".to_owned(), "file".to_owned()),
+        ("LATCHKEY_EMAIL_FILE_DIR".to_owned(), "mail".to_owned()),
+        ("LATCHKEY_OUTBOX_POLL_MS".to_owned(), "100".to_owned()),
     ])
 }
 
@@ -181,6 +185,15 @@ pub struct TestApp {
     pub state: AppState,
     pub client: reqwest::Client,
     pub db: TestDb,
+    outbox_worker: tokio::task::AbortHandle,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Stop background database work before the database goes away, or the runtime's
+        // shutdown would wait out a connection timeout.
+        self.outbox_worker.abort();
+    }
 }
 
 /// Options for [`spawn_app_with`].
@@ -208,6 +221,7 @@ pub async fn spawn_app_with(backend: Backend, options: Spawn) -> Option<TestApp>
         .expect("application builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let state = app.state().clone();
+    let outbox_worker = app.outbox_worker();
     tokio::spawn(app.run_until_stopped());
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -218,6 +232,7 @@ pub async fn spawn_app_with(backend: Backend, options: Spawn) -> Option<TestApp>
         state,
         client,
         db,
+        outbox_worker,
     })
 }
 
@@ -435,4 +450,162 @@ pub async fn assert_401(response: reqwest::Response, expected: serde_json::Value
         Some("Bearer realm=\"api\"")
     );
     assert_eq!(json_body(response).await, expected);
+}
+
+/// A delivered message, parsed from its `.eml` file.
+#[derive(Debug, Clone)]
+pub struct SentMail {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    pub raw: String,
+}
+
+impl SentMail {
+    /// The first http(s) link in the text part.
+    pub fn link(&self) -> String {
+        self.text
+            .split_whitespace()
+            .find(|w| w.starts_with("http://") || w.starts_with("https://"))
+            .unwrap_or_else(|| panic!("no link in: {}", self.text))
+            .to_owned()
+    }
+}
+
+/// Parses a message as lettre writes it (multipart/alternative; 7bit, quoted-printable or
+/// base64 parts).
+pub fn parse_mail(raw: &str) -> SentMail {
+    let raw = raw.replace("\r\n", "\n");
+    let (head, body) = raw.split_once("\n\n").expect("headers and body");
+    let header = |name: &str| {
+        unfold(head)
+            .lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+            })
+            .unwrap_or_default()
+    };
+    let content_type = header("content-type");
+    let boundary = content_type
+        .split("boundary=")
+        .nth(1)
+        .map(|b| b.trim_matches('"').to_owned())
+        .expect("a multipart message");
+    let mut text = String::new();
+    let mut html = String::new();
+    for part in body.split(&format!("--{boundary}")) {
+        let Some((part_head, part_body)) = part.trim_start_matches('\n').split_once("\n\n") else {
+            continue;
+        };
+        let part_head = unfold(part_head).to_ascii_lowercase();
+        let decoded = if part_head.contains("content-transfer-encoding: quoted-printable") {
+            decode_qp(part_body)
+        } else if part_head.contains("content-transfer-encoding: base64") {
+            let joined: String = part_body.split_whitespace().collect();
+            String::from_utf8(base64_decode(&joined)).expect("utf-8")
+        } else {
+            part_body.to_owned()
+        };
+        if part_head.contains("text/plain") {
+            text = decoded;
+        } else if part_head.contains("text/html") {
+            html = decoded;
+        }
+    }
+    SentMail {
+        to: header("to"),
+        subject: header("subject"),
+        text,
+        html,
+        raw: raw.clone(),
+    }
+}
+
+fn unfold(head: &str) -> String {
+    head.replace("\n ", " ").replace("\n\t", " ")
+}
+
+fn decode_qp(text: &str) -> String {
+    let joined = text.replace("=\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'=' && i + 2 < bytes.len())
+            .then(|| std::str::from_utf8(&bytes[i + 1..i + 3]).ok())
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escaped {
+            Some(v) => {
+                out.push(v);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).expect("utf-8")
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = Vec::new();
+    let mut buffer = 0u32;
+    let mut bits = 0;
+    for c in text.bytes().filter(|c| *c != b'=') {
+        let value = ALPHABET.iter().position(|a| *a == c).expect("base64") as u32;
+        buffer = (buffer << 6) | value;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buffer >> bits) as u8);
+            buffer &= (1 << bits) - 1;
+        }
+    }
+    out
+}
+
+/// Every message in a mail directory (`.eml` files, or a maildir's `new/` files).
+pub fn read_mail_dir(dir: &Path) -> Vec<SentMail> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|entries| entries.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    files.retain(|p| p.is_file() && p.extension().is_none_or(|e| e != "json"));
+    files.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
+    files
+        .iter()
+        .map(|p| parse_mail(&std::fs::read_to_string(p).expect("mail file")))
+        .collect()
+}
+
+impl TestApp {
+    /// The file transport's directory.
+    pub fn mail_dir(&self) -> PathBuf {
+        self.db.dir.path().join("mail")
+    }
+
+    /// Waits (up to 10 s) until `count` messages have been delivered, and returns them all.
+    pub async fn wait_for_mail(&self, count: usize) -> Vec<SentMail> {
+        wait_for_files(&self.mail_dir(), count).await
+    }
+}
+
+/// Waits (up to 10 s) until a directory holds `count` messages.
+pub async fn wait_for_files(dir: &Path, count: usize) -> Vec<SentMail> {
+    for _ in 0..200 {
+        let mails = read_mail_dir(dir);
+        if mails.len() >= count {
+            return mails;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!(
+        "expected {count} messages in {}, found {}",
+        dir.display(),
+        read_mail_dir(dir).len()
+    );
 }

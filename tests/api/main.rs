@@ -12,5 +12,6 @@ mod config;
 mod database;
 mod http;
 mod jwt;
+mod mail;
 mod throttle;
 mod users;

@@ -1,0 +1,721 @@
+//! Mail flows through the real file and SMTP transports: password reset, activation, notices,
+//! the outbox surviving an SMTP outage, sendtestemail, and reset timing.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use chrono::{Duration, TimeZone, Utc};
+use latchkey::accounts::service as accounts;
+use latchkey::clock::Clock;
+use latchkey::db::DbError;
+use latchkey::mail::outbox;
+use serde_json::json;
+
+use crate::helpers::{
+    Backend, Spawn, TestApp, backend_tests, base_env, create_user, json_body, run_cli,
+    spawn_app_with, stderr, stdout, wait_for_files,
+};
+
+backend_tests!(
+    password_reset_mails_a_link_that_works_once,
+    reset_links_use_the_front_end_template_expire_and_cool_down,
+    reset_for_an_unknown_address_answers_the_same_and_sends_nothing,
+    activation_flow_with_confirmation_and_stale_tokens,
+    prevent_enumeration_mails_the_owner_instead,
+    password_change_sends_a_notice,
+    smtp_delivers_both_bodies_to_a_real_server,
+    the_outbox_keeps_mail_while_smtp_is_down_and_delivers_later,
+    reset_timing_does_not_reveal_which_addresses_exist,
+);
+
+const PASSWORD: &str = "correct horse battery staple";
+
+async fn app(
+    backend: Backend,
+    env: &[(&'static str, &str)],
+    clock: Option<Clock>,
+) -> Option<TestApp> {
+    spawn_app_with(
+        backend,
+        Spawn {
+            env: env.iter().map(|(k, v)| (*k, (*v).to_owned())).collect(),
+            clock,
+            ..Spawn::default()
+        },
+    )
+    .await
+}
+
+fn start() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap()
+}
+
+/// `(uid, token)` from a link ending in `…/<uid>/<token>/` or carrying `?uid=…&token=…`.
+fn uid_and_token(link: &str) -> (String, String) {
+    if let Some((_, query)) = link.split_once('?') {
+        let get = |key: &str| {
+            query
+                .split('&')
+                .find_map(|kv| kv.strip_prefix(&format!("{key}=")))
+                .unwrap()
+                .to_owned()
+        };
+        return (get("uid"), get("token"));
+    }
+    let parts: Vec<&str> = link.trim_end_matches('/').rsplit('/').take(2).collect();
+    (parts[1].to_owned(), parts[0].to_owned())
+}
+
+async fn outbox_rows(app: &TestApp) -> Vec<outbox::OutboxMessage> {
+    app.state
+        .db
+        .run(|conn| outbox::all(conn).map_err(DbError::from))
+        .await
+        .unwrap()
+}
+
+async fn password_reset_mails_a_link_that_works_once(backend: Backend) {
+    let Some(app) = app(backend, &[], None).await else {
+        return;
+    };
+    let id = create_user(&app, "rosa", "Rosa@Example.com", PASSWORD).await;
+    let session = app.login("rosa", PASSWORD).await;
+
+    let response = app
+        .post_json(
+            "/auth/users/reset_password/",
+            &json!({"email": "rosa@EXAMPLE.com"}),
+        )
+        .await;
+    assert_eq!(response.status(), 204);
+    let mails = app.wait_for_mail(1).await;
+    let mail = &mails[0];
+    assert_eq!(mail.subject, "Password reset on Latchkey");
+    assert_eq!(mail.to, "Rosa@Example.com");
+    assert!(
+        mail.raw
+            .to_ascii_lowercase()
+            .contains("multipart/alternative")
+    );
+    assert!(
+        mail.text
+            .contains("Your username, in case you've forgotten: rosa"),
+        "{}",
+        mail.text
+    );
+    let link = mail.link();
+    assert!(
+        link.starts_with("http://localhost:8000/accounts/reset/"),
+        "{link}"
+    );
+    assert!(
+        mail.html.contains(&format!("href=\"{link}\"")),
+        "{}",
+        mail.html
+    );
+    let (uid, token) = uid_and_token(&link);
+    assert_eq!(latchkey::domain::decode_uid(&uid), Some(id));
+    assert_eq!(token.len(), 43);
+
+    let confirm = |body: serde_json::Value| {
+        let app = &app;
+        async move {
+            app.post_json("/auth/users/reset_password_confirm/", &body)
+                .await
+        }
+    };
+    let bad_uid = confirm(json!({"uid": "xx", "token": token, "new_password": "x"})).await;
+    assert_eq!(
+        json_body(bad_uid).await,
+        json!({"uid": ["Invalid user id or user doesn't exist."]})
+    );
+    let bad_token = confirm(json!({"uid": uid, "token": "nope", "new_password": "x"})).await;
+    assert_eq!(
+        json_body(bad_token).await,
+        json!({"token": ["Invalid token for given user."]})
+    );
+    let weak = confirm(json!({"uid": uid, "token": token, "new_password": "rosa"})).await;
+    assert_eq!(weak.status(), 400);
+    assert_eq!(
+        json_body(weak).await,
+        json!({"new_password": [
+            "The password is too similar to the username.",
+            "This password is too short. It must contain at least 8 characters.",
+            "This password is too common."
+        ]})
+    );
+    let missing = confirm(json!({})).await;
+    assert_eq!(
+        json_body(missing).await,
+        json!({"uid": ["This field is required."], "token": ["This field is required."], "new_password": ["This field is required."]})
+    );
+
+    let ok =
+        confirm(json!({"uid": uid, "token": token, "new_password": "a fresh start 2026"})).await;
+    assert_eq!(ok.status(), 204);
+    app.login("rosa", "a fresh start 2026").await;
+    let old = app
+        .post_json(
+            "/auth/jwt/create/",
+            &json!({"username": "rosa", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(old.status(), 401);
+    assert_eq!(
+        app.get_bearer("/auth/users/me/", &session.access)
+            .await
+            .status(),
+        401,
+        "a reset ends every session"
+    );
+    let again =
+        confirm(json!({"uid": uid, "token": token, "new_password": "another one 2027"})).await;
+    assert_eq!(
+        json_body(again).await,
+        json!({"token": ["Invalid token for given user."]}),
+        "a link works once"
+    );
+
+    let mails = app.wait_for_mail(2).await;
+    let notice = mails
+        .iter()
+        .find(|m| m.subject.contains("password has been successfully changed"))
+        .unwrap();
+    assert_eq!(notice.to, "Rosa@Example.com");
+    assert!(
+        outbox_rows(&app)
+            .await
+            .iter()
+            .all(|m| m.sent_at.is_some() && m.attempts == 1)
+    );
+}
+
+async fn reset_links_use_the_front_end_template_expire_and_cool_down(backend: Backend) {
+    let clock = Clock::manual(start());
+    let Some(app) = app(
+        backend,
+        &[
+            (
+                "LATCHKEY_PASSWORD_RESET_CONFIRM_URL",
+                "auth/password/reset-password-confirmation/?uid={uid}&token={token}",
+            ),
+            ("LATCHKEY_FRONTEND_DOMAIN", "app.example.com"),
+            ("LATCHKEY_FRONTEND_PROTOCOL", "https"),
+            ("LATCHKEY_SITE_NAME", "Acme"),
+        ],
+        Some(clock.clone()),
+    )
+    .await
+    else {
+        return;
+    };
+    create_user(&app, "sol", "sol@example.com", PASSWORD).await;
+    let request = || {
+        let app = &app;
+        async move {
+            app.post_json(
+                "/auth/users/reset_password/",
+                &json!({"email": "sol@example.com"}),
+            )
+            .await
+        }
+    };
+    assert_eq!(request().await.status(), 204);
+    let mail = app.wait_for_mail(1).await.remove(0);
+    assert_eq!(mail.subject, "Password reset on Acme");
+    let link = mail.link();
+    assert!(
+        link.starts_with("https://app.example.com/auth/password/reset-password-confirmation/?uid="),
+        "{link}"
+    );
+
+    // A second request inside the cooldown sends nothing more; after it, a new link.
+    assert_eq!(request().await.status(), 204);
+    assert_eq!(outbox_rows(&app).await.len(), 1);
+
+    clock.advance(Duration::seconds(3601));
+    let (uid, token) = uid_and_token(&link);
+    let expired = app
+        .post_json(
+            "/auth/users/reset_password_confirm/",
+            &json!({"uid": uid, "token": token, "new_password": "a fresh start 2026"}),
+        )
+        .await;
+    assert_eq!(expired.status(), 400);
+    assert_eq!(
+        json_body(expired).await,
+        json!({"token": ["Invalid token for given user."]})
+    );
+    assert_eq!(request().await.status(), 204);
+    assert_eq!(app.wait_for_mail(2).await.len(), 2);
+}
+
+async fn reset_for_an_unknown_address_answers_the_same_and_sends_nothing(backend: Backend) {
+    let Some(app) = app(backend, &[], None).await else {
+        return;
+    };
+    create_user(&app, "tam", "tam@example.com", PASSWORD).await;
+    let known = app
+        .post_json(
+            "/auth/users/reset_password/",
+            &json!({"email": "tam@example.com"}),
+        )
+        .await;
+    let unknown = app
+        .post_json(
+            "/auth/users/reset_password/",
+            &json!({"email": "nobody@example.com"}),
+        )
+        .await;
+    assert_eq!(known.status(), 204);
+    assert_eq!(unknown.status(), 204);
+    let headers = |r: &reqwest::Response| {
+        let mut names: Vec<String> = r
+            .headers()
+            .keys()
+            .map(|k| k.as_str().to_owned())
+            .filter(|k| k != "date" && k != "x-request-id")
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(headers(&known), headers(&unknown));
+    assert_eq!(known.bytes().await.unwrap(), unknown.bytes().await.unwrap());
+    let mails = app.wait_for_mail(1).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(mails.len(), 1);
+    assert_eq!(
+        outbox_rows(&app).await.len(),
+        1,
+        "nothing is queued for the unknown address"
+    );
+
+    let invalid = app
+        .post_json(
+            "/auth/users/reset_password/",
+            &json!({"email": "not-an-email"}),
+        )
+        .await;
+    assert_eq!(invalid.status(), 400);
+    assert_eq!(
+        json_body(invalid).await,
+        json!({"email": ["Enter a valid email address."]})
+    );
+}
+
+async fn activation_flow_with_confirmation_and_stale_tokens(backend: Backend) {
+    let Some(app) = app(
+        backend,
+        &[
+            ("LATCHKEY_SEND_ACTIVATION_EMAIL", "true"),
+            ("LATCHKEY_SEND_CONFIRMATION_EMAIL", "true"),
+            ("LATCHKEY_MAIL_COOLDOWN", "0"),
+        ],
+        None,
+    )
+    .await
+    else {
+        return;
+    };
+    let register = |email: &str| {
+        let app = &app;
+        let body = json!({"email": email, "password": PASSWORD});
+        async move { app.post_json("/auth/users/", &body).await }
+    };
+    let created = json_body(register("uma@example.com").await).await;
+    assert_eq!(created["is_active"], false);
+    let login = app
+        .post_json(
+            "/auth/jwt/create/",
+            &json!({"username": "uma@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(login.status(), 401, "inactive until activated");
+
+    let mail = app.wait_for_mail(1).await.remove(0);
+    assert_eq!(mail.subject, "Account activation on Latchkey");
+    let link = mail.link();
+    assert!(
+        link.starts_with("http://localhost:8000/accounts/activate/"),
+        "{link}"
+    );
+    let (uid, token) = uid_and_token(&link);
+    let activate = |uid: &str, token: &str| {
+        let app = &app;
+        let body = json!({"uid": uid, "token": token});
+        async move { app.post_json("/auth/users/activation/", &body).await }
+    };
+    assert_eq!(activate(&uid, &token).await.status(), 204);
+    app.login("uma@example.com", PASSWORD).await;
+    let again = activate(&uid, &token).await;
+    assert_eq!(again.status(), 400);
+    assert_eq!(
+        json_body(again).await,
+        json!({"token": ["Invalid token for given user."]})
+    );
+    let mails = app.wait_for_mail(2).await;
+    assert!(mails.iter().any(
+        |m| m.subject == "Latchkey - Your account has been successfully created and activated!"
+    ));
+
+    // Activated some other way (an operator) while the link is still unused: stale.
+    json_body(register("val@example.com").await).await;
+    let mails = app.wait_for_mail(3).await;
+    let val_link = mails
+        .iter()
+        .find(|m| m.to == "val@example.com")
+        .unwrap()
+        .link();
+    accounts::set_active(&app.state, "val@example.com", true)
+        .await
+        .unwrap();
+    let (uid, token) = uid_and_token(&val_link);
+    let stale = activate(&uid, &token).await;
+    assert_eq!(stale.status(), 403);
+    assert_eq!(
+        json_body(stale).await,
+        json!({"detail": "Stale token for given user."})
+    );
+
+    // Resend: a new link for an inactive account, nothing for an active or unknown one.
+    json_body(register("wyn@example.com").await).await;
+    app.wait_for_mail(4).await;
+    for email in ["wyn@example.com", "uma@example.com", "ghost@example.com"] {
+        let response = app
+            .post_json("/auth/users/resend_activation/", &json!({"email": email}))
+            .await;
+        assert_eq!(response.status(), 204, "{email}");
+    }
+    let mails = app.wait_for_mail(5).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(
+        mails.iter().filter(|m| m.to == "wyn@example.com").count(),
+        2
+    );
+    assert_eq!(outbox_rows(&app).await.len(), 5);
+
+    // Changing the address re-verifies it.
+    let tokens = app.login("uma@example.com", PASSWORD).await;
+    let changed = app
+        .send_bearer(
+            reqwest::Method::POST,
+            "/auth/users/set_email/",
+            &tokens.access,
+            &json!({"current_password": PASSWORD, "new_email": "uma@new.example"}),
+        )
+        .await;
+    assert_eq!(changed.status(), 204);
+    let mails = app.wait_for_mail(6).await;
+    assert!(
+        mails
+            .iter()
+            .any(|m| m.to == "uma@new.example" && m.subject.starts_with("Account activation"))
+    );
+    assert_eq!(
+        json_body(app.get_bearer("/auth/users/me/", &tokens.access).await).await,
+        json!({"detail": "User is inactive", "code": "user_inactive"})
+    );
+}
+
+async fn prevent_enumeration_mails_the_owner_instead(backend: Backend) {
+    let Some(app) = app(backend, &[("LATCHKEY_PREVENT_ENUMERATION", "true")], None).await else {
+        return;
+    };
+    let new = app
+        .post_json(
+            "/auth/users/",
+            &json!({"email": "xia@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(new.status(), 201);
+    let first = json_body(new).await;
+    let taken = app
+        .post_json(
+            "/auth/users/",
+            &json!({"email": "XIA@example.com", "password": "another fine one"}),
+        )
+        .await;
+    assert_eq!(taken.status(), 201);
+    let second = json_body(taken).await;
+    assert_eq!(
+        first,
+        json!({"email": "xia@example.com", "username": "xia@example.com"})
+    );
+    assert_eq!(
+        second,
+        json!({"email": "XIA@example.com", "username": "xia@example.com"})
+    );
+    let mail = app.wait_for_mail(1).await.remove(0);
+    assert_eq!(mail.to, "xia@example.com");
+    assert_eq!(mail.subject, "Sign-up attempt on Latchkey");
+    assert_eq!(accounts::list_users(&app.state).await.unwrap().len(), 1);
+    app.login("xia@example.com", PASSWORD).await;
+}
+
+async fn password_change_sends_a_notice(backend: Backend) {
+    let Some(app) = app(backend, &[], None).await else {
+        return;
+    };
+    create_user(&app, "yan", "yan@example.com", PASSWORD).await;
+    let tokens = app.login("yan", PASSWORD).await;
+    let response = app
+        .send_bearer(
+            reqwest::Method::POST,
+            "/auth/users/set_password/",
+            &tokens.access,
+            &json!({"current_password": PASSWORD, "new_password": "brand new secret 99"}),
+        )
+        .await;
+    assert_eq!(response.status(), 204);
+    let mail = app.wait_for_mail(1).await.remove(0);
+    assert_eq!(
+        mail.subject,
+        "Latchkey - Your password has been successfully changed!"
+    );
+    assert_eq!(mail.to, "yan@example.com");
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A real SMTP server (aiosmtpd) writing to a maildir; `None` (loudly) when it is not installed
+/// outside CI.
+struct Smtp {
+    child: Child,
+}
+
+impl Drop for Smtp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn start_smtp(port: u16, maildir: &Path) -> Option<Smtp> {
+    let installed = Command::new("python3")
+        .args(["-c", "import aiosmtpd"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !installed {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("CI=true but aiosmtpd is not installed (pip install aiosmtpd)");
+        }
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "\n*** WARNING: aiosmtpd is not installed (pip install aiosmtpd): SMTP tests are SKIPPED. ***\n"
+        );
+        return None;
+    }
+    let server = Smtp {
+        child: Command::new("python3")
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            // A path that does not exist yet: Maildir creates it with its tmp/new/cur folders.
+            .arg(maildir.join("box"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start aiosmtpd"),
+    };
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Some(server);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("aiosmtpd did not start on port {port}");
+}
+
+async fn smtp_delivers_both_bodies_to_a_real_server(backend: Backend) {
+    let port = free_port();
+    let maildir = tempfile::tempdir().unwrap();
+    let Some(_server) = start_smtp(port, maildir.path()).await else {
+        return;
+    };
+    let url = format!("smtp://127.0.0.1:{port}");
+    let Some(app) = app(
+        backend,
+        &[
+            ("LATCHKEY_EMAIL_TRANSPORT", "smtp"),
+            ("LATCHKEY_SMTP_URL", &url),
+        ],
+        None,
+    )
+    .await
+    else {
+        return;
+    };
+    create_user(&app, "zed", "zed@example.com", PASSWORD).await;
+    let response = app
+        .post_json(
+            "/auth/users/reset_password/",
+            &json!({"email": "zed@example.com"}),
+        )
+        .await;
+    assert_eq!(response.status(), 204);
+    let mails = wait_for_files(&maildir.path().join("box/new"), 1).await;
+    let mail = &mails[0];
+    assert_eq!(mail.subject, "Password reset on Latchkey");
+    assert!(mail.text.contains("/accounts/reset/"), "{}", mail.text);
+    assert!(
+        mail.html
+            .contains("<a href=\"http://localhost:8000/accounts/reset/"),
+        "{}",
+        mail.html
+    );
+
+    // sendtestemail goes through the same transport and reports the server's answer.
+    let mut env = base_env(&app.db);
+    env.insert("LATCHKEY_EMAIL_TRANSPORT".into(), "smtp".into());
+    env.insert("LATCHKEY_SMTP_URL".into(), url.clone());
+    let out = run_cli(
+        &["sendtestemail", "ops@example.com"],
+        &env,
+        app.db.dir.path(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).starts_with("Sent a test email to ops@example.com: 250"),
+        "{}",
+        stdout(&out)
+    );
+    let mails = wait_for_files(&maildir.path().join("box/new"), 2).await;
+    assert!(
+        mails
+            .iter()
+            .any(|m| m.subject == "Test email from Latchkey")
+    );
+}
+
+async fn the_outbox_keeps_mail_while_smtp_is_down_and_delivers_later(backend: Backend) {
+    let port = free_port();
+    let url = format!("smtp://127.0.0.1:{port}");
+    let clock = Clock::manual(start());
+    let Some(app) = app(
+        backend,
+        &[
+            ("LATCHKEY_EMAIL_TRANSPORT", "smtp"),
+            ("LATCHKEY_SMTP_URL", &url),
+        ],
+        Some(clock.clone()),
+    )
+    .await
+    else {
+        return;
+    };
+    create_user(&app, "ada", "ada@example.com", PASSWORD).await;
+    let response = app
+        .post_json(
+            "/auth/users/reset_password/",
+            &json!({"email": "ada@example.com"}),
+        )
+        .await;
+    assert_eq!(
+        response.status(),
+        204,
+        "the request does not wait for the mail server"
+    );
+
+    let mut failed = None;
+    for _ in 0..100 {
+        let rows = outbox_rows(&app).await;
+        if rows.first().is_some_and(|m| m.last_error.is_some()) {
+            failed = rows.into_iter().next();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let failed = failed.expect("a failed attempt is recorded");
+    assert_eq!(failed.attempts, 1);
+    assert!(failed.sent_at.is_none());
+    assert_eq!(
+        failed.next_attempt_at,
+        clock.now_naive() + Duration::seconds(10)
+    );
+    assert!(
+        failed
+            .last_error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("onnection"),
+        "{failed:?}"
+    );
+
+    // Without the sendtestemail fallback: the CLI reports the failure at once.
+    let mut env = base_env(&app.db);
+    env.insert("LATCHKEY_EMAIL_TRANSPORT".into(), "smtp".into());
+    env.insert("LATCHKEY_SMTP_URL".into(), url.clone());
+    let out = run_cli(
+        &["sendtestemail", "ops@example.com"],
+        &env,
+        app.db.dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).starts_with("Error: sending:"),
+        "{}",
+        stderr(&out)
+    );
+
+    let maildir = tempfile::tempdir().unwrap();
+    let Some(_server) = start_smtp(port, maildir.path()).await else {
+        return;
+    };
+    clock.advance(Duration::seconds(11));
+    let mails = wait_for_files(&maildir.path().join("box/new"), 1).await;
+    assert_eq!(mails[0].to, "ada@example.com");
+    let rows = outbox_rows(&app).await;
+    assert!(rows[0].sent_at.is_some());
+    assert_eq!(rows[0].attempts, 2);
+    assert_eq!(rows.len(), 1, "sent once");
+}
+
+fn median(mut samples: Vec<f64>) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    samples[samples.len() / 2]
+}
+
+async fn reset_timing_does_not_reveal_which_addresses_exist(backend: Backend) {
+    let Some(app) = app(backend, &[], None).await else {
+        return;
+    };
+    const TRIES: usize = 50;
+    for i in 0..TRIES {
+        create_user(
+            &app,
+            &format!("t{i}"),
+            &format!("t{i}@example.com"),
+            PASSWORD,
+        )
+        .await;
+    }
+    let mut known = Vec::with_capacity(TRIES);
+    let mut unknown = Vec::with_capacity(TRIES);
+    // Interleaved, so drift on a shared machine hits both sides alike.
+    for i in 0..TRIES {
+        for (email, samples) in [
+            (format!("t{i}@example.com"), &mut known),
+            (format!("u{i}@example.com"), &mut unknown),
+        ] {
+            let started = std::time::Instant::now();
+            let response = app
+                .post_json("/auth/users/reset_password/", &json!({"email": email}))
+                .await;
+            samples.push(started.elapsed().as_secs_f64() * 1000.0);
+            assert_eq!(response.status(), 204);
+        }
+    }
+    let (known, unknown) = (median(known), median(unknown));
+    assert!(
+        (known - unknown).abs() < 5.0,
+        "median reset time: existing {known:.2} ms, unknown {unknown:.2} ms"
+    );
+    assert_eq!(outbox_rows(&app).await.len(), TRIES);
+}
