@@ -41,6 +41,8 @@ pub enum Command {
     /// List and manage users.
     #[command(subcommand)]
     Users(UsersCommand),
+    /// Delete expired and revoked sessions, expired refresh tokens and spent one-time tokens.
+    Flushexpiredtokens,
     /// Send one test message through the configured transport, now, and report its answer.
     Sendtestemail {
         /// Recipient address.
@@ -186,6 +188,16 @@ async fn admin(command: Command, state: &AppState, env: &HashMap<String, String>
         Command::Createsuperuser(args) => createsuperuser_interactive(state, args).await,
         Command::Changepassword(args) => changepassword(state, args, env).await,
         Command::Users(UsersCommand::List) => users_list(state).await,
+        Command::Flushexpiredtokens => {
+            let flushed = crate::tokens::service::flush_expired(state)
+                .await
+                .map_err(|e| CliError::new(format!("{e:#}")))?;
+            println!(
+                "Deleted {} sessions, {} refresh tokens and {} one-time tokens.",
+                flushed.sessions, flushed.refresh_tokens, flushed.one_time_tokens
+            );
+            Ok(())
+        }
         Command::Users(UsersCommand::Activate { username }) => {
             service::set_active(state, &username, true)
                 .await

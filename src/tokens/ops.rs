@@ -143,3 +143,44 @@ pub fn touch_session(
         .execute(conn)
         .map(drop)
 }
+
+/// What [`flush_expired`] removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Flushed {
+    /// Sessions past their expiry or revoked (their refresh tokens go with them).
+    pub sessions: usize,
+    /// Expired refresh tokens of sessions that remain.
+    pub refresh_tokens: usize,
+    /// Expired or used one-time tokens.
+    pub one_time_tokens: usize,
+}
+
+/// Deletes what can never be accepted again (SimpleJWT's `flushexpiredtokens`, plus sessions
+/// and one-time tokens).
+pub fn flush_expired(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<Flushed> {
+    use crate::db::schema::one_time_tokens;
+    let sessions = diesel::delete(
+        sessions::table.filter(
+            sessions::expires_at
+                .le(now)
+                .or(sessions::revoked_at.is_not_null()),
+        ),
+    )
+    .execute(conn)?;
+    let refresh_tokens =
+        diesel::delete(refresh_tokens::table.filter(refresh_tokens::expires_at.le(now)))
+            .execute(conn)?;
+    let one_time_tokens = diesel::delete(
+        one_time_tokens::table.filter(
+            one_time_tokens::expires_at
+                .le(now)
+                .or(one_time_tokens::used_at.is_not_null()),
+        ),
+    )
+    .execute(conn)?;
+    Ok(Flushed {
+        sessions,
+        refresh_tokens,
+        one_time_tokens,
+    })
+}

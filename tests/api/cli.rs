@@ -413,3 +413,54 @@ async fn migrate_is_idempotent(backend: Backend) {
     assert!(second.status.success(), "{}", stderr(&second));
     assert_eq!(stdout(&second).trim(), "No migrations to apply.");
 }
+
+backend_tests!(flushexpiredtokens_removes_only_dead_sessions_and_tokens);
+
+async fn flushexpiredtokens_removes_only_dead_sessions_and_tokens(backend: Backend) {
+    use latchkey::clock::Clock;
+    // The CLI runs on the real clock; the app's starts two days behind it.
+    let clock = Clock::manual(chrono::Utc::now() - chrono::Duration::days(2));
+    let Some(app) = crate::helpers::spawn_app_with(
+        backend,
+        crate::helpers::Spawn {
+            clock: Some(clock.clone()),
+            ..crate::helpers::Spawn::default()
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    crate::helpers::create_user(&app, "fay", "fay@example.com", "a long enough secret").await;
+    let expired = app.login("fay", "a long enough secret").await;
+    clock.advance(chrono::Duration::days(2));
+    let live = app.login("fay", "a long enough secret").await;
+    let revoked = app.login("fay", "a long enough secret").await;
+    let out = app
+        .post_json(
+            "/auth/logout/",
+            &serde_json::json!({"refresh": revoked.refresh}),
+        )
+        .await;
+    assert_eq!(out.status(), 200);
+
+    let env = base_env(&app.db);
+    let out = run_cli(&["flushexpiredtokens"], &env, app.db.dir.path());
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out).trim(),
+        "Deleted 2 sessions, 0 refresh tokens and 0 one-time tokens."
+    );
+    assert_eq!(
+        app.refresh(&live.refresh).await.status(),
+        200,
+        "live sessions stay"
+    );
+    assert_eq!(app.refresh(&expired.refresh).await.status(), 401);
+    let out = run_cli(&["flushexpiredtokens"], &env, app.db.dir.path());
+    assert_eq!(
+        stdout(&out).trim(),
+        "Deleted 0 sessions, 0 refresh tokens and 0 one-time tokens.",
+        "a second run finds nothing (the live session's rotated-out token has not expired)"
+    );
+}

@@ -719,3 +719,99 @@ async fn reset_timing_does_not_reveal_which_addresses_exist(backend: Backend) {
     );
     assert_eq!(outbox_rows(&app).await.len(), TRIES);
 }
+
+backend_tests!(
+    two_workers_on_one_database_send_each_message_once,
+    email_change_notice_goes_to_the_old_address
+);
+
+async fn two_workers_on_one_database_send_each_message_once(backend: Backend) {
+    let Some(app) = app(backend, &[("LATCHKEY_OUTBOX_POLL_MS", "3600000")], None).await else {
+        return;
+    };
+    // The app's own worker sleeps (an hour between polls, and nothing wakes it): two other
+    // "processes" below share the outbox.
+    let rendered = latchkey::mail::RenderedMail {
+        subject: "Hello".into(),
+        text: "text".into(),
+        html: "<p>html</p>".into(),
+    };
+    let now = app.state.clock.now_naive();
+    app.state
+        .db
+        .run(move |conn| -> Result<(), DbError> {
+            for i in 0..30 {
+                outbox::enqueue(
+                    conn,
+                    "from@example.com",
+                    &format!("r{i}@example.com"),
+                    &rendered,
+                    now,
+                )?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let first = crate::helpers::state_for(&app.db);
+    let second = crate::helpers::state_for(&app.db);
+    let mut claimed = (0, 0);
+    loop {
+        let (a, b) = tokio::join!(
+            latchkey::mail::deliver_due(&first),
+            latchkey::mail::deliver_due(&second)
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
+        if a + b == 0 {
+            break;
+        }
+        claimed = (claimed.0 + a, claimed.1 + b);
+    }
+    // (The app's own worker may have taken some in its first round at start-up.)
+    assert!(
+        claimed.0 + claimed.1 <= 30,
+        "claims never overlap: {claimed:?}"
+    );
+    assert_eq!(app.wait_for_mail(30).await.len(), 30);
+    let outbox = outbox_rows(&app).await;
+    assert!(
+        outbox
+            .iter()
+            .all(|m| m.sent_at.is_some() && m.attempts == 1),
+        "{outbox:?}"
+    );
+}
+
+async fn email_change_notice_goes_to_the_old_address(backend: Backend) {
+    let Some(app) = app(
+        backend,
+        &[("LATCHKEY_EMAIL_CHANGED_EMAIL_CONFIRMATION", "true")],
+        None,
+    )
+    .await
+    else {
+        return;
+    };
+    create_user(&app, "bea", "bea@old.example", PASSWORD).await;
+    let tokens = app.login("bea", PASSWORD).await;
+    let response = app
+        .send_bearer(
+            reqwest::Method::PATCH,
+            "/auth/users/me/",
+            &tokens.access,
+            &json!({"email": "bea@new.example"}),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let mail = app.wait_for_mail(1).await.remove(0);
+    assert_eq!(mail.to, "bea@old.example");
+    assert_eq!(
+        mail.subject,
+        "Latchkey - Your email address has been changed"
+    );
+    assert!(
+        mail.text.contains("was changed to bea@new.example"),
+        "{}",
+        mail.text
+    );
+}
