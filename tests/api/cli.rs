@@ -464,3 +464,37 @@ async fn flushexpiredtokens_removes_only_dead_sessions_and_tokens(backend: Backe
         "a second run finds nothing (the live session's rotated-out token has not expired)"
     );
 }
+
+#[test]
+fn sendtestemail_on_the_console_prints_the_whole_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = HashMap::from([
+        ("LATCHKEY_EMAIL_TRANSPORT".to_owned(), "console".to_owned()),
+        (
+            "LATCHKEY_DEFAULT_FROM_EMAIL".to_owned(),
+            "Latchkey <no-reply@example.com>".to_owned(),
+        ),
+        ("LATCHKEY_LOG".to_owned(), "warn".to_owned()),
+    ]);
+    let out = run_cli(&["sendtestemail", "ops@example.com"], &env, dir.path());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for expected in [
+        "From: Latchkey <no-reply@example.com>",
+        "To: ops@example.com",
+        "Subject: Test email from Latchkey",
+        "multipart/alternative",
+        "text/plain",
+        "text/html",
+        "If you can read it, mail delivery works.",
+        "Sent a test email to ops@example.com: printed to stdout",
+    ] {
+        assert!(
+            text.contains(expected),
+            "{expected:?} missing from:\n{text}"
+        );
+    }
+    let bad = run_cli(&["sendtestemail", "not-an-address"], &env, dir.path());
+    assert_eq!(bad.status.code(), Some(1));
+    assert_eq!(stderr(&bad).trim(), "Error: Enter a valid email address.");
+}
