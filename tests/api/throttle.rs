@@ -163,6 +163,34 @@ async fn the_lock_holds_until_an_operator_unlocks(backend: Backend) {
     let out = run_cli(&["users", "unlock", "nobody"], &env, app.db.dir.path());
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(stderr(&out).trim(), "Error: user 'nobody' does not exist");
+
+    // Locked again; this time the user resets the password through the mailed link.
+    for _ in 0..3 {
+        assert_eq!(attempt(&app, "wes", "wrong").await.status(), 401);
+        clock.advance(Duration::seconds(1));
+    }
+    assert_eq!(attempt(&app, "wes", PASSWORD).await.status(), 401);
+    clock.advance(Duration::seconds(1));
+    let reset = app
+        .post_json(
+            "/auth/users/reset_password/",
+            &json!({"email": "wes@example.com"}),
+        )
+        .await;
+    assert_eq!(reset.status(), 204);
+    let link = app.wait_for_mail(1).await.remove(0).link();
+    let parts: Vec<&str> = link.trim_end_matches('/').rsplit('/').take(2).collect();
+    let confirm = app
+        .post_json(
+            "/auth/users/reset_password_confirm/",
+            &json!({"uid": parts[1], "token": parts[0], "new_password": "unlocked by reset 1"}),
+        )
+        .await;
+    assert_eq!(confirm.status(), 204);
+    assert_eq!(
+        attempt(&app, "wes", "unlocked by reset 1").await.status(),
+        200
+    );
 }
 
 async fn throttling_can_be_turned_off_for_load_tests(backend: Backend) {
