@@ -159,6 +159,39 @@ fn seconds(n: u64) -> Duration {
     Duration::seconds(i64::try_from(n).unwrap_or(i64::MAX / 1000))
 }
 
+/// Stores a new password hash and everything that must go with it, inside the caller's
+/// transaction: every reset or activation link of the user dies, every session and refresh
+/// family except `keep` ends, the failed-login backoff and lock lift, the change is audited, and
+/// the "password changed" notice is queued when enabled (returns whether it was).
+pub(crate) fn apply_new_password(
+    conn: &mut DbConn,
+    state: &AppState,
+    user: &User,
+    hash: &str,
+    keep: Option<&str>,
+    kind: AuditKind,
+) -> Result<bool, AccountsError> {
+    let now = state.clock.now_naive();
+    ops::set_password_hash(conn, user.id, hash)?;
+    onetime::revoke_all(conn, user.id, now)?;
+    token_ops::revoke_user_sessions(conn, user.id, keep, now)?;
+    throttle::clear(conn, &throttle::user_key(user.id))?;
+    audit::record(conn, kind, Some(user.id), None, None, now)?;
+    let notice = state.settings.mail.password_changed_email_confirmation;
+    if notice {
+        queue_mail(
+            conn,
+            state,
+            MailKind::PasswordChanged,
+            &user.email,
+            user,
+            None,
+            "",
+        )?;
+    }
+    Ok(notice)
+}
+
 /// Wakes the outbox worker after a commit that queued mail.
 pub(crate) fn mail_queued(state: &AppState) {
     state.mail_queued.notify_one();
@@ -285,43 +318,26 @@ pub async fn confirm_password_reset(
     let now = state.clock.now_naive();
     let token = token.to_owned();
     let worker_state = state.clone();
-    let notice = state.settings.mail.password_changed_email_confirmation;
-    state
+    let queued = state
         .db
         .run(move |conn| {
-            write_transaction(conn, |conn| -> Result<(), AccountsError> {
+            write_transaction(conn, |conn| -> Result<bool, AccountsError> {
                 // Two confirmations racing: the compare-and-swap lets exactly one through.
                 if !onetime::consume(conn, user.id, Purpose::PasswordReset, &token, now)? {
                     return Err(field_error("token", INVALID_TOKEN));
                 }
-                ops::set_password_hash(conn, user.id, &hash)?;
-                onetime::revoke_all(conn, user.id, now)?;
-                token_ops::revoke_user_sessions(conn, user.id, None, now)?;
-                throttle::clear(conn, &throttle::user_key(user.id))?;
-                audit::record(
+                apply_new_password(
                     conn,
+                    &worker_state,
+                    &user,
+                    &hash,
+                    None,
                     AuditKind::PasswordReset,
-                    Some(user.id),
-                    None,
-                    None,
-                    now,
-                )?;
-                if notice {
-                    queue_mail(
-                        conn,
-                        &worker_state,
-                        MailKind::PasswordChanged,
-                        &user.email,
-                        &user,
-                        None,
-                        "",
-                    )?;
-                }
-                Ok(())
+                )
             })
         })
         .await?;
-    if notice {
+    if queued {
         mail_queued(state);
     }
     Ok(())

@@ -13,7 +13,6 @@ use crate::domain::{
 use crate::mail::MailKind;
 use crate::state::AppState;
 use crate::throttle;
-use crate::tokens::onetime;
 use crate::tokens::ops as token_ops;
 
 /// Django's message for a duplicate username.
@@ -420,42 +419,24 @@ pub async fn set_password(
     keep: Option<String>,
 ) -> Result<(), AccountsError> {
     let hash = state.hasher.hash(password).await?;
-    let now = state.clock.now_naive();
     let worker_state = state.clone();
-    let notice = state.settings.mail.password_changed_email_confirmation;
-    state
+    let queued = state
         .db
         .run(move |conn| {
-            write_transaction(conn, |conn| -> Result<(), AccountsError> {
+            write_transaction(conn, |conn| -> Result<bool, AccountsError> {
                 let user = ops::find_by_id(conn, user_id)?.ok_or(AccountsError::NotFound)?;
-                ops::set_password_hash(conn, user_id, &hash)?;
-                // Every outstanding reset or activation link dies with the old password.
-                onetime::revoke_all(conn, user_id, now)?;
-                token_ops::revoke_user_sessions(conn, user_id, keep.as_deref(), now)?;
-                audit::record(
+                flows::apply_new_password(
                     conn,
+                    &worker_state,
+                    &user,
+                    &hash,
+                    keep.as_deref(),
                     AuditKind::PasswordChanged,
-                    Some(user_id),
-                    None,
-                    None,
-                    now,
-                )?;
-                if notice {
-                    flows::queue_mail(
-                        conn,
-                        &worker_state,
-                        MailKind::PasswordChanged,
-                        &user.email,
-                        &user,
-                        None,
-                        "",
-                    )?;
-                }
-                Ok(())
+                )
             })
         })
         .await?;
-    if notice {
+    if queued {
         flows::mail_queued(state);
     }
     Ok(())
