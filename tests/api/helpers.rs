@@ -422,12 +422,19 @@ pub fn claims(token: &str) -> serde_json::Value {
 }
 
 fn base64url_decode(text: &str) -> Vec<u8> {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    decode_base64(
+        text,
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
+    )
+}
+
+/// Base64 with the given 64-character alphabet (padding ignored).
+fn decode_base64(text: &str, alphabet: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     let mut buffer = 0u32;
     let mut bits = 0;
     for c in text.bytes().filter(|c| *c != b'=') {
-        let value = ALPHABET.iter().position(|a| *a == c).expect("base64url") as u32;
+        let value = alphabet.iter().position(|a| *a == c).expect("base64") as u32;
         buffer = (buffer << 6) | value;
         bits += 6;
         if bits >= 8 {
@@ -552,21 +559,10 @@ fn decode_qp(text: &str) -> String {
 }
 
 fn base64_decode(text: &str) -> Vec<u8> {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = Vec::new();
-    let mut buffer = 0u32;
-    let mut bits = 0;
-    for c in text.bytes().filter(|c| *c != b'=') {
-        let value = ALPHABET.iter().position(|a| *a == c).expect("base64") as u32;
-        buffer = (buffer << 6) | value;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((buffer >> bits) as u8);
-            buffer &= (1 << bits) - 1;
-        }
-    }
-    out
+    decode_base64(
+        text,
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
+    )
 }
 
 /// Every message in a mail directory (`.eml` files, or a maildir's `new/` files).
