@@ -186,6 +186,12 @@ pub struct Settings {
     pub trusted_proxy_header: Option<String>,
     /// Mail delivery and the flows that send mail.
     pub mail: MailSettings,
+    /// Browser sessions: `Secure` cookies with the `__Host-` prefix (production default).
+    pub secure_cookies: bool,
+    /// A browser session ends after this many seconds without a request (Django: 2 weeks).
+    pub session_idle_timeout: u64,
+    /// A browser session ends this many seconds after login, however active.
+    pub session_absolute_lifetime: u64,
     /// The config file that was read, if any.
     pub config_file: Option<PathBuf>,
     /// Where each setting came from, by name.
@@ -258,6 +264,9 @@ struct FileSettings {
     mail_cooldown: Option<u64>,
     email_template_dir: Option<PathBuf>,
     outbox_poll_ms: Option<u64>,
+    secure_cookies: Option<bool>,
+    session_idle_timeout: Option<u64>,
+    session_absolute_lifetime: Option<u64>,
 }
 
 /// Inputs to [`Settings::load`]: the environment and the directory to resolve files against.
@@ -645,6 +654,31 @@ impl Settings {
         }
 
         let mail = load_mail(&mut layer, &mut file, environment);
+        let secure_cookies = layer.flag(
+            "secure_cookies",
+            "LATCHKEY_SECURE_COOKIES",
+            file.secure_cookies.take(),
+            environment == Environment::Production,
+        );
+        if environment == Environment::Production && !secure_cookies {
+            layer.problems.push(
+                "LATCHKEY_SECURE_COOKIES must be true when LATCHKEY_ENV=production".to_owned(),
+            );
+        }
+        let session_idle_timeout = layer.number(
+            "session_idle_timeout",
+            "LATCHKEY_SESSION_IDLE_TIMEOUT",
+            file.session_idle_timeout.take(),
+            1_209_600,
+            (60, 31_536_000),
+        );
+        let session_absolute_lifetime = layer.number(
+            "session_absolute_lifetime",
+            "LATCHKEY_SESSION_ABSOLUTE_LIFETIME",
+            file.session_absolute_lifetime.take(),
+            2_592_000,
+            (60, 31_536_000),
+        );
         let secret = resolve_secret(
             &mut layer,
             file.secret_key,
@@ -678,6 +712,9 @@ impl Settings {
                 throttle,
                 trusted_proxy_header,
                 mail,
+                secure_cookies,
+                session_idle_timeout,
+                session_absolute_lifetime,
                 config_file,
                 sources,
             }),
@@ -826,6 +863,15 @@ impl Settings {
                     .map_or_else(|| "(built-in)".to_owned(), |d| d.display().to_string()),
             ),
             ("outbox_poll_ms", mail.outbox_poll_ms.to_string()),
+            ("secure_cookies", self.secure_cookies.to_string()),
+            (
+                "session_idle_timeout",
+                format!("{} s", self.session_idle_timeout),
+            ),
+            (
+                "session_absolute_lifetime",
+                format!("{} s", self.session_absolute_lifetime),
+            ),
         ]);
         let mut lines = Vec::with_capacity(rows.len() + 1);
         lines.push(match &self.config_file {

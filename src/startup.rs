@@ -60,7 +60,8 @@ impl Application {
         let blocking = usize::try_from(state.settings.db_pool_size)
             .unwrap_or(8)
             .max(2);
-        let server = HttpServer::new(move || build_app(app_state.clone(), extra))
+        let pages = web::Data::new(crate::web::html::PageTemplates::load()?);
+        let server = HttpServer::new(move || build_app(app_state.clone(), pages.clone(), extra))
             .worker_max_blocking_threads(blocking)
             .listen(listener)?
             .run();
@@ -99,6 +100,7 @@ impl Application {
 /// The App with every route and middleware, in one place.
 fn build_app(
     state: AppState,
+    pages: web::Data<crate::web::html::PageTemplates>,
     extra: Option<ExtraRoutes>,
 ) -> App<
     impl actix_web::dev::ServiceFactory<
@@ -111,8 +113,10 @@ fn build_app(
 > {
     let limit = state.settings.max_body_bytes;
     let cors_origins = state.settings.cors_origins.clone();
+    let settings = std::sync::Arc::clone(&state.settings);
     App::new()
         .app_data(web::Data::new(state))
+        .app_data(pages)
         .app_data(web::PayloadConfig::new(limit))
         .app_data(
             web::JsonConfig::default()
@@ -132,7 +136,7 @@ fn build_app(
             web::PathConfig::default()
                 .error_handler(|_, _| ApiError::NotFound("Not found.").into()),
         )
-        .configure(routes_mod::routes)
+        .configure(|cfg| routes_mod::routes(cfg, &settings))
         .configure(|cfg| {
             if let Some(extra) = extra {
                 extra(cfg);

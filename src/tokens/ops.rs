@@ -184,3 +184,11 @@ pub fn flush_expired(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<Flush
         one_time_tokens,
     })
 }
+
+/// Records activity on a session.
+pub fn touch_last_seen(conn: &mut DbConn, sid: &str, now: NaiveDateTime) -> QueryResult<()> {
+    diesel::update(sessions::table.find(sid))
+        .set(sessions::last_seen_at.eq(now))
+        .execute(conn)
+        .map(drop)
+}

@@ -422,3 +422,65 @@ pub async fn flush_expired(state: &AppState) -> Result<ops::Flushed, TokenError>
         })
         .await
 }
+
+/// How stale `last_seen_at` may get before a request refreshes it: one write a minute per
+/// session at most, not one per request.
+const LAST_SEEN_RESOLUTION: Duration = Duration::seconds(60);
+
+/// Opens a browser session (one `sessions` row) for a user who just logged in; returns its id.
+pub async fn open_browser_session(
+    state: &AppState,
+    user_id: i64,
+    meta: &ClientMeta,
+) -> Result<String, TokenError> {
+    let now = state.clock.now_naive();
+    let expires_at = now + seconds(state.settings.session_absolute_lifetime);
+    let session = new_session(user_id, SessionKind::Browser, meta, now, expires_at);
+    let sid = session.id.clone();
+    state
+        .db
+        .run(move |conn| ops::insert_session(conn, &session).map_err(TokenError::from))
+        .await?;
+    Ok(sid)
+}
+
+/// The user of a live browser session: not revoked, not past its absolute lifetime or idle
+/// timeout, user active. One indexed lookup (plus a last-seen write once a minute).
+pub async fn browser_session_user(state: &AppState, sid: &str) -> Result<User, TokenError> {
+    let now = state.clock.now_naive();
+    let idle = seconds(state.settings.session_idle_timeout);
+    let sid = sid.to_owned();
+    state
+        .db
+        .run(move |conn| -> Result<User, TokenError> {
+            let (session, user) = ops::session_with_user(conn, &sid)?.ok_or(TokenError::Invalid)?;
+            if session.kind != SessionKind::Browser.as_str() || session.revoked_at.is_some() {
+                return Err(TokenError::Blacklisted);
+            }
+            if session.expires_at <= now || session.last_seen_at + idle <= now {
+                return Err(TokenError::Expired);
+            }
+            if !user.is_active {
+                return Err(TokenError::UserInactive);
+            }
+            if now - session.last_seen_at >= LAST_SEEN_RESOLUTION {
+                ops::touch_last_seen(conn, &sid, now)?;
+            }
+            Ok(user)
+        })
+        .await
+}
+
+/// Ends one session (logout).
+pub async fn end_session(state: &AppState, sid: &str) -> Result<(), TokenError> {
+    let now = state.clock.now_naive();
+    let sid = sid.to_owned();
+    state
+        .db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                ops::revoke_session(conn, &sid, now).map_err(TokenError::from)
+            })
+        })
+        .await
+}

@@ -2,6 +2,7 @@
 
 pub mod api;
 pub(crate) mod health;
+pub mod html;
 mod middleware;
 
 pub use middleware::{catch_panics, ip_throttle, limit_body_size, request_id_header};
@@ -9,7 +10,8 @@ pub use middleware::{catch_panics, ip_throttle, limit_body_size, request_id_head
 use actix_web::web;
 
 /// Registers every route.
-pub fn routes(cfg: &mut web::ServiceConfig) {
+pub fn routes(cfg: &mut web::ServiceConfig, settings: &crate::config::Settings) {
     health::routes(cfg);
     api::routes(cfg);
+    html::routes(cfg, settings);
 }

@@ -10,6 +10,7 @@ mod cli;
 mod compat;
 mod config;
 mod database;
+mod html;
 mod http;
 mod jwt;
 mod mail;

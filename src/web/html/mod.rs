@@ -1,0 +1,62 @@
+//! The HTML pages under `/accounts/` (Django's URL names and flow), with cookie sessions and
+//! synchronizer CSRF tokens. Thin adapters over the same core as the JSON API.
+
+mod csrf;
+mod pages;
+mod render;
+mod session;
+
+pub use render::PageTemplates;
+pub use session::session_middleware;
+
+use actix_web::middleware::from_fn;
+use actix_web::{HttpResponse, web};
+
+use crate::config::Settings;
+
+/// The `/accounts/` pages (with cookie sessions) and `/static/`.
+pub fn routes(cfg: &mut web::ServiceConfig, settings: &Settings) {
+    cfg.service(
+        web::scope("/accounts")
+            .wrap(from_fn(pages::security_headers))
+            // Identity sits inside the session layer: the session is loaded first.
+            .wrap(actix_identity::IdentityMiddleware::default())
+            .wrap(session_middleware(settings))
+            .route("/login", web::get().to(pages::login_form))
+            .route("/login", web::post().to(pages::login_submit))
+            .service(
+                web::resource("/logout")
+                    .route(web::post().to(pages::logout))
+                    .default_service(web::to(post_only)),
+            )
+            .route("/profile", web::get().to(pages::profile)),
+    )
+    .route("/static/{path:.*}", web::get().to(static_file));
+}
+
+/// Logging out changes state, so it is POST only (as in Django 5): 405 with `Allow: POST`.
+async fn post_only() -> HttpResponse {
+    HttpResponse::MethodNotAllowed()
+        .insert_header(("allow", "POST"))
+        .finish()
+}
+
+/// The few static files, compiled in and served with a day of caching.
+async fn static_file(path: web::Path<String>) -> HttpResponse {
+    let (body, content_type): (&'static [u8], &str) = match path.as_str() {
+        "vendor/pico/pico.classless.min.css" => (
+            include_bytes!("../../../static/vendor/pico/pico.classless.min.css"),
+            "text/css; charset=utf-8",
+        ),
+        "css/latchkey.css" => (
+            include_bytes!("../../../static/css/latchkey.css"),
+            "text/css; charset=utf-8",
+        ),
+        _ => return super::api::not_found().await,
+    };
+    HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header(("cache-control", "public, max-age=86400"))
+        .insert_header(("x-content-type-options", "nosniff"))
+        .body(body)
+}

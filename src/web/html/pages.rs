@@ -1,0 +1,294 @@
+use actix_identity::Identity;
+use actix_session::Session;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{Error, HttpMessage, HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use tera::Context;
+
+use super::{PageTemplates, csrf};
+use crate::accounts::{AccountsError, User, service};
+use crate::state::AppState;
+use crate::tokens::service as tokens;
+use crate::web::api::client_meta;
+
+/// Django's message for any failed login (unknown user, wrong password, inactive account).
+const LOGIN_FAILED: &str =
+    "Please enter a correct username and password. Note that both fields may be case-sensitive.";
+const PROFILE: &str = "/accounts/profile/";
+const LOGIN: &str = "/accounts/login/";
+
+/// Security headers on every page.
+pub async fn security_headers<B: MessageBody + 'static>(
+    req: ServiceRequest,
+    next: Next<B>,
+) -> Result<ServiceResponse<B>, Error> {
+    let hsts = req
+        .app_data::<web::Data<AppState>>()
+        .is_some_and(|s| s.settings.secure_cookies);
+    let mut res = next.call(req).await?;
+    let headers = res.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+        ),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if !headers.contains_key(header::REFERRER_POLICY) {
+        headers.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        );
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if hsts {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
+    Ok(res)
+}
+
+/// The context every page gets: site name, CSRF token, the user (if any), request id.
+fn base_context(
+    state: &AppState,
+    session: &Session,
+    req: &HttpRequest,
+    user: Option<&User>,
+) -> Context {
+    let mut context = Context::new();
+    context.insert("site_name", &state.settings.mail.site_name);
+    context.insert("csrf_token", &csrf::token(session));
+    context.insert("user", &user);
+    context.insert("messages", &Vec::<String>::new());
+    let request_id = req
+        .extensions()
+        .get::<tracing_actix_web::RequestId>()
+        .map(ToString::to_string);
+    context.insert("request_id", &request_id);
+    context
+}
+
+fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .finish()
+}
+
+/// `next=` is followed only for same-origin relative paths: `/x`, never `//host` or `/\host`.
+fn safe_next(next: Option<&str>) -> &str {
+    match next {
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.starts_with("/\\")
+                && !n.chars().any(|c| c.is_control() || c == '\\') =>
+        {
+            n
+        }
+        _ => PROFILE,
+    }
+}
+
+/// The logged-in user of a live browser session, if any.
+async fn current_user(state: &AppState, identity: Option<&Identity>) -> Option<User> {
+    let sid = identity?.id().ok()?;
+    tokens::browser_session_user(state, &sid).await.ok()
+}
+
+fn csrf_failure(
+    templates: &PageTemplates,
+    state: &AppState,
+    session: &Session,
+    req: &HttpRequest,
+) -> HttpResponse {
+    csrf::rotate(session);
+    let context = base_context(state, session, req, None);
+    templates.page(StatusCode::FORBIDDEN, "errors/403_csrf.html", &context)
+}
+
+#[derive(Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+/// GET /accounts/login/
+pub async fn login_form(
+    state: web::Data<AppState>,
+    templates: web::Data<PageTemplates>,
+    session: Session,
+    identity: Option<Identity>,
+    query: web::Query<NextQuery>,
+    req: HttpRequest,
+) -> HttpResponse {
+    if current_user(&state, identity.as_ref()).await.is_some() {
+        return see_other(safe_next(query.next.as_deref()));
+    }
+    let mut context = base_context(&state, &session, &req, None);
+    context.insert("next", safe_next(query.next.as_deref()));
+    context.insert("username", "");
+    templates.page(StatusCode::OK, "accounts/login.html", &context)
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    csrf_token: Option<String>,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    next: Option<String>,
+}
+
+/// POST /accounts/login/ — one message for every failed login; success renews the session id
+/// and the CSRF token and redirects (303) to a safe `next`.
+pub async fn login_submit(
+    state: web::Data<AppState>,
+    templates: web::Data<PageTemplates>,
+    session: Session,
+    req: HttpRequest,
+    form: web::Form<LoginForm>,
+) -> HttpResponse {
+    if !csrf::verify(&req, &session, form.csrf_token.as_deref()) {
+        return csrf_failure(&templates, &state, &session, &req);
+    }
+    let meta = client_meta(&req);
+    let next = safe_next(form.next.as_deref()).to_owned();
+    match service::authenticate(&state, form.username.trim(), &form.password, &meta).await {
+        Ok(user) => match tokens::open_browser_session(&state, user.id, &meta).await {
+            Ok(sid) => {
+                // Identity::login renews the session id (no fixation); the CSRF token is new too.
+                if let Err(e) = Identity::login(&req.extensions(), sid) {
+                    tracing::error!(error = %e, "cannot attach the session to the cookie");
+                    return server_error();
+                }
+                csrf::rotate(&session);
+                see_other(&next)
+            }
+            Err(e) => {
+                tracing::error!(error.chain = %crate::telemetry::error_chain(&e), "cannot open a session");
+                server_error()
+            }
+        },
+        Err(AccountsError::Throttled { retry_after }) => {
+            let mut context = base_context(&state, &session, &req, None);
+            let minutes = retry_after.div_ceil(60);
+            let wait = if retry_after < 60 {
+                format!(
+                    "{retry_after} second{}",
+                    if retry_after == 1 { "" } else { "s" }
+                )
+            } else {
+                format!("{minutes} minute{}", if minutes == 1 { "" } else { "s" })
+            };
+            context.insert("wait", &wait);
+            let mut response = templates.page(
+                StatusCode::TOO_MANY_REQUESTS,
+                "accounts/throttled.html",
+                &context,
+            );
+            if let Ok(value) = HeaderValue::from_str(&retry_after.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            response
+        }
+        Err(AccountsError::Unexpected(e)) => {
+            tracing::error!(error.chain = %crate::telemetry::error_chain(e.as_ref()), "login failed unexpectedly");
+            server_error()
+        }
+        Err(_) => {
+            let mut context = base_context(&state, &session, &req, None);
+            context.insert("next", &next);
+            context.insert("username", form.username.trim());
+            context.insert("form_error", LOGIN_FAILED);
+            templates.page(StatusCode::BAD_REQUEST, "accounts/login.html", &context)
+        }
+    }
+}
+
+fn server_error() -> HttpResponse {
+    HttpResponse::InternalServerError()
+        .content_type("text/plain; charset=utf-8")
+        .body("A server error occurred.")
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    csrf_token: Option<String>,
+}
+
+/// POST /accounts/logout/ — ends the session row and clears the cookie's session.
+pub async fn logout(
+    state: web::Data<AppState>,
+    templates: web::Data<PageTemplates>,
+    session: Session,
+    identity: Option<Identity>,
+    req: HttpRequest,
+    form: web::Form<CsrfForm>,
+) -> HttpResponse {
+    if !csrf::verify(&req, &session, form.csrf_token.as_deref()) {
+        return csrf_failure(&templates, &state, &session, &req);
+    }
+    if let Some(identity) = identity {
+        if let Ok(sid) = identity.id()
+            && let Err(e) = tokens::end_session(&state, &sid).await
+        {
+            tracing::error!(error.chain = %crate::telemetry::error_chain(&e), "cannot end the session");
+            return server_error();
+        }
+        identity.logout();
+    }
+    let context = base_context(&state, &session, &req, None);
+    templates.page(StatusCode::OK, "accounts/logged_out.html", &context)
+}
+
+/// GET /accounts/profile/ — the account page; anonymous visitors go to the login page.
+pub async fn profile(
+    state: web::Data<AppState>,
+    templates: web::Data<PageTemplates>,
+    session: Session,
+    identity: Option<Identity>,
+    req: HttpRequest,
+) -> HttpResponse {
+    let Some(user) = current_user(&state, identity.as_ref()).await else {
+        if let Some(identity) = identity {
+            // The session row was ended elsewhere (logout, password change, operator).
+            identity.logout();
+        }
+        return see_other(&format!("{LOGIN}?next={PROFILE}"));
+    };
+    let context = base_context(&state, &session, &req, Some(&user));
+    templates.page(StatusCode::OK, "accounts/profile.html", &context)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_must_be_a_same_origin_path() {
+        assert_eq!(
+            safe_next(Some("/accounts/profile/?tab=1")),
+            "/accounts/profile/?tab=1"
+        );
+        for bad in [
+            "//evil.example",
+            "/\\evil.example",
+            "https://evil.example/",
+            "evil",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/accounts/profile/", "{bad}");
+        }
+        assert_eq!(safe_next(None), "/accounts/profile/");
+    }
+}

@@ -1,0 +1,57 @@
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use tera::{Context, Tera};
+
+/// The page templates, compiled into the binary and parsed once at start-up.
+#[derive(Debug, Clone)]
+pub struct PageTemplates {
+    tera: Tera,
+}
+
+const PAGES: &[(&str, &str)] = &[
+    ("base.html", include_str!("../../../templates/base.html")),
+    (
+        "accounts/login.html",
+        include_str!("../../../templates/accounts/login.html"),
+    ),
+    (
+        "accounts/logged_out.html",
+        include_str!("../../../templates/accounts/logged_out.html"),
+    ),
+    (
+        "accounts/profile.html",
+        include_str!("../../../templates/accounts/profile.html"),
+    ),
+    (
+        "accounts/throttled.html",
+        include_str!("../../../templates/accounts/throttled.html"),
+    ),
+    (
+        "errors/403_csrf.html",
+        include_str!("../../../templates/errors/403_csrf.html"),
+    ),
+];
+
+impl PageTemplates {
+    /// Parses every page template (a broken template stops start-up, not a request).
+    pub fn load() -> Result<Self, tera::Error> {
+        let mut tera = Tera::default();
+        tera.add_raw_templates(PAGES.iter().copied())?;
+        Ok(Self { tera })
+    }
+
+    /// Renders `name` as an HTML response; a rendering failure becomes a logged, plain 500.
+    pub fn page(&self, status: StatusCode, name: &str, context: &Context) -> HttpResponse {
+        match self.tera.render(name, context) {
+            Ok(body) => HttpResponse::build(status)
+                .content_type("text/html; charset=utf-8")
+                .body(body),
+            Err(e) => {
+                tracing::error!(error.chain = %crate::telemetry::error_chain(&e), template = name, "page rendering failed");
+                HttpResponse::InternalServerError()
+                    .content_type("text/plain; charset=utf-8")
+                    .body("A server error occurred.")
+            }
+        }
+    }
+}

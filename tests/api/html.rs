@@ -1,0 +1,419 @@
+//! The HTML pages at the HTTP level: login, logout, profile, CSRF, headers, cookies.
+
+use serde_json::json;
+
+use crate::helpers::{
+    Backend, Spawn, TestApp, backend_tests, create_user, spawn_app, spawn_app_with,
+};
+
+backend_tests!(
+    the_login_page_has_csrf_security_headers_and_a_private_cookie,
+    posts_need_the_csrf_token_and_a_matching_origin,
+    a_failed_login_shows_one_message_and_keeps_the_username,
+    login_profile_and_logout,
+    next_is_followed_only_to_same_origin_paths,
+    ending_the_session_elsewhere_logs_the_browser_out,
+    secure_cookies_use_the_host_prefix_and_hsts,
+    static_files_are_served_with_cache_headers,
+);
+
+const PASSWORD: &str = "correct horse battery staple";
+const LOGIN_FAILED: &str =
+    "Please enter a correct username and password. Note that both fields may be case-sensitive.";
+
+/// A client that keeps cookies and does not follow redirects, like a browser tab we inspect.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The hidden CSRF field's value in a page.
+fn csrf(html: &str) -> String {
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = html.find(marker).expect("a CSRF field") + marker.len();
+    html[start..].split('"').next().unwrap().to_owned()
+}
+
+async fn login_page(app: &TestApp, client: &reqwest::Client) -> String {
+    let response = client
+        .get(app.url("/accounts/login/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.text().await.unwrap()
+}
+
+async fn post_login(
+    app: &TestApp,
+    client: &reqwest::Client,
+    username: &str,
+    password: &str,
+    next: &str,
+) -> reqwest::Response {
+    let token = csrf(&login_page(app, client).await);
+    client
+        .post(app.url("/accounts/login/"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("username", username),
+            ("password", password),
+            ("next", next),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+fn location(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+async fn the_login_page_has_csrf_security_headers_and_a_private_cookie(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let response = browser()
+        .get(app.url("/accounts/login"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(header("content-type"), "text/html; charset=utf-8");
+    let csp = header("content-security-policy");
+    for directive in [
+        "default-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+    ] {
+        assert!(csp.contains(directive), "{csp}");
+    }
+    assert_eq!(header("x-content-type-options"), "nosniff");
+    assert_eq!(header("referrer-policy"), "same-origin");
+    assert_eq!(header("cache-control"), "no-store");
+    assert!(
+        header("strict-transport-security").is_empty(),
+        "no HSTS over plain http"
+    );
+    let cookie = header("set-cookie");
+    assert!(cookie.starts_with("latchkey_session="), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/"),
+        "{cookie}"
+    );
+    assert!(
+        !cookie.contains("Secure"),
+        "plain http in development: {cookie}"
+    );
+    let html = response.text().await.unwrap();
+    assert_eq!(csrf(&html).len(), 43);
+    for needle in [
+        "<label for=\"id_username\">",
+        "autocomplete=\"username\"",
+        "<label for=\"id_password\">",
+        "autocomplete=\"current-password\"",
+        "/static/vendor/pico/pico.classless.min.css",
+    ] {
+        assert!(html.contains(needle), "{needle} missing");
+    }
+}
+
+async fn posts_need_the_csrf_token_and_a_matching_origin(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    create_user(&app, "cas", "cas@example.com", PASSWORD).await;
+    let client = browser();
+    let token = csrf(&login_page(&app, &client).await);
+    type Form<'a> = &'a [(&'a str, &'a str)];
+    let forms: [(Form<'_>, Option<&str>); 3] = [
+        (&[("username", "cas"), ("password", PASSWORD)], None),
+        (
+            &[
+                ("csrf_token", "forged"),
+                ("username", "cas"),
+                ("password", PASSWORD),
+            ],
+            None,
+        ),
+        (
+            &[
+                ("csrf_token", token.as_str()),
+                ("username", "cas"),
+                ("password", PASSWORD),
+            ],
+            Some("https://evil.example"),
+        ),
+    ];
+    for (form, origin) in forms {
+        let mut request = client.post(app.url("/accounts/login/")).form(form);
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 403, "{form:?} {origin:?}");
+        assert!(response.text().await.unwrap().contains("CSRF check failed"));
+    }
+    // The same form from this site's own origin goes through.
+    let token = csrf(&login_page(&app, &client).await);
+    let response = client
+        .post(app.url("/accounts/login/"))
+        .header("origin", app.address.as_str())
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("username", "cas"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+}
+
+async fn a_failed_login_shows_one_message_and_keeps_the_username(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    create_user(&app, "dee", "dee@example.com", PASSWORD).await;
+    create_user(&app, "eve", "eve@example.com", PASSWORD).await;
+    latchkey::accounts::service::set_active(&app.state, "eve", false)
+        .await
+        .unwrap();
+    for (username, password) in [("dee", "wrong"), ("nobody", PASSWORD), ("eve", PASSWORD)] {
+        let client = browser();
+        let response = post_login(&app, &client, username, password, "").await;
+        assert_eq!(response.status(), 400, "{username}");
+        let html = response.text().await.unwrap();
+        assert!(html.contains(LOGIN_FAILED), "{username}");
+        assert!(
+            html.contains(&format!("value=\"{username}\"")),
+            "the username is kept"
+        );
+        assert!(!html.contains(password), "the password is never echoed");
+    }
+}
+
+async fn login_profile_and_logout(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    create_user(&app, "fin", "fin@example.com", PASSWORD).await;
+    let client = browser();
+    let before = client
+        .get(app.url("/accounts/login/"))
+        .send()
+        .await
+        .unwrap();
+    let cookie_before = before.headers().get("set-cookie").cloned();
+    let response = post_login(&app, &client, "fin@example.com", PASSWORD, "").await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(location(&response), "/accounts/profile/");
+    assert_ne!(
+        response.headers().get("set-cookie").cloned(),
+        cookie_before,
+        "a new session cookie"
+    );
+
+    let profile = client
+        .get(app.url("/accounts/profile/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(profile.status(), 200);
+    let html = profile.text().await.unwrap();
+    assert!(html.contains("fin@example.com") && html.contains("Your account"));
+
+    let kinds: Vec<String> = app
+        .state
+        .db
+        .run(|conn| {
+            use diesel::prelude::*;
+            use latchkey::db::schema::sessions;
+            sessions::table
+                .filter(sessions::revoked_at.is_null())
+                .select(sessions::kind)
+                .load::<String>(conn)
+                .map_err(latchkey::db::DbError::from)
+        })
+        .await
+        .unwrap();
+    assert_eq!(kinds, ["browser"]);
+
+    let token = csrf(&html);
+    let logout = client
+        .post(app.url("/accounts/logout/"))
+        .form(&[("csrf_token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), 200);
+    assert!(
+        logout
+            .text()
+            .await
+            .unwrap()
+            .contains("You have been logged out.")
+    );
+    let after = client
+        .get(app.url("/accounts/profile/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status(), 303);
+    assert_eq!(location(&after), "/accounts/login/?next=/accounts/profile/");
+    let get_logout = client
+        .get(app.url("/accounts/logout/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        get_logout.status(),
+        405,
+        "logout is POST only, as in Django 5"
+    );
+}
+
+async fn next_is_followed_only_to_same_origin_paths(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    create_user(&app, "gus", "gus@example.com", PASSWORD).await;
+    for (next, expected) in [
+        ("//evil.example", "/accounts/profile/"),
+        ("https://evil.example/", "/accounts/profile/"),
+        ("/\\evil.example", "/accounts/profile/"),
+        (
+            "/accounts/profile/?tab=sessions",
+            "/accounts/profile/?tab=sessions",
+        ),
+    ] {
+        let response = post_login(&app, &browser(), "gus", PASSWORD, next).await;
+        assert_eq!(response.status(), 303, "{next}");
+        assert_eq!(location(&response), expected, "{next}");
+    }
+}
+
+async fn ending_the_session_elsewhere_logs_the_browser_out(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    create_user(&app, "hal", "hal@example.com", PASSWORD).await;
+    let client = browser();
+    assert_eq!(
+        post_login(&app, &client, "hal", PASSWORD, "")
+            .await
+            .status(),
+        303
+    );
+    assert_eq!(
+        client
+            .get(app.url("/accounts/profile/"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    // A password change from the API ends every other session, this browser's included.
+    let tokens = app.login("hal", PASSWORD).await;
+    let changed = app
+        .send_bearer(
+            reqwest::Method::POST,
+            "/auth/users/set_password/",
+            &tokens.access,
+            &json!({"current_password": PASSWORD, "new_password": "entirely new secret 1"}),
+        )
+        .await;
+    assert_eq!(changed.status(), 204);
+    let profile = client
+        .get(app.url("/accounts/profile/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(profile.status(), 303, "logged out at once");
+}
+
+async fn secure_cookies_use_the_host_prefix_and_hsts(backend: Backend) {
+    let Some(app) = spawn_app_with(
+        backend,
+        Spawn {
+            env: vec![("LATCHKEY_SECURE_COOKIES", "true".into())],
+            ..Spawn::default()
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    let response = browser()
+        .get(app.url("/accounts/login/"))
+        .send()
+        .await
+        .unwrap();
+    let cookie = response
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .unwrap()
+        .to_owned();
+    assert!(cookie.starts_with("__Host-latchkey_session="), "{cookie}");
+    assert!(
+        cookie.contains("Secure") && cookie.contains("Path=/") && !cookie.contains("Domain"),
+        "{cookie}"
+    );
+    assert_eq!(
+        response
+            .headers()
+            .get("strict-transport-security")
+            .and_then(|v| v.to_str().ok()),
+        Some("max-age=31536000; includeSubDomains")
+    );
+}
+
+async fn static_files_are_served_with_cache_headers(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    for path in [
+        "/static/vendor/pico/pico.classless.min.css",
+        "/static/css/latchkey.css",
+    ] {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), 200, "{path}");
+        assert_eq!(
+            response
+                .headers()
+                .get("cache-control")
+                .and_then(|v| v.to_str().ok()),
+            Some("public, max-age=86400")
+        );
+        assert!(
+            response
+                .headers()
+                .get("content-type")
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("text/css")
+        );
+        assert!(!response.bytes().await.unwrap().is_empty());
+    }
+    assert_eq!(app.get("/static/../Cargo.toml").await.status(), 404);
+}
