@@ -417,3 +417,179 @@ async fn static_files_are_served_with_cache_headers(backend: Backend) {
     }
     assert_eq!(app.get("/static/../Cargo.toml").await.status(), 404);
 }
+
+backend_tests!(
+    registration_page_creates_accounts_with_the_same_rules,
+    password_change_keeps_this_session_and_ends_the_others,
+);
+
+async fn registration_page_creates_accounts_with_the_same_rules(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let client = browser();
+    let page = client
+        .get(app.url("/accounts/register/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    for needle in [
+        "autocomplete=\"email\"",
+        "autocomplete=\"new-password\"",
+        "<label for=\"id_password2\">",
+    ] {
+        assert!(html.contains(needle), "{needle}");
+    }
+    let submit = |fields: Vec<(&'static str, String)>| {
+        let client = client.clone();
+        let url = app.url("/accounts/register/");
+        async move {
+            let token = csrf(&client.get(&url).send().await.unwrap().text().await.unwrap());
+            let mut form = fields;
+            form.push(("csrf_token", token));
+            client.post(&url).form(&form).send().await.unwrap()
+        }
+    };
+    let mismatch = submit(vec![
+        ("email", "kai@example.com".into()),
+        ("password1", PASSWORD.into()),
+        ("password2", "something else".into()),
+    ])
+    .await;
+    assert_eq!(mismatch.status(), 400);
+    let html = mismatch.text().await.unwrap();
+    assert!(html.contains("The two password fields didn\u{2019}t match."));
+    assert!(
+        html.contains("value=\"kai@example.com\""),
+        "the email is kept"
+    );
+    assert!(!html.contains(PASSWORD), "passwords are never sent back");
+
+    let weak = submit(vec![
+        ("email", "kai@example.com".into()),
+        ("username", "kaikai".into()),
+        ("password1", "kaiexample".into()),
+        ("password2", "kaiexample".into()),
+    ])
+    .await;
+    assert_eq!(weak.status(), 400);
+    let html = weak.text().await.unwrap();
+    assert!(
+        html.contains("The password is too similar to the email address."),
+        "{html}"
+    );
+
+    let ok = submit(vec![
+        ("email", "kai@example.com".into()),
+        ("first_name", "Kai".into()),
+        ("password1", PASSWORD.into()),
+        ("password2", PASSWORD.into()),
+    ])
+    .await;
+    assert_eq!(ok.status(), 200);
+    assert!(ok.text().await.unwrap().contains("Account created"));
+    let user = latchkey::accounts::service::get_by_username(&app.state, "kai@example.com")
+        .await
+        .unwrap();
+    assert_eq!(user.first_name, "Kai");
+    assert!(user.is_active);
+
+    let taken = submit(vec![
+        ("email", "KAI@example.com".into()),
+        ("password1", PASSWORD.into()),
+        ("password2", PASSWORD.into()),
+    ])
+    .await;
+    assert_eq!(taken.status(), 400);
+    assert!(
+        taken
+            .text()
+            .await
+            .unwrap()
+            .contains("user with this email address already exists.")
+    );
+}
+
+async fn password_change_keeps_this_session_and_ends_the_others(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    create_user(&app, "lou", "lou@example.com", PASSWORD).await;
+    let anonymous = browser()
+        .get(app.url("/accounts/password_change/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 303);
+    assert_eq!(
+        location(&anonymous),
+        "/accounts/login/?next=/accounts/password_change/"
+    );
+
+    let here = browser();
+    let elsewhere = browser();
+    assert_eq!(
+        post_login(&app, &here, "lou", PASSWORD, "").await.status(),
+        303
+    );
+    assert_eq!(
+        post_login(&app, &elsewhere, "lou", PASSWORD, "")
+            .await
+            .status(),
+        303
+    );
+    let change = |old: &'static str, new1: &'static str, new2: &'static str| {
+        let client = here.clone();
+        let url = app.url("/accounts/password_change/");
+        async move {
+            let page = client.get(&url).send().await.unwrap().text().await.unwrap();
+            let token = csrf(&page);
+            client
+                .post(&url)
+                .form(&[
+                    ("csrf_token", token.as_str()),
+                    ("old_password", old),
+                    ("new_password1", new1),
+                    ("new_password2", new2),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let wrong = change("nope", "a new secret 2026", "a new secret 2026").await;
+    assert_eq!(wrong.status(), 400);
+    assert!(
+        wrong
+            .text()
+            .await
+            .unwrap()
+            .contains("Your old password was entered incorrectly. Please enter it again.")
+    );
+    let differ = change(PASSWORD, "a new secret 2026", "another secret 2026").await;
+    assert!(
+        differ
+            .text()
+            .await
+            .unwrap()
+            .contains("The two password fields didn\u{2019}t match.")
+    );
+    let ok = change(PASSWORD, "a new secret 2026", "a new secret 2026").await;
+    assert_eq!(ok.status(), 303);
+    assert_eq!(location(&ok), "/accounts/password_change/done/");
+    let done = here
+        .get(app.url("/accounts/password_change/done/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 200, "this browser stays logged in");
+    let other = elsewhere
+        .get(app.url("/accounts/profile/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 303, "the other browser is logged out");
+    app.login("lou", "a new secret 2026").await;
+}

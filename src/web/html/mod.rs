@@ -23,15 +23,38 @@ pub fn routes(cfg: &mut web::ServiceConfig, settings: &Settings) {
             .wrap(actix_identity::IdentityMiddleware::default())
             .wrap(session_middleware(settings))
             .route("/login", web::get().to(pages::login_form))
-            .route("/login", web::post().to(pages::login_submit))
+            .route("/login", throttled(web::post().to(pages::login_submit)))
             .service(
                 web::resource("/logout")
                     .route(web::post().to(pages::logout))
                     .default_service(web::to(post_only)),
             )
-            .route("/profile", web::get().to(pages::profile)),
+            .route("/profile", web::get().to(pages::profile))
+            .route("/register", web::get().to(pages::register_form))
+            .route(
+                "/register",
+                throttled(web::post().to(pages::register_submit)),
+            )
+            .route(
+                "/password_change",
+                web::get().to(pages::password_change_form),
+            )
+            .route(
+                "/password_change",
+                web::post().to(pages::password_change_submit),
+            )
+            .route(
+                "/password_change/done",
+                web::get().to(pages::password_change_done),
+            ),
     )
     .route("/static/{path:.*}", web::get().to(static_file));
+}
+
+/// The per-IP token bucket of the JSON API, on the forms that guess passwords or create
+/// accounts. (Its 429 answer is still the JSON one.)
+fn throttled(route: actix_web::Route) -> actix_web::Route {
+    route.wrap(from_fn(crate::web::ip_throttle))
 }
 
 /// Logging out changes state, so it is POST only (as in Django 5): 405 with `Allow: POST`.

@@ -6,11 +6,13 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, HttpRequest, HttpResponse, web};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tera::Context;
 
 use super::{PageTemplates, csrf};
-use crate::accounts::{AccountsError, User, service};
+use crate::accounts::service::{self, Registration};
+use crate::accounts::{AccountsError, User};
+use crate::domain::{Email, FieldErrors, PersonName, Username};
 use crate::state::AppState;
 use crate::tokens::service as tokens;
 use crate::web::api::client_meta;
@@ -268,6 +270,317 @@ pub async fn profile(
     };
     let context = base_context(&state, &session, &req, Some(&user));
     templates.page(StatusCode::OK, "accounts/profile.html", &context)
+}
+
+/// Django's form message for two differing passwords (typographic apostrophe).
+const PASSWORDS_DIFFER: &str = "The two password fields didn\u{2019}t match.";
+
+/// The logged-in user, or a redirect to the login page that comes back to `here`.
+async fn require_user(
+    state: &AppState,
+    identity: Option<Identity>,
+    here: &str,
+) -> Result<(User, String), HttpResponse> {
+    let sid = identity.as_ref().and_then(|i| i.id().ok());
+    match (current_user(state, identity.as_ref()).await, sid) {
+        (Some(user), Some(sid)) => Ok((user, sid)),
+        _ => {
+            if let Some(identity) = identity {
+                identity.logout();
+            }
+            Err(see_other(&format!("{LOGIN}?next={here}")))
+        }
+    }
+}
+
+/// GET /accounts/password_change/
+pub async fn password_change_form(
+    state: web::Data<AppState>,
+    templates: web::Data<PageTemplates>,
+    session: Session,
+    identity: Option<Identity>,
+    req: HttpRequest,
+) -> HttpResponse {
+    let user = match require_user(&state, identity, "/accounts/password_change/").await {
+        Ok((user, _)) => user,
+        Err(redirect) => return redirect,
+    };
+    let mut context = base_context(&state, &session, &req, Some(&user));
+    context.insert(
+        "errors",
+        &std::collections::HashMap::<String, Vec<String>>::new(),
+    );
+    templates.page(StatusCode::OK, "accounts/password_change.html", &context)
+}
+
+#[derive(Deserialize)]
+pub struct PasswordChangeForm {
+    csrf_token: Option<String>,
+    #[serde(default)]
+    old_password: String,
+    #[serde(default)]
+    new_password1: String,
+    #[serde(default)]
+    new_password2: String,
+}
+
+/// POST /accounts/password_change/ — the core's set_password: this session stays, every other
+/// session and refresh family ends. Errors come back in Django's form words.
+pub async fn password_change_submit(
+    state: web::Data<AppState>,
+    templates: web::Data<PageTemplates>,
+    session: Session,
+    identity: Option<Identity>,
+    req: HttpRequest,
+    form: web::Form<PasswordChangeForm>,
+) -> HttpResponse {
+    if !csrf::verify(&req, &session, form.csrf_token.as_deref()) {
+        return csrf_failure(&templates, &state, &session, &req);
+    }
+    let (user, sid) = match require_user(&state, identity, "/accounts/password_change/").await {
+        Ok(found) => found,
+        Err(redirect) => return redirect,
+    };
+    let form = form.into_inner();
+    let outcome = service::change_password(
+        &state,
+        &user,
+        &form.old_password,
+        form.new_password1,
+        Some(&form.new_password2),
+        Some(sid),
+    )
+    .await;
+    match outcome {
+        Ok(()) => see_other("/accounts/password_change/done/"),
+        Err(AccountsError::Validation(errors)) => {
+            let mut fields: std::collections::HashMap<&str, Vec<String>> =
+                std::collections::HashMap::new();
+            for (field, messages) in errors.iter() {
+                for message in messages {
+                    let (name, text) = match field {
+                        "current_password" => (
+                            "old_password",
+                            "Your old password was entered incorrectly. Please enter it again."
+                                .to_owned(),
+                        ),
+                        "non_field_errors" => ("new_password2", PASSWORDS_DIFFER.to_owned()),
+                        _ => ("new_password2", message.clone()),
+                    };
+                    fields.entry(name).or_default().push(text);
+                }
+            }
+            let mut context = base_context(&state, &session, &req, Some(&user));
+            context.insert("errors", &fields);
+            templates.page(
+                StatusCode::BAD_REQUEST,
+                "accounts/password_change.html",
+                &context,
+            )
+        }
+        Err(e) => {
+            tracing::error!(error.chain = %crate::telemetry::error_chain(&e), "password change failed");
+            server_error()
+        }
+    }
+}
+
+/// GET /accounts/password_change/done/
+pub async fn password_change_done(
+    state: web::Data<AppState>,
+    templates: web::Data<PageTemplates>,
+    session: Session,
+    identity: Option<Identity>,
+    req: HttpRequest,
+) -> HttpResponse {
+    let user = match require_user(&state, identity, "/accounts/password_change/done/").await {
+        Ok((user, _)) => user,
+        Err(redirect) => return redirect,
+    };
+    let context = base_context(&state, &session, &req, Some(&user));
+    templates.page(
+        StatusCode::OK,
+        "accounts/password_change_done.html",
+        &context,
+    )
+}
+
+#[derive(Serialize)]
+struct Field<'a> {
+    name: &'a str,
+    label: &'a str,
+    kind: &'a str,
+    autocomplete: &'a str,
+    required: bool,
+    value: &'a str,
+    errors: Vec<String>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct RegisterForm {
+    csrf_token: Option<String>,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    first_name: String,
+    #[serde(default)]
+    last_name: String,
+    #[serde(default)]
+    password1: String,
+    #[serde(default)]
+    password2: String,
+}
+
+fn register_page(
+    templates: &PageTemplates,
+    mut context: Context,
+    status: StatusCode,
+    form: &RegisterForm,
+    errors: &FieldErrors,
+) -> HttpResponse {
+    let messages = |name: &str| errors.get(name).map(<[String]>::to_vec).unwrap_or_default();
+    // Passwords are never sent back; their messages sit under the confirmation, as in Django.
+    let mut password2 = messages("password");
+    password2.extend(messages("password2"));
+    let fields = [
+        Field {
+            name: "email",
+            label: "Email address",
+            kind: "email",
+            autocomplete: "email",
+            required: true,
+            value: &form.email,
+            errors: messages("email"),
+        },
+        Field {
+            name: "username",
+            label: "Username (optional: your email is used otherwise)",
+            kind: "text",
+            autocomplete: "username",
+            required: false,
+            value: &form.username,
+            errors: messages("username"),
+        },
+        Field {
+            name: "first_name",
+            label: "First name",
+            kind: "text",
+            autocomplete: "given-name",
+            required: false,
+            value: &form.first_name,
+            errors: messages("first_name"),
+        },
+        Field {
+            name: "last_name",
+            label: "Last name",
+            kind: "text",
+            autocomplete: "family-name",
+            required: false,
+            value: &form.last_name,
+            errors: messages("last_name"),
+        },
+        Field {
+            name: "password1",
+            label: "Password",
+            kind: "password",
+            autocomplete: "new-password",
+            required: true,
+            value: "",
+            errors: Vec::new(),
+        },
+        Field {
+            name: "password2",
+            label: "Password confirmation",
+            kind: "password",
+            autocomplete: "new-password",
+            required: true,
+            value: "",
+            errors: password2,
+        },
+    ];
+    context.insert("fields", &fields);
+    templates.page(status, "accounts/register.html", &context)
+}
+
+/// GET /accounts/register/
+pub async fn register_form(
+    state: web::Data<AppState>,
+    templates: web::Data<PageTemplates>,
+    session: Session,
+    req: HttpRequest,
+) -> HttpResponse {
+    let context = base_context(&state, &session, &req, None);
+    register_page(
+        &templates,
+        context,
+        StatusCode::OK,
+        &RegisterForm::default(),
+        &FieldErrors::new(),
+    )
+}
+
+/// POST /accounts/register/ — the same core registration as the API (policy, uniqueness,
+/// activation mail, enumeration protection).
+pub async fn register_submit(
+    state: web::Data<AppState>,
+    templates: web::Data<PageTemplates>,
+    session: Session,
+    req: HttpRequest,
+    form: web::Form<RegisterForm>,
+) -> HttpResponse {
+    if !csrf::verify(&req, &session, form.csrf_token.as_deref()) {
+        return csrf_failure(&templates, &state, &session, &req);
+    }
+    let form = form.into_inner();
+    let mut errors = FieldErrors::new();
+    let email = Email::parse(&form.email)
+        .map_err(|e| errors.add("email", e.to_string()))
+        .ok();
+    let username = match form.username.trim() {
+        "" => None,
+        raw => Username::parse(raw)
+            .map_err(|e| errors.add("username", e.to_string()))
+            .ok(),
+    };
+    let first_name = PersonName::parse(&form.first_name)
+        .map_err(|e| errors.add("first_name", e.to_string()))
+        .ok();
+    let last_name = PersonName::parse(&form.last_name)
+        .map_err(|e| errors.add("last_name", e.to_string()))
+        .ok();
+    if form.password1 != form.password2 {
+        errors.add("password2", PASSWORDS_DIFFER);
+    }
+    let outcome = match (email, first_name, last_name) {
+        (Some(email), Some(first_name), Some(last_name)) if errors.is_empty() => {
+            let registration = Registration {
+                email,
+                username,
+                first_name,
+                last_name,
+                password: form.password1.clone(),
+            };
+            service::register(&state, registration).await
+        }
+        _ => Err(AccountsError::Validation(errors)),
+    };
+    match outcome {
+        Ok(_) => {
+            let mut context = base_context(&state, &session, &req, None);
+            context.insert("activation", &state.settings.mail.send_activation_email);
+            templates.page(StatusCode::OK, "accounts/registered.html", &context)
+        }
+        Err(AccountsError::Validation(errors)) => {
+            let context = base_context(&state, &session, &req, None);
+            register_page(&templates, context, StatusCode::BAD_REQUEST, &form, &errors)
+        }
+        Err(e) => {
+            tracing::error!(error.chain = %crate::telemetry::error_chain(&e), "registration failed");
+            server_error()
+        }
+    }
 }
 
 #[cfg(test)]

@@ -8,29 +8,25 @@ pub struct PageTemplates {
     tera: Tera,
 }
 
-const PAGES: &[(&str, &str)] = &[
-    ("base.html", include_str!("../../../templates/base.html")),
-    (
-        "accounts/login.html",
-        include_str!("../../../templates/accounts/login.html"),
-    ),
-    (
-        "accounts/logged_out.html",
-        include_str!("../../../templates/accounts/logged_out.html"),
-    ),
-    (
-        "accounts/profile.html",
-        include_str!("../../../templates/accounts/profile.html"),
-    ),
-    (
-        "accounts/throttled.html",
-        include_str!("../../../templates/accounts/throttled.html"),
-    ),
-    (
-        "errors/403_csrf.html",
-        include_str!("../../../templates/errors/403_csrf.html"),
-    ),
-];
+/// `page!("accounts/login.html")` → the name and the compiled-in text of a template.
+macro_rules! page {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!("../../../templates/", $name)))),*]
+    };
+}
+
+const PAGES: &[(&str, &str)] = page!(
+    "base.html",
+    "accounts/login.html",
+    "accounts/logged_out.html",
+    "accounts/profile.html",
+    "accounts/throttled.html",
+    "accounts/password_change.html",
+    "accounts/password_change_done.html",
+    "accounts/register.html",
+    "accounts/registered.html",
+    "errors/403_csrf.html",
+);
 
 impl PageTemplates {
     /// Parses every page template (a broken template stops start-up, not a request).
