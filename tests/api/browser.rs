@@ -151,7 +151,8 @@ async fn a_person_logs_in_sees_the_profile_and_logs_out(backend: Backend) {
         .await
         .unwrap();
     let error = driver
-        .find(By::Id("form-error"))
+        .query(By::Id("form-error"))
+        .first()
         .await
         .unwrap()
         .text()
@@ -185,14 +186,12 @@ async fn a_person_logs_in_sees_the_profile_and_logs_out(backend: Backend) {
         .await
         .unwrap();
 
-    let heading = driver
-        .find(By::Css("main h1"))
+    // query() polls until the element appears: the click started a navigation.
+    driver
+        .query(By::XPath("//main/h1[text()='Your account']"))
+        .first()
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert_eq!(heading, "Your account");
+        .expect("the profile page");
     assert!(
         driver
             .current_url()
@@ -211,14 +210,11 @@ async fn a_person_logs_in_sees_the_profile_and_logs_out(backend: Backend) {
         .click()
         .await
         .unwrap();
-    let heading = driver
-        .find(By::Css("main h1"))
+    driver
+        .query(By::XPath("//main/h1[text()='Logged out']"))
+        .first()
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert_eq!(heading, "Logged out");
+        .expect("the logged-out page");
     driver.goto(app.url("/accounts/profile/")).await.unwrap();
     assert!(
         driver
