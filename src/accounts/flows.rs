@@ -457,6 +457,20 @@ pub(crate) fn queue_registration_attempt(
     Ok(true)
 }
 
+/// True when `uid`/`token` name an unused, unexpired link of that purpose (the link is not
+/// used up: the pages check it on GET and consume it on POST).
+pub async fn link_is_valid(
+    state: &AppState,
+    uid: &str,
+    token: &str,
+    purpose: Purpose,
+) -> Result<bool, AccountsError> {
+    let Some(id) = decode_uid(uid) else {
+        return Ok(false);
+    };
+    token_is_valid(state, id, purpose, token).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::human_duration;

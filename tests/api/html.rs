@@ -593,3 +593,170 @@ async fn password_change_keeps_this_session_and_ends_the_others(backend: Backend
     assert_eq!(other.status(), 303, "the other browser is logged out");
     app.login("lou", "a new secret 2026").await;
 }
+
+backend_tests!(
+    password_reset_pages_move_the_token_out_of_the_url,
+    activation_link_needs_a_post_from_the_page,
+);
+
+/// The path part of a mailed link (`http://localhost:8000/accounts/…` → `/accounts/…`).
+fn path_of(link: &str) -> String {
+    let after_scheme = link.split_once("://").map_or(link, |(_, rest)| rest);
+    format!(
+        "/{}",
+        after_scheme.split_once('/').map_or("", |(_, path)| path)
+    )
+}
+
+async fn password_reset_pages_move_the_token_out_of_the_url(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    create_user(&app, "max", "max@example.com", PASSWORD).await;
+    let client = browser();
+    let form = client
+        .get(app.url("/accounts/password_reset/"))
+        .send()
+        .await
+        .unwrap();
+    let token = csrf(&form.text().await.unwrap());
+    let sent = client
+        .post(app.url("/accounts/password_reset/"))
+        .form(&[("csrf_token", token.as_str()), ("email", "max@example.com")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 303);
+    assert_eq!(location(&sent), "/accounts/password_reset/done/");
+
+    let link = app.wait_for_mail(1).await.remove(0).link();
+    let path = path_of(&link);
+    assert!(path.starts_with("/accounts/reset/"), "{path}");
+    let hop = client.get(app.url(&path)).send().await.unwrap();
+    assert_eq!(hop.status(), 303);
+    assert_eq!(
+        hop.headers()
+            .get("referrer-policy")
+            .and_then(|v| v.to_str().ok()),
+        Some("no-referrer")
+    );
+    let set_password = location(&hop);
+    assert!(set_password.ends_with("/set-password/"), "{set_password}");
+    assert!(
+        !set_password.contains(path.trim_end_matches('/').rsplit('/').next().unwrap()),
+        "the token left the URL"
+    );
+
+    let page = client.get(app.url(&set_password)).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let token = csrf(&page.text().await.unwrap());
+    let differ = client
+        .post(app.url(&set_password))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("new_password1", "a brand new one 7"),
+            ("new_password2", "not the same 7"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(differ.status(), 400);
+    let html = differ.text().await.unwrap();
+    assert!(
+        html.contains("The two password fields didn\u{2019}t match."),
+        "{html}"
+    );
+    let token = csrf(&html);
+    let done = client
+        .post(app.url(&set_password))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("new_password1", "a brand new one 7"),
+            ("new_password2", "a brand new one 7"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 303);
+    assert_eq!(location(&done), "/accounts/reset/done/");
+    app.login("max", "a brand new one 7").await;
+
+    let again = browser().get(app.url(&path)).send().await.unwrap();
+    assert_eq!(again.status(), 200);
+    assert!(
+        again
+            .text()
+            .await
+            .unwrap()
+            .contains("This link is no longer valid")
+    );
+}
+
+async fn activation_link_needs_a_post_from_the_page(backend: Backend) {
+    let Some(app) = spawn_app_with(
+        backend,
+        Spawn {
+            env: vec![("LATCHKEY_SEND_ACTIVATION_EMAIL", "true".into())],
+            ..Spawn::default()
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    let created = app
+        .post_json(
+            "/auth/users/",
+            &json!({"email": "ned@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let path = path_of(&app.wait_for_mail(1).await.remove(0).link());
+    let client = browser();
+    // What a mail scanner does: open the link. Nothing is used up.
+    for _ in 0..2 {
+        let page = client.get(app.url(&path)).send().await.unwrap();
+        assert_eq!(page.status(), 200);
+        assert!(page.text().await.unwrap().contains("Activate my account"));
+    }
+    let user = latchkey::accounts::service::get_by_username(&app.state, "ned@example.com")
+        .await
+        .unwrap();
+    assert!(!user.is_active);
+
+    let token = csrf(
+        &client
+            .get(app.url(&path))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
+    let activated = client
+        .post(app.url(&path))
+        .form(&[("csrf_token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(activated.status(), 200);
+    assert!(
+        activated
+            .text()
+            .await
+            .unwrap()
+            .contains("Account activated")
+    );
+    let user = latchkey::accounts::service::get_by_username(&app.state, "ned@example.com")
+        .await
+        .unwrap();
+    assert!(user.is_active);
+    let used = client.get(app.url(&path)).send().await.unwrap();
+    assert!(
+        used.text()
+            .await
+            .unwrap()
+            .contains("This link is no longer valid")
+    );
+}

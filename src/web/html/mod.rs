@@ -3,6 +3,7 @@
 
 mod csrf;
 mod pages;
+mod recovery;
 mod render;
 mod session;
 
@@ -46,6 +47,26 @@ pub fn routes(cfg: &mut web::ServiceConfig, settings: &Settings) {
             .route(
                 "/password_change/done",
                 web::get().to(pages::password_change_done),
+            )
+            .route("/password_reset", web::get().to(recovery::reset_form))
+            .route(
+                "/password_reset",
+                throttled(web::post().to(recovery::reset_submit)),
+            )
+            .route("/password_reset/done", web::get().to(recovery::reset_done))
+            .route("/reset/done", web::get().to(recovery::reset_complete))
+            .route("/reset/{uid}/{token}", web::get().to(recovery::reset_link))
+            .route(
+                "/reset/{uid}/set-password",
+                web::post().to(recovery::set_password_submit),
+            )
+            .route(
+                "/activate/{uid}/{token}",
+                web::get().to(recovery::activate_page),
+            )
+            .route(
+                "/activate/{uid}/{token}",
+                web::post().to(recovery::activate_submit),
             ),
     )
     .route("/static/{path:.*}", web::get().to(static_file));

@@ -18,10 +18,10 @@ use crate::tokens::service as tokens;
 use crate::web::api::client_meta;
 
 /// Django's message for any failed login (unknown user, wrong password, inactive account).
-const LOGIN_FAILED: &str =
+pub(super) const LOGIN_FAILED: &str =
     "Please enter a correct username and password. Note that both fields may be case-sensitive.";
-const PROFILE: &str = "/accounts/profile/";
-const LOGIN: &str = "/accounts/login/";
+pub(super) const PROFILE: &str = "/accounts/profile/";
+pub(super) const LOGIN: &str = "/accounts/login/";
 
 /// Security headers on every page.
 pub async fn security_headers<B: MessageBody + 'static>(
@@ -31,6 +31,9 @@ pub async fn security_headers<B: MessageBody + 'static>(
     let hsts = req
         .app_data::<web::Data<AppState>>()
         .is_some_and(|s| s.settings.secure_cookies);
+    let path = req.path();
+    let private_url =
+        path.starts_with("/accounts/reset/") || path.starts_with("/accounts/activate/");
     let mut res = next.call(req).await?;
     let headers = res.headers_mut();
     headers.insert(
@@ -44,12 +47,13 @@ pub async fn security_headers<B: MessageBody + 'static>(
         HeaderValue::from_static("nosniff"),
     );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    if !headers.contains_key(header::REFERRER_POLICY) {
-        headers.insert(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("same-origin"),
-        );
-    }
+    // Pages whose URL carries a one-time token never leak it in a Referer.
+    let referrer = if private_url {
+        "no-referrer"
+    } else {
+        "same-origin"
+    };
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static(referrer));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if hsts {
         headers.insert(
@@ -61,7 +65,7 @@ pub async fn security_headers<B: MessageBody + 'static>(
 }
 
 /// The context every page gets: site name, CSRF token, the user (if any), request id.
-fn base_context(
+pub(super) fn base_context(
     state: &AppState,
     session: &Session,
     req: &HttpRequest,
@@ -80,7 +84,7 @@ fn base_context(
     context
 }
 
-fn see_other(location: &str) -> HttpResponse {
+pub(super) fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, location))
         .finish()
@@ -107,7 +111,7 @@ async fn current_user(state: &AppState, identity: Option<&Identity>) -> Option<U
     tokens::browser_session_user(state, &sid).await.ok()
 }
 
-fn csrf_failure(
+pub(super) fn csrf_failure(
     templates: &PageTemplates,
     state: &AppState,
     session: &Session,
@@ -217,7 +221,7 @@ pub async fn login_submit(
     }
 }
 
-fn server_error() -> HttpResponse {
+pub(super) fn server_error() -> HttpResponse {
     HttpResponse::InternalServerError()
         .content_type("text/plain; charset=utf-8")
         .body("A server error occurred.")
@@ -273,7 +277,7 @@ pub async fn profile(
 }
 
 /// Django's form message for two differing passwords (typographic apostrophe).
-const PASSWORDS_DIFFER: &str = "The two password fields didn\u{2019}t match.";
+pub(super) const PASSWORDS_DIFFER: &str = "The two password fields didn\u{2019}t match.";
 
 /// The logged-in user, or a redirect to the login page that comes back to `here`.
 async fn require_user(

@@ -25,6 +25,13 @@ const PAGES: &[(&str, &str)] = page!(
     "accounts/password_change_done.html",
     "accounts/register.html",
     "accounts/registered.html",
+    "accounts/password_reset_form.html",
+    "accounts/password_reset_done.html",
+    "accounts/password_reset_confirm.html",
+    "accounts/password_reset_complete.html",
+    "accounts/link_invalid.html",
+    "accounts/activate.html",
+    "accounts/activated.html",
     "errors/403_csrf.html",
 );
 
