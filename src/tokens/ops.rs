@@ -192,3 +192,37 @@ pub fn touch_last_seen(conn: &mut DbConn, sid: &str, now: NaiveDateTime) -> Quer
         .execute(conn)
         .map(drop)
 }
+
+/// A user's live sessions (not revoked, not expired), newest first.
+pub fn live_sessions(
+    conn: &mut DbConn,
+    user_id: i64,
+    now: NaiveDateTime,
+) -> QueryResult<Vec<Session>> {
+    sessions::table
+        .filter(sessions::user_id.eq(user_id))
+        .filter(sessions::revoked_at.is_null())
+        .filter(sessions::expires_at.gt(now))
+        .order(sessions::created_at.desc())
+        .select(Session::as_select())
+        .load(conn)
+}
+
+/// Ends one session of this user (no effect on another user's session).
+pub fn revoke_own_session(
+    conn: &mut DbConn,
+    user_id: i64,
+    sid: &str,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let owned = diesel::select(diesel::dsl::exists(
+        sessions::table
+            .filter(sessions::id.eq(sid))
+            .filter(sessions::user_id.eq(user_id)),
+    ))
+    .get_result::<bool>(conn)?;
+    if owned {
+        revoke_session(conn, sid, now)?;
+    }
+    Ok(owned)
+}

@@ -484,3 +484,30 @@ pub async fn end_session(state: &AppState, sid: &str) -> Result<(), TokenError> 
         })
         .await
 }
+
+/// The user's live sessions (browser and API), newest first.
+pub async fn list_sessions(state: &AppState, user_id: i64) -> Result<Vec<Session>, TokenError> {
+    let now = state.clock.now_naive();
+    state
+        .db
+        .run(move |conn| ops::live_sessions(conn, user_id, now).map_err(TokenError::from))
+        .await
+}
+
+/// Ends one of the user's own sessions; false when it is not theirs.
+pub async fn end_own_session(
+    state: &AppState,
+    user_id: i64,
+    sid: &str,
+) -> Result<bool, TokenError> {
+    let now = state.clock.now_naive();
+    let sid = sid.to_owned();
+    state
+        .db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                ops::revoke_own_session(conn, user_id, &sid, now).map_err(TokenError::from)
+            })
+        })
+        .await
+}

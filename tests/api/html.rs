@@ -760,3 +760,157 @@ async fn activation_link_needs_a_post_from_the_page(backend: Backend) {
             .contains("This link is no longer valid")
     );
 }
+
+backend_tests!(the_account_page_edits_names_and_ends_sessions);
+
+async fn the_account_page_edits_names_and_ends_sessions(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    create_user(&app, "oli", "oli@example.com", PASSWORD).await;
+    let here = browser();
+    let other_browser = browser();
+    assert_eq!(
+        post_login(&app, &here, "oli", PASSWORD, "").await.status(),
+        303
+    );
+    assert_eq!(
+        post_login(&app, &other_browser, "oli", PASSWORD, "")
+            .await
+            .status(),
+        303
+    );
+    let api = app.login("oli", PASSWORD).await;
+
+    let page = here
+        .get(app.url("/accounts/profile/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        page.matches("<tr>").count() - 1,
+        3,
+        "two browsers and one API session"
+    );
+    assert_eq!(page.matches("this device").count(), 1);
+    assert!(page.contains("<td>api</td>") && page.contains("<td>browser</td>"));
+
+    let token = csrf(&page);
+    let renamed = here
+        .post(app.url("/accounts/profile/"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("first_name", " Olive "),
+            ("last_name", "Oyl"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(renamed.status(), 303);
+    let user = latchkey::accounts::service::get_by_username(&app.state, "oli")
+        .await
+        .unwrap();
+    assert_eq!(
+        (user.first_name.as_str(), user.last_name.as_str()),
+        ("Olive", "Oyl")
+    );
+    let too_long = here
+        .post(app.url("/accounts/profile/"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("first_name", "x".repeat(151).as_str()),
+            ("last_name", ""),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(too_long.status(), 400);
+    assert!(
+        too_long
+            .text()
+            .await
+            .unwrap()
+            .contains("Ensure this field has no more than 150 characters.")
+    );
+
+    // End the API session from its row.
+    let page = here
+        .get(app.url("/accounts/profile/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let api_row = page
+        .split("<tr>")
+        .find(|row| row.contains("<td>api</td>"))
+        .unwrap();
+    let action = api_row
+        .split("action=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let ended = here
+        .post(app.url(&action))
+        .form(&[("csrf_token", csrf(&page).as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ended.status(), 303);
+    assert_eq!(
+        app.get_bearer("/auth/users/me/", &api.access)
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(
+        other_browser
+            .get(app.url("/accounts/profile/"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    let page = here
+        .get(app.url("/accounts/profile/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let all = here
+        .post(app.url("/accounts/sessions/end-others/"))
+        .form(&[("csrf_token", csrf(&page).as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(all.status(), 303);
+    assert_eq!(
+        other_browser
+            .get(app.url("/accounts/profile/"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        303
+    );
+    assert_eq!(
+        here.get(app.url("/accounts/profile/"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200,
+        "this one stays"
+    );
+}

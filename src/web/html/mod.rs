@@ -31,6 +31,12 @@ pub fn routes(cfg: &mut web::ServiceConfig, settings: &Settings) {
                     .default_service(web::to(post_only)),
             )
             .route("/profile", web::get().to(pages::profile))
+            .route("/profile", web::post().to(pages::profile_submit))
+            .route(
+                "/sessions/end-others",
+                web::post().to(pages::end_other_sessions),
+            )
+            .route("/sessions/{handle}/end", web::post().to(pages::end_session))
             .route("/register", web::get().to(pages::register_form))
             .route(
                 "/register",

@@ -257,6 +257,73 @@ pub async fn logout(
     templates.page(StatusCode::OK, "accounts/logged_out.html", &context)
 }
 
+#[derive(Serialize)]
+struct SessionRow {
+    id: String,
+    kind: String,
+    created: String,
+    last_seen: String,
+    ip: String,
+    user_agent: String,
+    current: bool,
+}
+
+/// A public handle for a session: the raw id stays out of pages.
+fn session_handle(sid: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new()
+        .chain_update(b"latchkey:session-handle:")
+        .chain_update(sid.as_bytes())
+        .finalize();
+    digest.iter().take(12).map(|b| format!("{b:02x}")).collect()
+}
+
+fn when(at: chrono::NaiveDateTime) -> String {
+    at.format("%Y-%m-%d %H:%M").to_string()
+}
+
+/// The account page with its name form and sessions table.
+async fn profile_page(
+    state: &AppState,
+    templates: &PageTemplates,
+    session: &Session,
+    req: &HttpRequest,
+    user: &User,
+    current_sid: &str,
+    errors: &FieldErrors,
+) -> HttpResponse {
+    let sessions = match tokens::list_sessions(state, user.id).await {
+        Ok(sessions) => sessions,
+        Err(e) => {
+            tracing::error!(error.chain = %crate::telemetry::error_chain(&e), "cannot list sessions");
+            return server_error();
+        }
+    };
+    let rows: Vec<SessionRow> = sessions
+        .into_iter()
+        .map(|s| SessionRow {
+            id: session_handle(&s.id),
+            current: s.id == current_sid,
+            kind: s.kind,
+            created: when(s.created_at),
+            last_seen: when(s.last_seen_at),
+            ip: s.ip.unwrap_or_default(),
+            user_agent: s.user_agent.unwrap_or_default(),
+        })
+        .collect();
+    let mut context = base_context(state, session, req, Some(user));
+    context.insert("sessions", &rows);
+    context.insert("joined", &when(user.date_joined));
+    let errors: std::collections::HashMap<&str, &[String]> = errors.iter().collect();
+    context.insert("errors", &errors);
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    templates.page(status, "accounts/profile.html", &context)
+}
+
 /// GET /accounts/profile/ — the account page; anonymous visitors go to the login page.
 pub async fn profile(
     state: web::Data<AppState>,
@@ -265,15 +332,130 @@ pub async fn profile(
     identity: Option<Identity>,
     req: HttpRequest,
 ) -> HttpResponse {
-    let Some(user) = current_user(&state, identity.as_ref()).await else {
-        if let Some(identity) = identity {
-            // The session row was ended elsewhere (logout, password change, operator).
-            identity.logout();
+    match require_user(&state, identity, PROFILE).await {
+        Ok((user, sid)) => {
+            profile_page(
+                &state,
+                &templates,
+                &session,
+                &req,
+                &user,
+                &sid,
+                &FieldErrors::new(),
+            )
+            .await
         }
-        return see_other(&format!("{LOGIN}?next={PROFILE}"));
+        Err(redirect) => redirect,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct NamesForm {
+    csrf_token: Option<String>,
+    #[serde(default)]
+    first_name: String,
+    #[serde(default)]
+    last_name: String,
+}
+
+/// POST /accounts/profile/ — first and last name.
+pub async fn profile_submit(
+    state: web::Data<AppState>,
+    templates: web::Data<PageTemplates>,
+    session: Session,
+    identity: Option<Identity>,
+    req: HttpRequest,
+    form: web::Form<NamesForm>,
+) -> HttpResponse {
+    if !csrf::verify(&req, &session, form.csrf_token.as_deref()) {
+        return csrf_failure(&templates, &state, &session, &req);
+    }
+    let (user, sid) = match require_user(&state, identity, PROFILE).await {
+        Ok(found) => found,
+        Err(redirect) => return redirect,
     };
-    let context = base_context(&state, &session, &req, Some(&user));
-    templates.page(StatusCode::OK, "accounts/profile.html", &context)
+    let mut errors = FieldErrors::new();
+    let first_name = PersonName::parse(&form.first_name)
+        .map_err(|e| errors.add("first_name", e.to_string()))
+        .ok();
+    let last_name = PersonName::parse(&form.last_name)
+        .map_err(|e| errors.add("last_name", e.to_string()))
+        .ok();
+    if !errors.is_empty() {
+        return profile_page(&state, &templates, &session, &req, &user, &sid, &errors).await;
+    }
+    let changes = service::ProfileChanges {
+        email: None,
+        first_name,
+        last_name,
+    };
+    match service::update_profile(&state, user.id, changes).await {
+        Ok(_) => see_other(PROFILE),
+        Err(e) => {
+            tracing::error!(error.chain = %crate::telemetry::error_chain(&e), "profile update failed");
+            server_error()
+        }
+    }
+}
+
+/// POST /accounts/sessions/{handle}/end/ — ends one of the user's other sessions.
+pub async fn end_session(
+    state: web::Data<AppState>,
+    templates: web::Data<PageTemplates>,
+    session: Session,
+    identity: Option<Identity>,
+    req: HttpRequest,
+    handle: web::Path<String>,
+    form: web::Form<CsrfForm>,
+) -> HttpResponse {
+    if !csrf::verify(&req, &session, form.csrf_token.as_deref()) {
+        return csrf_failure(&templates, &state, &session, &req);
+    }
+    let (user, _) = match require_user(&state, identity, PROFILE).await {
+        Ok(found) => found,
+        Err(redirect) => return redirect,
+    };
+    let target = match tokens::list_sessions(&state, user.id).await {
+        Ok(sessions) => sessions
+            .into_iter()
+            .find(|s| session_handle(&s.id) == *handle),
+        Err(e) => {
+            tracing::error!(error.chain = %crate::telemetry::error_chain(&e), "cannot list sessions");
+            return server_error();
+        }
+    };
+    if let Some(target) = target
+        && let Err(e) = tokens::end_own_session(&state, user.id, &target.id).await
+    {
+        tracing::error!(error.chain = %crate::telemetry::error_chain(&e), "cannot end a session");
+        return server_error();
+    }
+    see_other(PROFILE)
+}
+
+/// POST /accounts/sessions/end-others/ — every session but this one ends.
+pub async fn end_other_sessions(
+    state: web::Data<AppState>,
+    templates: web::Data<PageTemplates>,
+    session: Session,
+    identity: Option<Identity>,
+    req: HttpRequest,
+    form: web::Form<CsrfForm>,
+) -> HttpResponse {
+    if !csrf::verify(&req, &session, form.csrf_token.as_deref()) {
+        return csrf_failure(&templates, &state, &session, &req);
+    }
+    let (user, sid) = match require_user(&state, identity, PROFILE).await {
+        Ok(found) => found,
+        Err(redirect) => return redirect,
+    };
+    match tokens::revoke_other_sessions(&state, user.id, Some(sid)).await {
+        Ok(_) => see_other(PROFILE),
+        Err(e) => {
+            tracing::error!(error.chain = %crate::telemetry::error_chain(&e), "cannot end sessions");
+            server_error()
+        }
+    }
 }
 
 /// Django's form message for two differing passwords (typographic apostrophe).
