@@ -78,7 +78,7 @@ pub async fn start_browser() -> Option<Browser> {
         "--disable-background-networking",
         "--disable-component-update",
         "--disable-sync",
-        "--window-size=1200,900",
+        "--window-size=1100,1300",
     ] {
         caps.add_arg(arg).unwrap();
     }
@@ -95,12 +95,20 @@ pub async fn start_browser() -> Option<Browser> {
 }
 
 impl Browser {
-    /// Saves a screenshot of the page under the target dir (`…/tmp/screenshots/<name>.png`).
+    /// Saves a screenshot of the page under the target dir (`…/tmp/screenshots/<name>.png`),
+    /// and also into `$LATCHKEY_SCREENSHOT_DIR` when set (how the README's images are made:
+    /// `LATCHKEY_SCREENSHOT_DIR=static/img cargo test --test api browser::`).
     pub async fn screenshot(&self, name: &str) -> PathBuf {
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join(format!("{name}.png"));
         self.driver.screenshot(&path).await.expect("screenshot");
+        if let Ok(extra) = std::env::var("LATCHKEY_SCREENSHOT_DIR") {
+            let extra = PathBuf::from(extra);
+            std::fs::create_dir_all(&extra).unwrap();
+            let base = name.split('-').next().unwrap_or(name);
+            std::fs::copy(&path, extra.join(format!("{base}.png"))).unwrap();
+        }
         path
     }
 
@@ -129,6 +137,7 @@ async fn a_person_logs_in_sees_the_profile_and_logs_out(backend: Backend) {
     let driver = &browser.driver;
     driver.goto(app.url("/accounts/login/")).await.unwrap();
     assert_eq!(driver.title().await.unwrap(), "Log in · Latchkey");
+    browser.screenshot(&format!("login-{backend:?}")).await;
     driver
         .find(By::Id("id_username"))
         .await
@@ -177,7 +186,9 @@ async fn a_person_logs_in_sees_the_profile_and_logs_out(backend: Backend) {
         .send_keys("correct horse battery staple")
         .await
         .unwrap();
-    browser.screenshot(&format!("login-{backend:?}")).await;
+    browser
+        .screenshot(&format!("login_error-{backend:?}"))
+        .await;
     driver
         .find(By::Css("main button[type=submit]"))
         .await
