@@ -21,6 +21,20 @@ use crate::web::api::client_meta;
 pub(super) const LOGIN_FAILED: &str =
     "Please enter a correct username and password. Note that both fields may be case-sensitive.";
 pub(super) const PROFILE: &str = "/accounts/profile/";
+const FLASH: &str = "flash";
+
+/// Queues a message for the next page (post/redirect/get).
+pub(super) fn flash(session: &Session, message: &str) {
+    let mut messages = session
+        .get::<Vec<String>>(FLASH)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    messages.push(message.to_owned());
+    if let Err(e) = session.insert(FLASH, messages) {
+        tracing::warn!(error = %e, "cannot store a flash message");
+    }
+}
 pub(super) const LOGIN: &str = "/accounts/login/";
 
 /// Security headers on every page.
@@ -75,7 +89,12 @@ pub(super) fn base_context(
     context.insert("site_name", &state.settings.mail.site_name);
     context.insert("csrf_token", &csrf::token(session));
     context.insert("user", &user);
-    context.insert("messages", &Vec::<String>::new());
+    // Flash messages are shown once: reading them removes them.
+    let messages = session
+        .remove_as::<Vec<String>>(FLASH)
+        .and_then(Result::ok)
+        .unwrap_or_default();
+    context.insert("messages", &messages);
     let request_id = req
         .extensions()
         .get::<tracing_actix_web::RequestId>()
@@ -390,7 +409,10 @@ pub async fn profile_submit(
         last_name,
     };
     match service::update_profile(&state, user.id, changes).await {
-        Ok(_) => see_other(PROFILE),
+        Ok(_) => {
+            flash(&session, "Your details were saved.");
+            see_other(PROFILE)
+        }
         Err(e) => {
             tracing::error!(error.chain = %crate::telemetry::error_chain(&e), "profile update failed");
             server_error()
@@ -424,11 +446,12 @@ pub async fn end_session(
             return server_error();
         }
     };
-    if let Some(target) = target
-        && let Err(e) = tokens::end_own_session(&state, user.id, &target.id).await
-    {
-        tracing::error!(error.chain = %crate::telemetry::error_chain(&e), "cannot end a session");
-        return server_error();
+    if let Some(target) = target {
+        if let Err(e) = tokens::end_own_session(&state, user.id, &target.id).await {
+            tracing::error!(error.chain = %crate::telemetry::error_chain(&e), "cannot end a session");
+            return server_error();
+        }
+        flash(&session, "The session was ended.");
     }
     see_other(PROFILE)
 }
@@ -450,7 +473,16 @@ pub async fn end_other_sessions(
         Err(redirect) => return redirect,
     };
     match tokens::revoke_other_sessions(&state, user.id, Some(sid)).await {
-        Ok(_) => see_other(PROFILE),
+        Ok(ended) => {
+            flash(
+                &session,
+                &format!(
+                    "{ended} other session{} ended.",
+                    if ended == 1 { "" } else { "s" }
+                ),
+            );
+            see_other(PROFILE)
+        }
         Err(e) => {
             tracing::error!(error.chain = %crate::telemetry::error_chain(&e), "cannot end sessions");
             server_error()
