@@ -237,3 +237,213 @@ async fn a_person_logs_in_sees_the_profile_and_logs_out(backend: Backend) {
     );
     browser.finish().await;
 }
+
+async fn fill(driver: &WebDriver, id: &str, text: &str) {
+    let field = driver.query(By::Id(id)).first().await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(text).await.unwrap();
+}
+
+async fn submit(driver: &WebDriver) {
+    driver
+        .find(By::Css("main form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+/// Waits for the page whose `<h1>` reads `text` (each click starts a navigation).
+async fn wait_heading(driver: &WebDriver, text: &str) {
+    driver
+        .query(By::XPath(format!("//main/h1[text()=\"{text}\"]")))
+        .first()
+        .await
+        .unwrap_or_else(|e| panic!("no page titled {text:?}: {e}"));
+}
+
+async fn log_in(app: &crate::helpers::TestApp, driver: &WebDriver, who: &str, password: &str) {
+    driver.goto(app.url("/accounts/login/")).await.unwrap();
+    fill(driver, "id_username", who).await;
+    fill(driver, "id_password", password).await;
+    submit(driver).await;
+    wait_heading(driver, "Your account").await;
+}
+
+/// The path of a mailed link, served by this test's app.
+fn local(app: &crate::helpers::TestApp, link: &str) -> String {
+    let path = link.split_once("://").map_or(link, |(_, rest)| rest);
+    app.url(&format!("/{}", path.split_once('/').map_or("", |(_, p)| p)))
+}
+
+backend_tests!(
+    register_then_change_password_logs_the_other_browser_out,
+    a_forgotten_password_is_reset_through_the_mailed_link,
+    an_account_is_activated_through_the_mailed_link,
+    a_tampered_csrf_token_shows_the_403_page_and_next_stays_on_site,
+);
+
+async fn register_then_change_password_logs_the_other_browser_out(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (Some(first), Some(second)) = (start_browser().await, start_browser().await) else {
+        return;
+    };
+    let a = &first.driver;
+    a.goto(app.url("/accounts/register/")).await.unwrap();
+    fill(a, "id_email", "pat@example.com").await;
+    fill(a, "id_password1", "correct horse battery staple").await;
+    fill(a, "id_password2", "correct horse battery staple").await;
+    submit(a).await;
+    wait_heading(a, "Account created").await;
+    log_in(&app, a, "pat@example.com", "correct horse battery staple").await;
+    log_in(
+        &app,
+        &second.driver,
+        "pat@example.com",
+        "correct horse battery staple",
+    )
+    .await;
+
+    a.goto(app.url("/accounts/password_change/")).await.unwrap();
+    fill(a, "id_old_password", "correct horse battery staple").await;
+    fill(a, "id_new_password1", "a different long secret").await;
+    fill(a, "id_new_password2", "a different long secret").await;
+    submit(a).await;
+    wait_heading(a, "Password changed").await;
+
+    second
+        .driver
+        .goto(app.url("/accounts/profile/"))
+        .await
+        .unwrap();
+    wait_heading(&second.driver, "Log in").await;
+    a.goto(app.url("/accounts/profile/")).await.unwrap();
+    wait_heading(a, "Your account").await;
+    a.find(By::Css("nav form button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_heading(a, "Logged out").await;
+    first.finish().await;
+    second.finish().await;
+}
+
+async fn a_forgotten_password_is_reset_through_the_mailed_link(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let Some(browser) = start_browser().await else {
+        return;
+    };
+    create_user(
+        &app,
+        "quin",
+        "quin@example.com",
+        "correct horse battery staple",
+    )
+    .await;
+    let d = &browser.driver;
+    d.goto(app.url("/accounts/password_reset/")).await.unwrap();
+    fill(d, "id_email", "quin@example.com").await;
+    submit(d).await;
+    wait_heading(d, "Check your email").await;
+    let link = app.wait_for_mail(1).await.remove(0).link();
+    d.goto(local(&app, &link)).await.unwrap();
+    wait_heading(d, "Enter new password").await;
+    let url = d.current_url().await.unwrap();
+    assert!(
+        url.path().ends_with("/set-password/"),
+        "the token left the address bar: {url}"
+    );
+    fill(d, "id_new_password1", "reset and remembered 2026").await;
+    fill(d, "id_new_password2", "reset and remembered 2026").await;
+    submit(d).await;
+    wait_heading(d, "Password reset complete").await;
+    log_in(&app, d, "quin", "reset and remembered 2026").await;
+    browser.finish().await;
+}
+
+async fn an_account_is_activated_through_the_mailed_link(backend: Backend) {
+    let Some(app) = crate::helpers::spawn_app_with(
+        backend,
+        crate::helpers::Spawn {
+            env: vec![("LATCHKEY_SEND_ACTIVATION_EMAIL", "true".into())],
+            ..crate::helpers::Spawn::default()
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    let Some(browser) = start_browser().await else {
+        return;
+    };
+    let d = &browser.driver;
+    d.goto(app.url("/accounts/register/")).await.unwrap();
+    fill(d, "id_email", "ros@example.com").await;
+    fill(d, "id_password1", "correct horse battery staple").await;
+    fill(d, "id_password2", "correct horse battery staple").await;
+    submit(d).await;
+    wait_heading(d, "Account created").await;
+    assert!(
+        d.source()
+            .await
+            .unwrap()
+            .contains("We sent a link to your email address.")
+    );
+    let link = app.wait_for_mail(1).await.remove(0).link();
+    d.goto(local(&app, &link)).await.unwrap();
+    wait_heading(d, "Activate your account").await;
+    submit(d).await;
+    wait_heading(d, "Account activated").await;
+    log_in(&app, d, "ros@example.com", "correct horse battery staple").await;
+    browser.finish().await;
+}
+
+async fn a_tampered_csrf_token_shows_the_403_page_and_next_stays_on_site(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let Some(browser) = start_browser().await else {
+        return;
+    };
+    create_user(
+        &app,
+        "sam",
+        "sam@example.com",
+        "correct horse battery staple",
+    )
+    .await;
+    let d = &browser.driver;
+    d.goto(app.url("/accounts/login/")).await.unwrap();
+    d.execute(
+        "document.querySelector('input[name=csrf_token]').value = 'tampered';",
+        Vec::new(),
+    )
+    .await
+    .unwrap();
+    fill(d, "id_username", "sam").await;
+    fill(d, "id_password", "correct horse battery staple").await;
+    submit(d).await;
+    wait_heading(d, "Forbidden (CSRF check failed)").await;
+    browser
+        .screenshot(&format!("csrf_forbidden-{backend:?}"))
+        .await;
+
+    d.goto(app.url("/accounts/login/?next=//evil.example"))
+        .await
+        .unwrap();
+    fill(d, "id_username", "sam").await;
+    fill(d, "id_password", "correct horse battery staple").await;
+    submit(d).await;
+    wait_heading(d, "Your account").await;
+    let url = d.current_url().await.unwrap();
+    assert_eq!(url.host_str(), Some("127.0.0.1"), "{url}");
+    assert_eq!(url.path(), "/accounts/profile/");
+    browser.finish().await;
+}

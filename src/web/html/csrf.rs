@@ -33,9 +33,15 @@ pub fn rotate(session: &Session) -> String {
 }
 
 /// True when the submitted token matches the session's and the request's `Origin` (when the
-/// browser sends one) is this site.
+/// browser sends one) is this site. `Origin: null` is what browsers send from a page with
+/// `Referrer-Policy: no-referrer` (the reset and activation pages), so it is let through to the
+/// token check, which alone decides then.
 pub fn verify(req: &HttpRequest, session: &Session, submitted: Option<&str>) -> bool {
-    if let Some(origin) = req.headers().get(ORIGIN) {
+    if let Some(origin) = req
+        .headers()
+        .get(ORIGIN)
+        .filter(|o| o.as_bytes() != b"null")
+    {
         let info = req.connection_info();
         let expected = format!("{}://{}", info.scheme(), info.host());
         if origin.as_bytes() != expected.as_bytes() {
