@@ -914,3 +914,106 @@ async fn the_account_page_edits_names_and_ends_sessions(backend: Backend) {
         "this one stays"
     );
 }
+
+backend_tests!(
+    unknown_pages_and_the_ip_limit_answer_in_html,
+    idle_and_absolute_session_limits_log_the_browser_out,
+);
+
+async fn unknown_pages_and_the_ip_limit_answer_in_html(backend: Backend) {
+    let Some(app) = spawn_app_with(
+        backend,
+        Spawn {
+            env: vec![("LATCHKEY_THROTTLE_IP_BURST", "1".into())],
+            ..Spawn::default()
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    let missing = browser()
+        .get(app.url("/accounts/no-such-page/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    assert!(
+        missing
+            .headers()
+            .get("content-type")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let html = missing.text().await.unwrap();
+    assert!(html.contains("Page not found"), "{html}");
+
+    let client = browser();
+    let first = post_login(&app, &client, "nobody", "whatever", "").await;
+    assert_eq!(first.status(), 400);
+    let second = post_login(&app, &client, "nobody", "whatever", "").await;
+    assert_eq!(second.status(), 429);
+    assert!(second.headers().get("retry-after").is_some());
+    let html = second.text().await.unwrap();
+    assert!(html.contains("Too many attempts, try again in"), "{html}");
+}
+
+async fn idle_and_absolute_session_limits_log_the_browser_out(backend: Backend) {
+    use chrono::{Duration, TimeZone, Utc};
+    let clock = latchkey::clock::Clock::manual(Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap());
+    let Some(app) = spawn_app_with(
+        backend,
+        Spawn {
+            env: vec![
+                ("LATCHKEY_SESSION_IDLE_TIMEOUT", "3600".into()),
+                ("LATCHKEY_SESSION_ABSOLUTE_LIFETIME", "7200".into()),
+            ],
+            clock: Some(clock.clone()),
+            ..Spawn::default()
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    create_user(&app, "pia", "pia@example.com", PASSWORD).await;
+    let client = browser();
+    assert_eq!(
+        post_login(&app, &client, "pia", PASSWORD, "")
+            .await
+            .status(),
+        303
+    );
+    let profile = || {
+        let client = client.clone();
+        let url = app.url("/accounts/profile/");
+        async move { client.get(url).send().await.unwrap().status().as_u16() }
+    };
+    // Active every 50 minutes: the idle timeout never hits, the absolute lifetime does.
+    for _ in 0..2 {
+        clock.advance(Duration::minutes(50));
+        assert_eq!(profile().await, 200);
+    }
+    clock.advance(Duration::minutes(21));
+    assert_eq!(
+        profile().await,
+        303,
+        "two hours after login the session is over"
+    );
+
+    let idle = browser();
+    assert_eq!(
+        post_login(&app, &idle, "pia", PASSWORD, "").await.status(),
+        303
+    );
+    clock.advance(Duration::minutes(61));
+    let status = idle
+        .get(app.url("/accounts/profile/"))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 303, "an hour without a request ends it");
+}

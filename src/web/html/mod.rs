@@ -19,7 +19,7 @@ use crate::config::Settings;
 pub fn routes(cfg: &mut web::ServiceConfig, settings: &Settings) {
     cfg.service(
         web::scope("/accounts")
-            .wrap(from_fn(pages::security_headers))
+            .wrap(from_fn(pages::page_middleware))
             // Identity sits inside the session layer: the session is loaded first.
             .wrap(actix_identity::IdentityMiddleware::default())
             .wrap(session_middleware(settings))

@@ -1,6 +1,6 @@
 use actix_identity::Identity;
 use actix_session::Session;
-use actix_web::body::MessageBody;
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
@@ -37,18 +37,40 @@ pub(super) fn flash(session: &Session, message: &str) {
 }
 pub(super) const LOGIN: &str = "/accounts/login/";
 
-/// Security headers on every page.
-pub async fn security_headers<B: MessageBody + 'static>(
+/// Every page: friendly HTML for errors that arrive as bare or JSON bodies (unknown pages, a
+/// handler's 500, the per-IP limit's 429), then the security headers.
+pub async fn page_middleware<B: MessageBody + 'static>(
     req: ServiceRequest,
     next: Next<B>,
-) -> Result<ServiceResponse<B>, Error> {
-    let hsts = req
+) -> Result<ServiceResponse<EitherBody<B>>, Error> {
+    let path = req.path().to_owned();
+    let res = next.call(req).await?;
+    let is_html = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    let status = res.status();
+    let replace = !is_html
+        && matches!(
+            status,
+            StatusCode::NOT_FOUND
+                | StatusCode::INTERNAL_SERVER_ERROR
+                | StatusCode::TOO_MANY_REQUESTS
+        );
+    let mut res = if replace {
+        let retry_after = res.headers().get(header::RETRY_AFTER).cloned();
+        let page = friendly_error(res.request(), status, retry_after.as_ref());
+        res.into_response(page).map_into_right_body()
+    } else {
+        res.map_into_left_body()
+    };
+    let hsts = res
+        .request()
         .app_data::<web::Data<AppState>>()
         .is_some_and(|s| s.settings.secure_cookies);
-    let path = req.path();
     let private_url =
         path.starts_with("/accounts/reset/") || path.starts_with("/accounts/activate/");
-    let mut res = next.call(req).await?;
     let headers = res.headers_mut();
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
@@ -76,6 +98,59 @@ pub async fn security_headers<B: MessageBody + 'static>(
         );
     }
     Ok(res)
+}
+
+/// The HTML page for an error status (404, 500, 429), with the request id.
+fn friendly_error(
+    req: &HttpRequest,
+    status: StatusCode,
+    retry_after: Option<&HeaderValue>,
+) -> HttpResponse {
+    let (Some(state), Some(templates)) = (
+        req.app_data::<web::Data<AppState>>(),
+        req.app_data::<web::Data<PageTemplates>>(),
+    ) else {
+        return HttpResponse::build(status).finish();
+    };
+    let mut context = Context::new();
+    context.insert("site_name", &state.settings.mail.site_name);
+    context.insert("user", &None::<User>);
+    context.insert("messages", &Vec::<String>::new());
+    context.insert("csrf_token", "");
+    let request_id = req
+        .extensions()
+        .get::<tracing_actix_web::RequestId>()
+        .map(ToString::to_string);
+    context.insert("request_id", &request_id);
+    let name = match status {
+        StatusCode::NOT_FOUND => "errors/404.html",
+        StatusCode::TOO_MANY_REQUESTS => {
+            let seconds = retry_after
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(60);
+            context.insert("wait", &wait_text(seconds));
+            "accounts/throttled.html"
+        }
+        _ => "errors/500.html",
+    };
+    let mut response = templates.page(status, name, &context);
+    if let Some(value) = retry_after {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, value.clone());
+    }
+    response
+}
+
+/// "N seconds" under a minute, else "N minutes" (rounded up).
+fn wait_text(seconds: u64) -> String {
+    if seconds < 60 {
+        format!("{seconds} second{}", if seconds == 1 { "" } else { "s" })
+    } else {
+        let minutes = seconds.div_ceil(60);
+        format!("{minutes} minute{}", if minutes == 1 { "" } else { "s" })
+    }
 }
 
 /// The context every page gets: site name, CSRF token, the user (if any), request id.
@@ -206,16 +281,7 @@ pub async fn login_submit(
         },
         Err(AccountsError::Throttled { retry_after }) => {
             let mut context = base_context(&state, &session, &req, None);
-            let minutes = retry_after.div_ceil(60);
-            let wait = if retry_after < 60 {
-                format!(
-                    "{retry_after} second{}",
-                    if retry_after == 1 { "" } else { "s" }
-                )
-            } else {
-                format!("{minutes} minute{}", if minutes == 1 { "" } else { "s" })
-            };
-            context.insert("wait", &wait);
+            context.insert("wait", &wait_text(retry_after));
             let mut response = templates.page(
                 StatusCode::TOO_MANY_REQUESTS,
                 "accounts/throttled.html",

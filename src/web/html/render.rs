@@ -33,6 +33,8 @@ const PAGES: &[(&str, &str)] = page!(
     "accounts/activate.html",
     "accounts/activated.html",
     "errors/403_csrf.html",
+    "errors/404.html",
+    "errors/500.html",
 );
 
 impl PageTemplates {
