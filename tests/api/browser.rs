@@ -103,17 +103,21 @@ impl Browser {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join(format!("{name}.png"));
         self.driver.screenshot(&path).await.expect("screenshot");
-        if let Ok(extra) = std::env::var("LATCHKEY_SCREENSHOT_DIR") {
+        // Only the two pages the README shows.
+        let base = name.split('-').next().unwrap_or(name);
+        if let Ok(extra) = std::env::var("LATCHKEY_SCREENSHOT_DIR")
+            && matches!(base, "login" | "profile")
+        {
             let extra = PathBuf::from(extra);
             std::fs::create_dir_all(&extra).unwrap();
-            let base = name.split('-').next().unwrap_or(name);
             std::fs::copy(&path, extra.join(format!("{base}.png"))).unwrap();
         }
         path
     }
 
-    /// Ends the browser session.
-    pub async fn finish(self) {
+    /// Saves a screenshot of the page the test ends on, then ends the browser session.
+    pub async fn finish(self, name: &str) {
+        self.screenshot(name).await;
         let _ = self.driver.clone().quit().await;
     }
 }
@@ -235,7 +239,11 @@ async fn a_person_logs_in_sees_the_profile_and_logs_out(backend: Backend) {
             .path()
             .ends_with("/accounts/login/")
     );
-    browser.finish().await;
+    browser
+        .finish(&format!(
+            "a_person_logs_in_sees_the_profile_and_logs_out-end-{backend:?}"
+        ))
+        .await;
 }
 
 async fn fill(driver: &WebDriver, id: &str, text: &str) {
@@ -329,8 +337,16 @@ async fn register_then_change_password_logs_the_other_browser_out(backend: Backe
         .await
         .unwrap();
     wait_heading(a, "Logged out").await;
-    first.finish().await;
-    second.finish().await;
+    first
+        .finish(&format!(
+            "register_then_change_password_logs_the_other_browser_out-first-{backend:?}"
+        ))
+        .await;
+    second
+        .finish(&format!(
+            "register_then_change_password_logs_the_other_browser_out-second-{backend:?}"
+        ))
+        .await;
 }
 
 async fn a_forgotten_password_is_reset_through_the_mailed_link(backend: Backend) {
@@ -365,7 +381,11 @@ async fn a_forgotten_password_is_reset_through_the_mailed_link(backend: Backend)
     submit(d).await;
     wait_heading(d, "Password reset complete").await;
     log_in(&app, d, "quin", "reset and remembered 2026").await;
-    browser.finish().await;
+    browser
+        .finish(&format!(
+            "a_forgotten_password_is_reset_through_the_mailed_link-end-{backend:?}"
+        ))
+        .await;
 }
 
 async fn an_account_is_activated_through_the_mailed_link(backend: Backend) {
@@ -402,7 +422,11 @@ async fn an_account_is_activated_through_the_mailed_link(backend: Backend) {
     submit(d).await;
     wait_heading(d, "Account activated").await;
     log_in(&app, d, "ros@example.com", "correct horse battery staple").await;
-    browser.finish().await;
+    browser
+        .finish(&format!(
+            "an_account_is_activated_through_the_mailed_link-end-{backend:?}"
+        ))
+        .await;
 }
 
 async fn a_tampered_csrf_token_shows_the_403_page_and_next_stays_on_site(backend: Backend) {
@@ -445,5 +469,9 @@ async fn a_tampered_csrf_token_shows_the_403_page_and_next_stays_on_site(backend
     let url = d.current_url().await.unwrap();
     assert_eq!(url.host_str(), Some("127.0.0.1"), "{url}");
     assert_eq!(url.path(), "/accounts/profile/");
-    browser.finish().await;
+    browser
+        .finish(&format!(
+            "a_tampered_csrf_token_shows_the_403_page_and_next_stays_on_site-end-{backend:?}"
+        ))
+        .await;
 }
