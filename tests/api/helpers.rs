@@ -481,10 +481,10 @@ impl SentMail {
 }
 
 /// Parses a message as lettre writes it (multipart/alternative; 7bit, quoted-printable or
-/// base64 parts).
-pub fn parse_mail(raw: &str) -> SentMail {
+/// base64 parts); `None` while the file is still being written (no closing boundary yet).
+pub fn parse_mail(raw: &str) -> Option<SentMail> {
     let raw = raw.replace("\r\n", "\n");
-    let (head, body) = raw.split_once("\n\n").expect("headers and body");
+    let (head, body) = raw.split_once("\n\n")?;
     let header = |name: &str| {
         unfold(head)
             .lines()
@@ -498,8 +498,10 @@ pub fn parse_mail(raw: &str) -> SentMail {
     let boundary = content_type
         .split("boundary=")
         .nth(1)
-        .map(|b| b.trim_matches('"').to_owned())
-        .expect("a multipart message");
+        .map(|b| b.trim_matches('"').to_owned())?;
+    if !body.contains(&format!("--{boundary}--")) {
+        return None;
+    }
     let mut text = String::new();
     let mut html = String::new();
     for part in body.split(&format!("--{boundary}")) {
@@ -521,13 +523,13 @@ pub fn parse_mail(raw: &str) -> SentMail {
             html = decoded;
         }
     }
-    SentMail {
+    Some(SentMail {
         to: header("to"),
         subject: header("subject"),
         text,
         html,
         raw: raw.clone(),
-    }
+    })
 }
 
 fn unfold(head: &str) -> String {
@@ -572,9 +574,11 @@ pub fn read_mail_dir(dir: &Path) -> Vec<SentMail> {
         .unwrap_or_default();
     files.retain(|p| p.is_file() && p.extension().is_none_or(|e| e != "json"));
     files.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
+    // A file the transport is still writing is not a delivered message yet.
     files
         .iter()
-        .map(|p| parse_mail(&std::fs::read_to_string(p).expect("mail file")))
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .filter_map(|raw| parse_mail(&raw))
         .collect()
 }
 
