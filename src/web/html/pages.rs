@@ -274,10 +274,7 @@ pub async fn login_submit(
                 csrf::rotate(&session);
                 see_other(&next)
             }
-            Err(e) => {
-                tracing::error!(error.chain = %crate::telemetry::error_chain(&e), "cannot open a session");
-                server_error()
-            }
+            Err(e) => failed("cannot open a session", &e),
         },
         Err(AccountsError::Throttled { retry_after }) => {
             let mut context = base_context(&state, &session, &req, None);
@@ -333,8 +330,7 @@ pub async fn logout(
         if let Ok(sid) = identity.id()
             && let Err(e) = tokens::end_session(&state, &sid).await
         {
-            tracing::error!(error.chain = %crate::telemetry::error_chain(&e), "cannot end the session");
-            return server_error();
+            return failed("cannot end the session", &e);
         }
         identity.logout();
     }
@@ -380,8 +376,7 @@ async fn profile_page(
     let sessions = match tokens::list_sessions(state, user.id).await {
         Ok(sessions) => sessions,
         Err(e) => {
-            tracing::error!(error.chain = %crate::telemetry::error_chain(&e), "cannot list sessions");
-            return server_error();
+            return failed("cannot list sessions", &e);
         }
     };
     let rows: Vec<SessionRow> = sessions
@@ -452,12 +447,19 @@ pub async fn profile_submit(
     req: HttpRequest,
     form: web::Form<NamesForm>,
 ) -> HttpResponse {
-    if !csrf::verify(&req, &session, form.csrf_token.as_deref()) {
-        return csrf_failure(&templates, &state, &session, &req);
-    }
-    let (user, sid) = match require_user(&state, identity, PROFILE).await {
+    let (user, sid) = match authorized_post(
+        &state,
+        &templates,
+        &session,
+        &req,
+        identity,
+        form.csrf_token.as_deref(),
+        PROFILE,
+    )
+    .await
+    {
         Ok(found) => found,
-        Err(redirect) => return redirect,
+        Err(page) => return page,
     };
     let mut errors = FieldErrors::new();
     let first_name = PersonName::parse(&form.first_name)
@@ -479,10 +481,7 @@ pub async fn profile_submit(
             flash(&session, "Your details were saved.");
             see_other(PROFILE)
         }
-        Err(e) => {
-            tracing::error!(error.chain = %crate::telemetry::error_chain(&e), "profile update failed");
-            server_error()
-        }
+        Err(e) => failed("profile update failed", &e),
     }
 }
 
@@ -496,26 +495,31 @@ pub async fn end_session(
     handle: web::Path<String>,
     form: web::Form<CsrfForm>,
 ) -> HttpResponse {
-    if !csrf::verify(&req, &session, form.csrf_token.as_deref()) {
-        return csrf_failure(&templates, &state, &session, &req);
-    }
-    let (user, _) = match require_user(&state, identity, PROFILE).await {
+    let (user, _) = match authorized_post(
+        &state,
+        &templates,
+        &session,
+        &req,
+        identity,
+        form.csrf_token.as_deref(),
+        PROFILE,
+    )
+    .await
+    {
         Ok(found) => found,
-        Err(redirect) => return redirect,
+        Err(page) => return page,
     };
     let target = match tokens::list_sessions(&state, user.id).await {
         Ok(sessions) => sessions
             .into_iter()
             .find(|s| session_handle(&s.id) == *handle),
         Err(e) => {
-            tracing::error!(error.chain = %crate::telemetry::error_chain(&e), "cannot list sessions");
-            return server_error();
+            return failed("cannot list sessions", &e);
         }
     };
     if let Some(target) = target {
         if let Err(e) = tokens::end_own_session(&state, user.id, &target.id).await {
-            tracing::error!(error.chain = %crate::telemetry::error_chain(&e), "cannot end a session");
-            return server_error();
+            return failed("cannot end a session", &e);
         }
         flash(&session, "The session was ended.");
     }
@@ -531,12 +535,19 @@ pub async fn end_other_sessions(
     req: HttpRequest,
     form: web::Form<CsrfForm>,
 ) -> HttpResponse {
-    if !csrf::verify(&req, &session, form.csrf_token.as_deref()) {
-        return csrf_failure(&templates, &state, &session, &req);
-    }
-    let (user, sid) = match require_user(&state, identity, PROFILE).await {
+    let (user, sid) = match authorized_post(
+        &state,
+        &templates,
+        &session,
+        &req,
+        identity,
+        form.csrf_token.as_deref(),
+        PROFILE,
+    )
+    .await
+    {
         Ok(found) => found,
-        Err(redirect) => return redirect,
+        Err(page) => return page,
     };
     match tokens::revoke_other_sessions(&state, user.id, Some(sid)).await {
         Ok(ended) => {
@@ -549,10 +560,7 @@ pub async fn end_other_sessions(
             );
             see_other(PROFILE)
         }
-        Err(e) => {
-            tracing::error!(error.chain = %crate::telemetry::error_chain(&e), "cannot end sessions");
-            server_error()
-        }
+        Err(e) => failed("cannot end sessions", &e),
     }
 }
 
@@ -575,6 +583,29 @@ async fn require_user(
             Err(see_other(&format!("{LOGIN}?next={here}")))
         }
     }
+}
+
+/// The start of every logged-in form post: the CSRF check, then the live session's user
+/// (or the page to answer with instead).
+async fn authorized_post(
+    state: &AppState,
+    templates: &PageTemplates,
+    session: &Session,
+    req: &HttpRequest,
+    identity: Option<Identity>,
+    csrf_token: Option<&str>,
+    here: &str,
+) -> Result<(User, String), HttpResponse> {
+    if !csrf::verify(req, session, csrf_token) {
+        return Err(csrf_failure(templates, state, session, req));
+    }
+    require_user(state, identity, here).await
+}
+
+/// Logs what failed (with its cause chain) and answers the 500 page.
+pub(super) fn failed(what: &str, e: &(dyn std::error::Error + 'static)) -> HttpResponse {
+    tracing::error!(error.chain = %crate::telemetry::error_chain(e), "{what}");
+    server_error()
 }
 
 /// GET /accounts/password_change/
@@ -618,12 +649,19 @@ pub async fn password_change_submit(
     req: HttpRequest,
     form: web::Form<PasswordChangeForm>,
 ) -> HttpResponse {
-    if !csrf::verify(&req, &session, form.csrf_token.as_deref()) {
-        return csrf_failure(&templates, &state, &session, &req);
-    }
-    let (user, sid) = match require_user(&state, identity, "/accounts/password_change/").await {
+    let (user, sid) = match authorized_post(
+        &state,
+        &templates,
+        &session,
+        &req,
+        identity,
+        form.csrf_token.as_deref(),
+        "/accounts/password_change/",
+    )
+    .await
+    {
         Ok(found) => found,
-        Err(redirect) => return redirect,
+        Err(page) => return page,
     };
     let form = form.into_inner();
     let outcome = service::change_password(
@@ -662,10 +700,7 @@ pub async fn password_change_submit(
                 &context,
             )
         }
-        Err(e) => {
-            tracing::error!(error.chain = %crate::telemetry::error_chain(&e), "password change failed");
-            server_error()
-        }
+        Err(e) => failed("password change failed", &e),
     }
 }
 
@@ -860,10 +895,7 @@ pub async fn register_submit(
             let context = base_context(&state, &session, &req, None);
             register_page(&templates, context, StatusCode::BAD_REQUEST, &form, &errors)
         }
-        Err(e) => {
-            tracing::error!(error.chain = %crate::telemetry::error_chain(&e), "registration failed");
-            server_error()
-        }
+        Err(e) => failed("registration failed", &e),
     }
 }
 

@@ -10,7 +10,7 @@ use tera::Context;
 
 use super::PageTemplates;
 use super::csrf;
-use super::pages::{PASSWORDS_DIFFER, base_context, csrf_failure, see_other, server_error};
+use super::pages::{PASSWORDS_DIFFER, base_context, csrf_failure, failed, see_other, server_error};
 use crate::accounts::AccountsError;
 use crate::accounts::flows::{self, INVALID_TOKEN};
 use crate::domain::Email;
@@ -41,8 +41,7 @@ fn invalid_link(templates: &PageTemplates, mut context: Context, purpose: Purpos
 }
 
 fn logged_error(e: &AccountsError) -> HttpResponse {
-    tracing::error!(error.chain = %crate::telemetry::error_chain(e), "recovery page failed");
-    server_error()
+    failed("recovery page failed", e)
 }
 
 /// GET /accounts/password_reset/
