@@ -56,7 +56,6 @@ struct Job {
 pub struct Hasher {
     permits: Arc<Semaphore>,
     jobs: mpsc::Sender<Job>,
-    params: Params,
     /// A hash of a random password: verifying against it costs what a real check costs, so an
     /// unknown user takes as long as a known one.
     dummy: Arc<str>,
@@ -91,7 +90,6 @@ impl Hasher {
         Ok(Self {
             permits: Arc::new(Semaphore::new(workers.max(1))),
             jobs,
-            params,
             dummy: dummy.into(),
         })
     }
@@ -142,11 +140,6 @@ impl Hasher {
         } else {
             PasswordCheck::Mismatch
         })
-    }
-
-    /// The parameters new hashes use.
-    pub fn params(&self) -> &Params {
-        &self.params
     }
 
     async fn submit(&self, work: Work) -> Result<Done, HashError> {

@@ -511,3 +511,14 @@ pub async fn end_own_session(
         })
         .await
 }
+
+/// Checks credentials (username or email) and opens a browser session; returns its id.
+pub async fn browser_login(
+    state: &AppState,
+    identifier: &str,
+    password: &str,
+    meta: &ClientMeta,
+) -> Result<String, TokenError> {
+    let user = accounts::authenticate(state, identifier, password, meta).await?;
+    open_browser_session(state, user.id, meta).await
+}

@@ -470,6 +470,18 @@ pub struct SentMail {
 }
 
 impl SentMail {
+    /// The path (and query) of the first link, to request from the test's own app.
+    pub fn link_path(&self) -> String {
+        let link = self.link();
+        let after_scheme = link
+            .split_once("://")
+            .map_or(link.as_str(), |(_, rest)| rest);
+        format!(
+            "/{}",
+            after_scheme.split_once('/').map_or("", |(_, path)| path)
+        )
+    }
+
     /// The first http(s) link in the text part.
     pub fn link(&self) -> String {
         self.text
@@ -607,5 +619,25 @@ pub async fn wait_for_files(dir: &Path, count: usize) -> Vec<SentMail> {
         "expected {count} messages in {}, found {}",
         dir.display(),
         read_mail_dir(dir).len()
+    );
+}
+
+/// A free loopback port (for servers a test starts itself).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("address")
+        .port()
+}
+
+/// A tool a test needs is missing: a failure in CI, a loud warning (once per message) outside it.
+pub fn missing_tool(message: &str) {
+    if in_ci() {
+        panic!("CI=true but {message}");
+    }
+    let _ = writeln!(
+        std::io::stderr(),
+        "\n*** WARNING: {message}: tests that need it are SKIPPED. ***\n"
     );
 }

@@ -1,7 +1,6 @@
 //! Mail flows through the real file and SMTP transports: password reset, activation, notices,
 //! the outbox surviving an SMTP outage, sendtestemail, and reset timing.
 
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
@@ -12,6 +11,7 @@ use latchkey::db::DbError;
 use latchkey::mail::outbox;
 use serde_json::json;
 
+use crate::helpers::free_port;
 use crate::helpers::{
     Backend, Spawn, TestApp, backend_tests, base_env, create_user, json_body, run_cli,
     spawn_app_with, stderr, stdout, wait_for_files,
@@ -476,14 +476,6 @@ async fn password_change_sends_a_notice(backend: Backend) {
     assert_eq!(mail.to, "yan@example.com");
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A real SMTP server (aiosmtpd) writing to a maildir; `None` (loudly) when it is not installed
 /// outside CI.
 struct Smtp {
@@ -503,14 +495,7 @@ async fn start_smtp(port: u16, maildir: &Path) -> Option<Smtp> {
         .status()
         .is_ok_and(|s| s.success());
     if !installed {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("CI=true but aiosmtpd is not installed (pip install aiosmtpd)");
-        }
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "\n*** WARNING: aiosmtpd is not installed (pip install aiosmtpd): SMTP tests are SKIPPED. ***\n"
-        );
+        crate::helpers::missing_tool("aiosmtpd is not installed (pip install aiosmtpd)");
         return None;
     }
     let server = Smtp {

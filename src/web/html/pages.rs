@@ -14,6 +14,7 @@ use crate::accounts::service::{self, Registration};
 use crate::accounts::{AccountsError, User};
 use crate::domain::{Email, FieldErrors, PersonName, Username};
 use crate::state::AppState;
+use crate::tokens::TokenError;
 use crate::tokens::service as tokens;
 use crate::web::api::client_meta;
 
@@ -263,20 +264,16 @@ pub async fn login_submit(
     }
     let meta = client_meta(&req);
     let next = safe_next(form.next.as_deref()).to_owned();
-    match service::authenticate(&state, form.username.trim(), &form.password, &meta).await {
-        Ok(user) => match tokens::open_browser_session(&state, user.id, &meta).await {
-            Ok(sid) => {
-                // Identity::login renews the session id (no fixation); the CSRF token is new too.
-                if let Err(e) = Identity::login(&req.extensions(), sid) {
-                    tracing::error!(error = %e, "cannot attach the session to the cookie");
-                    return server_error();
-                }
-                csrf::rotate(&session);
-                see_other(&next)
+    match tokens::browser_login(&state, form.username.trim(), &form.password, &meta).await {
+        Ok(sid) => {
+            // Identity::login renews the session id (no fixation); the CSRF token is new too.
+            if let Err(e) = Identity::login(&req.extensions(), sid) {
+                return failed("cannot attach the session to the cookie", &e);
             }
-            Err(e) => failed("cannot open a session", &e),
-        },
-        Err(AccountsError::Throttled { retry_after }) => {
+            csrf::rotate(&session);
+            see_other(&next)
+        }
+        Err(TokenError::Throttled { retry_after }) => {
             let mut context = base_context(&state, &session, &req, None);
             context.insert("wait", &wait_text(retry_after));
             let mut response = templates.page(
@@ -289,10 +286,7 @@ pub async fn login_submit(
             }
             response
         }
-        Err(AccountsError::Unexpected(e)) => {
-            tracing::error!(error.chain = %crate::telemetry::error_chain(e.as_ref()), "login failed unexpectedly");
-            server_error()
-        }
+        Err(TokenError::Unexpected(e)) => failed("login failed unexpectedly", e.as_ref()),
         Err(_) => {
             let mut context = base_context(&state, &session, &req, None);
             context.insert("next", &next);
@@ -309,9 +303,10 @@ pub(super) fn server_error() -> HttpResponse {
         .body("A server error occurred.")
 }
 
+/// A form that carries nothing but its CSRF token (logout, end session, activate).
 #[derive(Deserialize)]
 pub struct CsrfForm {
-    csrf_token: Option<String>,
+    pub(super) csrf_token: Option<String>,
 }
 
 /// POST /accounts/logout/ — ends the session row and clears the cookie's session.

@@ -10,7 +10,9 @@ use tera::Context;
 
 use super::PageTemplates;
 use super::csrf;
-use super::pages::{PASSWORDS_DIFFER, base_context, csrf_failure, failed, see_other, server_error};
+use super::pages::{
+    CsrfForm, PASSWORDS_DIFFER, base_context, csrf_failure, failed, see_other, server_error,
+};
 use crate::accounts::AccountsError;
 use crate::accounts::flows::{self, INVALID_TOKEN};
 use crate::domain::Email;
@@ -280,11 +282,6 @@ pub async fn activate_page(
     }
 }
 
-#[derive(Deserialize)]
-pub struct CsrfOnly {
-    csrf_token: Option<String>,
-}
-
 /// POST /accounts/activate/{uid}/{token}/ — activates (the link is used up).
 pub async fn activate_submit(
     state: web::Data<AppState>,
@@ -292,7 +289,7 @@ pub async fn activate_submit(
     session: Session,
     req: HttpRequest,
     path: web::Path<(String, String)>,
-    form: web::Form<CsrfOnly>,
+    form: web::Form<CsrfForm>,
 ) -> HttpResponse {
     if !csrf::verify(&req, &session, form.csrf_token.as_deref()) {
         return csrf_failure(&templates, &state, &session, &req);
