@@ -13,10 +13,16 @@ pub enum AuditKind {
     LoginSucceeded,
     /// A failed login (unknown user, wrong password or inactive account).
     LoginFailed,
+    /// A wrong current password given by a signed-in user (set_password, set_email, deletion).
+    PasswordCheckFailed,
     /// A new account.
     UserCreated,
     /// A password was set or changed.
     PasswordChanged,
+    /// A change of address was asked for (a link went to the new address).
+    EmailChangeRequested,
+    /// The address changed (its link was used).
+    EmailChanged,
     /// An operator re-activated an account.
     UserActivated,
     /// An operator deactivated an account.
@@ -43,8 +49,11 @@ impl AuditKind {
         match self {
             Self::LoginSucceeded => "login_succeeded",
             Self::LoginFailed => "login_failed",
+            Self::PasswordCheckFailed => "password_check_failed",
             Self::UserCreated => "user_created",
             Self::PasswordChanged => "password_changed",
+            Self::EmailChangeRequested => "email_change_requested",
+            Self::EmailChanged => "email_changed",
             Self::UserActivated => "user_activated",
             Self::UserDeactivated => "user_deactivated",
             Self::UserDeleted => "user_deleted",

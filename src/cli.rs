@@ -126,6 +126,7 @@ impl From<AccountsError> for CliError {
             AccountsError::Validation(errors) => Self(errors.to_string()),
             AccountsError::InvalidCredentials => Self("invalid credentials".into()),
             AccountsError::Throttled { .. }
+            | AccountsError::Unavailable
             | AccountsError::StaleToken
             | AccountsError::ActivationDisabled => Self(e.to_string()),
             AccountsError::NotFound => Self("user not found".into()),
@@ -282,7 +283,13 @@ async fn serve(settings: Settings) -> CliResult {
 }
 
 async fn migrate(settings: &Settings) -> CliResult {
-    let db = Db::connect(&settings.database_url, 1, 0).map_err(|e| CliError::new(e.to_string()))?;
+    let db = Db::connect(
+        &settings.database_url,
+        1,
+        0,
+        std::time::Duration::from_secs(5),
+    )
+    .map_err(|e| CliError::new(e.to_string()))?;
     let applied = apply_migrations(&db).await?;
     if applied.is_empty() {
         println!("No migrations to apply.");

@@ -17,6 +17,8 @@ pub const DEFAULT_CONFIG_FILE: &str = "latchkey.toml";
 pub const DEFAULT_SECRET_FILE: &str = "latchkey.secret";
 /// The embedded default database.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://latchkey.sqlite3";
+/// Where the server is reached in development (the default bind address).
+pub const DEFAULT_PUBLIC_URL: &str = "http://localhost:8000";
 
 /// Deployment mode: development has working defaults, production demands explicit secrets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +92,9 @@ pub struct MailSettings {
     pub password_reset_confirm_url: Option<String>,
     /// Front-end path template with `{uid}` and `{token}`; `None` links to Latchkey's own page.
     pub activation_url: Option<String>,
+    /// Front-end path template with `{uid}` and `{token}` for confirming a new address; `None`
+    /// links to Latchkey's own page.
+    pub email_change_confirm_url: Option<String>,
     /// New users start inactive and get an activation mail.
     pub send_activation_email: bool,
     /// "Account created" mail after registration (activation off) or activation.
@@ -104,6 +109,10 @@ pub struct MailSettings {
     pub password_reset_timeout: u64,
     /// Activation-link lifetime in seconds.
     pub activation_timeout: u64,
+    /// Lifetime of the link that confirms a new address, in seconds.
+    pub email_change_timeout: u64,
+    /// Seconds a delivered message is kept (bodies blanked) before `flushexpiredtokens` deletes it.
+    pub sent_mail_retention: u64,
     /// Seconds between two reset (or activation) mails to one address.
     pub mail_cooldown: u64,
     /// Directory whose `email/<name>/…` templates override the built-in ones.
@@ -148,8 +157,16 @@ pub struct Settings {
     pub database_url: String,
     /// Connections kept by the pool.
     pub db_pool_size: u32,
+    /// How long a request waits for a pooled connection before answering 503, in milliseconds.
+    pub db_pool_timeout_ms: u64,
     /// `host:port` to listen on.
     pub bind: String,
+    /// The public base URL of this server (no trailing slash): the default `iss` and `aud`.
+    pub public_url: String,
+    /// The `iss` claim of every token Latchkey mints, and the one it requires.
+    pub jwt_issuer: String,
+    /// The `aud` claim of the JSON API's tokens, and the one it requires.
+    pub jwt_audience: String,
     /// Signing and cookie key material.
     pub secret_key: Secret,
     /// Access-token lifetime in seconds.
@@ -158,12 +175,18 @@ pub struct Settings {
     pub refresh_token_lifetime: u64,
     /// Password hashes allowed to run at once.
     pub hash_workers: usize,
+    /// Hashes allowed to wait for a worker overall; beyond it requests get 503.
+    pub hash_queue_limit: usize,
+    /// Hashes one account (or unknown identifier) may have running or waiting; beyond it 429.
+    pub hash_queue_per_account: usize,
     /// tracing filter directives.
     pub log: String,
     /// Log line format.
     pub log_format: LogFormat,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Seconds a client may take to send a request body before it gets 408.
+    pub body_read_timeout: u64,
     /// Whether `jwt/refresh` rotates the refresh token (and blacklists the old one).
     pub rotate_refresh_tokens: bool,
     /// Seconds after a rotation during which the old refresh token returns the same new pair.
@@ -221,15 +244,22 @@ struct FileSettings {
     env: Option<String>,
     database_url: Option<String>,
     db_pool_size: Option<u32>,
+    db_pool_timeout_ms: Option<u64>,
     bind: Option<String>,
+    public_url: Option<String>,
+    jwt_issuer: Option<String>,
+    jwt_audience: Option<String>,
     secret_key: Option<String>,
     secret_key_file: Option<PathBuf>,
     access_token_lifetime: Option<u64>,
     refresh_token_lifetime: Option<u64>,
     hash_workers: Option<usize>,
+    hash_queue_limit: Option<usize>,
+    hash_queue_per_account: Option<usize>,
     log: Option<String>,
     log_format: Option<String>,
     max_body_bytes: Option<usize>,
+    body_read_timeout: Option<u64>,
     rotate_refresh_tokens: Option<bool>,
     rotation_grace: Option<u64>,
     user_create_password_retype: Option<bool>,
@@ -254,6 +284,7 @@ struct FileSettings {
     frontend_protocol: Option<String>,
     password_reset_confirm_url: Option<String>,
     activation_url: Option<String>,
+    email_change_confirm_url: Option<String>,
     send_activation_email: Option<bool>,
     send_confirmation_email: Option<bool>,
     password_changed_email_confirmation: Option<bool>,
@@ -261,6 +292,8 @@ struct FileSettings {
     prevent_enumeration: Option<bool>,
     password_reset_timeout: Option<u64>,
     activation_timeout: Option<u64>,
+    email_change_timeout: Option<u64>,
+    sent_mail_retention: Option<u64>,
     mail_cooldown: Option<u64>,
     email_template_dir: Option<PathBuf>,
     outbox_poll_ms: Option<u64>,
@@ -490,6 +523,13 @@ impl Settings {
             10,
             (1, 512),
         );
+        let db_pool_timeout_ms = layer.number(
+            "db_pool_timeout_ms",
+            "LATCHKEY_DB_POOL_TIMEOUT_MS",
+            file.db_pool_timeout_ms.take(),
+            1000,
+            (50, 60_000),
+        );
         let mut bind = layer.string("bind", "LATCHKEY_BIND", file.bind.take(), "127.0.0.1:8000");
         if let Some(flag) = &ctx.bind_flag {
             bind.clone_from(flag);
@@ -501,6 +541,40 @@ impl Settings {
                 "LATCHKEY_BIND must be host:port, for example 127.0.0.1:8000 (got {bind:?})"
             ));
         }
+        let public_url = layer.string(
+            "public_url",
+            "LATCHKEY_PUBLIC_URL",
+            file.public_url.take(),
+            DEFAULT_PUBLIC_URL,
+        );
+        if !valid_public_url(&public_url) {
+            layer.problems.push(format!(
+                "LATCHKEY_PUBLIC_URL must be an http(s) URL with no trailing slash, query or fragment, like https://auth.example.com (got {public_url:?})"
+            ));
+        }
+        if environment == Environment::Production
+            && layer
+                .sources
+                .last()
+                .is_some_and(|(_, source)| *source == Source::Default)
+        {
+            layer.problems.push(
+                "LATCHKEY_PUBLIC_URL must be set when LATCHKEY_ENV=production (tokens name it as their issuer)"
+                    .to_owned(),
+            );
+        }
+        let jwt_issuer = layer.string(
+            "jwt_issuer",
+            "LATCHKEY_JWT_ISSUER",
+            file.jwt_issuer.take(),
+            &public_url,
+        );
+        let jwt_audience = layer.string(
+            "jwt_audience",
+            "LATCHKEY_JWT_AUDIENCE",
+            file.jwt_audience.take(),
+            &public_url,
+        );
         let access_token_lifetime = layer.number(
             "access_token_lifetime",
             "LATCHKEY_ACCESS_TOKEN_LIFETIME",
@@ -528,6 +602,20 @@ impl Settings {
             cores,
             (1, 1024),
         );
+        let hash_queue_limit = layer.number(
+            "hash_queue_limit",
+            "LATCHKEY_HASH_QUEUE_LIMIT",
+            file.hash_queue_limit.take(),
+            64,
+            (1, 1_000_000),
+        );
+        let hash_queue_per_account = layer.number(
+            "hash_queue_per_account",
+            "LATCHKEY_HASH_QUEUE_PER_ACCOUNT",
+            file.hash_queue_per_account.take(),
+            2,
+            (1, 1000),
+        );
         let log = layer.string("log", "LATCHKEY_LOG", file.log.take(), "info");
         let log_format = layer.choice(
             "log_format",
@@ -542,6 +630,13 @@ impl Settings {
             file.max_body_bytes.take(),
             64 * 1024,
             (1024, 64 * 1024 * 1024),
+        );
+        let body_read_timeout = layer.number(
+            "body_read_timeout",
+            "LATCHKEY_BODY_READ_TIMEOUT",
+            file.body_read_timeout.take(),
+            10,
+            (1, 3600),
         );
 
         let rotate_refresh_tokens = layer.flag(
@@ -693,14 +788,21 @@ impl Settings {
                 environment,
                 database_url,
                 db_pool_size,
+                db_pool_timeout_ms,
                 bind,
+                public_url,
+                jwt_issuer,
+                jwt_audience,
                 secret_key,
                 access_token_lifetime,
                 refresh_token_lifetime,
                 hash_workers,
+                hash_queue_limit,
+                hash_queue_per_account,
                 log,
                 log_format,
                 max_body_bytes,
+                body_read_timeout,
                 rotate_refresh_tokens,
                 rotation_grace,
                 user_create_password_retype,
@@ -744,7 +846,11 @@ impl Settings {
             ("env", env.to_owned()),
             ("database_url", mask_url_password(&self.database_url)),
             ("db_pool_size", self.db_pool_size.to_string()),
+            ("db_pool_timeout_ms", self.db_pool_timeout_ms.to_string()),
             ("bind", self.bind.clone()),
+            ("public_url", self.public_url.clone()),
+            ("jwt_issuer", self.jwt_issuer.clone()),
+            ("jwt_audience", self.jwt_audience.clone()),
             (
                 "secret_key",
                 format!("******** ({} bytes)", self.secret_key.expose().len()),
@@ -758,9 +864,15 @@ impl Settings {
                 format!("{} s", self.refresh_token_lifetime),
             ),
             ("hash_workers", self.hash_workers.to_string()),
+            ("hash_queue_limit", self.hash_queue_limit.to_string()),
+            (
+                "hash_queue_per_account",
+                self.hash_queue_per_account.to_string(),
+            ),
             ("log", self.log.clone()),
             ("log_format", log_format.to_owned()),
             ("max_body_bytes", self.max_body_bytes.to_string()),
+            ("body_read_timeout", format!("{} s", self.body_read_timeout)),
             (
                 "rotate_refresh_tokens",
                 self.rotate_refresh_tokens.to_string(),
@@ -831,6 +943,10 @@ impl Settings {
             ),
             ("activation_url", optional(&mail.activation_url)),
             (
+                "email_change_confirm_url",
+                optional(&mail.email_change_confirm_url),
+            ),
+            (
                 "send_activation_email",
                 mail.send_activation_email.to_string(),
             ),
@@ -854,6 +970,14 @@ impl Settings {
             (
                 "activation_timeout",
                 format!("{} s", mail.activation_timeout),
+            ),
+            (
+                "email_change_timeout",
+                format!("{} s", mail.email_change_timeout),
+            ),
+            (
+                "sent_mail_retention",
+                format!("{} s", mail.sent_mail_retention),
             ),
             ("mail_cooldown", format!("{} s", mail.mail_cooldown)),
             (
@@ -1000,6 +1124,12 @@ fn load_mail(
         "LATCHKEY_ACTIVATION_URL",
         file.activation_url.take(),
     );
+    let email_change_confirm_url = url_template(
+        layer,
+        "email_change_confirm_url",
+        "LATCHKEY_EMAIL_CHANGE_CONFIRM_URL",
+        file.email_change_confirm_url.take(),
+    );
     MailSettings {
         transport,
         file_dir: layer.ctx.dir.join(file_dir),
@@ -1010,6 +1140,7 @@ fn load_mail(
         frontend_protocol: frontend_protocol.to_owned(),
         password_reset_confirm_url,
         activation_url,
+        email_change_confirm_url,
         send_activation_email: layer.flag(
             "send_activation_email",
             "LATCHKEY_SEND_ACTIVATION_EMAIL",
@@ -1032,7 +1163,7 @@ fn load_mail(
             "email_changed_email_confirmation",
             "LATCHKEY_EMAIL_CHANGED_EMAIL_CONFIRMATION",
             file.email_changed_email_confirmation.take(),
-            false,
+            true,
         ),
         prevent_enumeration: layer.flag(
             "prevent_enumeration",
@@ -1053,6 +1184,20 @@ fn load_mail(
             file.activation_timeout.take(),
             259_200,
             (60, 31_536_000),
+        ),
+        email_change_timeout: layer.number(
+            "email_change_timeout",
+            "LATCHKEY_EMAIL_CHANGE_TIMEOUT",
+            file.email_change_timeout.take(),
+            86_400,
+            (60, 31_536_000),
+        ),
+        sent_mail_retention: layer.number(
+            "sent_mail_retention",
+            "LATCHKEY_SENT_MAIL_RETENTION",
+            file.sent_mail_retention.take(),
+            604_800,
+            (0, 31_536_000),
         ),
         mail_cooldown: layer.number(
             "mail_cooldown",
@@ -1212,6 +1357,17 @@ fn valid_origin(origin: &str) -> bool {
         return false;
     };
     matches!(scheme, "http" | "https") && !rest.is_empty() && !rest.contains(['/', '?', '#', ' '])
+}
+
+fn valid_public_url(url: &str) -> bool {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return false;
+    };
+    let host = rest.split('/').next().unwrap_or_default();
+    matches!(scheme, "http" | "https")
+        && !host.is_empty()
+        && !url.ends_with('/')
+        && !rest.contains(['?', '#', ' '])
 }
 
 fn valid_bind(bind: &str) -> bool {

@@ -12,7 +12,7 @@ use tracing_actix_web::TracingLogger;
 
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::db::{DbError, run_pending_migrations};
+use crate::db::{DbError, ISSUER_CLAIMS_MIGRATION, applied_at, run_pending_migrations};
 use crate::state::AppState;
 use crate::web::api::{self, ApiError};
 use crate::web::{self as routes_mod, catch_panics, limit_body_size, request_id_header};
@@ -48,6 +48,15 @@ impl Application {
             .map_err(|e: DbError| anyhow::Error::new(e))?;
         for version in &applied {
             tracing::info!(%version, "applied migration");
+        }
+        // Tokens minted before Latchkey wrote `iss`/`aud` stay valid until they expire.
+        let cutoff = state
+            .db
+            .run(|conn| applied_at(conn, ISSUER_CLAIMS_MIGRATION))
+            .await
+            .map_err(anyhow::Error::new)?;
+        if let Some(at) = cutoff {
+            state.jwt.accept_legacy_before(at.and_utc().timestamp());
         }
         // Deliver queued mail (including any left from before a restart).
         let outbox_worker = crate::mail::spawn_outbox_worker(state.clone());

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::accounts::Hasher;
+use crate::accounts::{HashLimits, Hasher};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::Db;
@@ -10,6 +10,9 @@ use crate::domain::PasswordPolicy;
 use crate::mail::{MailTemplates, Mailer};
 use crate::throttle::IpLimiter;
 use crate::tokens::JwtCodec;
+
+/// A one-shot command may wait longer for a connection than a request should.
+const COMMAND_CHECKOUT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Shared application state: no HTTP types, so the CLI and both web adapters use it alike.
 #[derive(Clone, Debug)]
@@ -40,25 +43,34 @@ impl AppState {
     /// State for the server: a pool of `db_pool_size` keeping one connection warm. Does not
     /// run migrations.
     pub fn build(settings: Settings, clock: Clock) -> anyhow::Result<Self> {
-        let db = Db::connect(&settings.database_url, settings.db_pool_size, 1)?;
+        let timeout = std::time::Duration::from_millis(settings.db_pool_timeout_ms);
+        let db = Db::connect(&settings.database_url, settings.db_pool_size, 1, timeout)?;
         Self::with_db(settings, clock, db)
     }
 
     /// State for a one-shot CLI command: a small pool that keeps nothing open in the background.
     pub fn build_for_command(settings: Settings, clock: Clock) -> anyhow::Result<Self> {
-        let db = Db::connect(&settings.database_url, 2, 0)?;
+        let db = Db::connect(&settings.database_url, 2, 0, COMMAND_CHECKOUT_TIMEOUT)?;
         Self::with_db(settings, clock, db)
     }
 
     fn with_db(settings: Settings, clock: Clock, db: Db) -> anyhow::Result<Self> {
-        let hasher = Hasher::new(settings.hash_workers)?;
+        let hasher = Hasher::new(HashLimits {
+            workers: settings.hash_workers,
+            queue: settings.hash_queue_limit,
+            per_account: settings.hash_queue_per_account,
+        })?;
         let mailer = Mailer::from_settings(&settings.mail)?;
         let templates = Arc::new(MailTemplates::load(settings.mail.template_dir.as_deref())?);
         Ok(Self {
             mailer,
             templates,
             mail_queued: Arc::new(tokio::sync::Notify::new()),
-            jwt: JwtCodec::new(&settings.secret_key),
+            jwt: JwtCodec::new(
+                &settings.secret_key,
+                &settings.jwt_issuer,
+                &settings.jwt_audience,
+            ),
             ip_limiter: Arc::new(IpLimiter::new(settings.throttle)),
             settings: Arc::new(settings),
             db,

@@ -1,5 +1,5 @@
-//! Throttling: a per-IP token bucket (in-process) and a per-account backoff after consecutive
-//! failed logins (in the database, so every process sharing it agrees).
+//! Throttling: a per-IP token bucket and a per-account backoff after consecutive failed
+//! password checks (in the database, so every process sharing it agrees).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -136,51 +136,105 @@ pub fn find(conn: &mut DbConn, key: &str) -> QueryResult<Option<FailureRecord>> 
         .optional()
 }
 
-/// Counts one more failure (locking at `lock_after`); returns the new count.
-pub fn record_failure(
+/// What [`reserve_attempt`] decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reservation {
+    /// The attempt may run; it is already counted as a failure (`failures` is the new count),
+    /// so a success must [`clear`] the key. `locked` tells whether the account was locked before.
+    Granted {
+        /// Consecutive failures including this attempt.
+        failures: i32,
+        /// The account was locked before this attempt (even the right password fails).
+        locked: bool,
+    },
+    /// The backoff has not run out: try again after this long.
+    Wait(Duration),
+}
+
+/// Compare-and-swap rounds before giving up under contention (each lost round means another
+/// attempt on the same key was counted in between).
+const RESERVE_ROUNDS: usize = 8;
+
+/// Reserves one attempt for `key` before any hashing: when the backoff allows it, the attempt
+/// is counted as a failure at once (`failures = failures + 1`, guarded by a compare-and-swap on
+/// the count that was read), so concurrent attempts each take their own slot and none slips
+/// through one that another already used. The `lock_after`th failure locks the key.
+pub fn reserve_attempt(
     conn: &mut DbConn,
     key: &str,
     now: NaiveDateTime,
-    lock_after: u32,
-) -> QueryResult<i32> {
-    let lock_after = i32::try_from(lock_after).unwrap_or(i32::MAX);
-    let current = find(conn, key)?;
-    let failures = current.as_ref().map_or(0, |r| r.failures).saturating_add(1);
-    let locked_at = current
-        .and_then(|r| r.locked_at)
-        .or((failures >= lock_after).then_some(now));
-    let updated = diesel::update(login_throttle::table.find(key))
+    limits: &ThrottleLimits,
+) -> QueryResult<Reservation> {
+    let lock_after = i32::try_from(limits.lock_after).unwrap_or(i32::MAX);
+    for _ in 0..RESERVE_ROUNDS {
+        let Some(current) = find(conn, key)? else {
+            let inserted = diesel::insert_into(login_throttle::table)
+                .values((
+                    login_throttle::key.eq(key),
+                    login_throttle::failures.eq(1),
+                    login_throttle::last_failed_at.eq(now),
+                    login_throttle::locked_at.eq((lock_after <= 1).then_some(now)),
+                ))
+                .execute(conn);
+            match inserted {
+                Ok(_) => {
+                    return Ok(Reservation::Granted {
+                        failures: 1,
+                        locked: false,
+                    });
+                }
+                // Another attempt created the row first: read it and go again.
+                Err(diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::UniqueViolation,
+                    _,
+                )) => continue,
+                Err(e) => return Err(e),
+            }
+        };
+        let failures = u32::try_from(current.failures).unwrap_or(u32::MAX);
+        let ready_at = current.last_failed_at + backoff_delay(failures, limits);
+        if ready_at > now {
+            return Ok(Reservation::Wait(ready_at - now));
+        }
+        let counted = current.failures.saturating_add(1);
+        let locked_at = current.locked_at.or((counted >= lock_after).then_some(now));
+        let won = diesel::update(
+            login_throttle::table
+                .filter(login_throttle::key.eq(key))
+                .filter(login_throttle::failures.eq(current.failures)),
+        )
         .set((
-            login_throttle::failures.eq(failures),
+            login_throttle::failures.eq(login_throttle::failures + 1),
             login_throttle::last_failed_at.eq(now),
             login_throttle::locked_at.eq(locked_at),
         ))
         .execute(conn)?;
-    if updated == 0 {
-        // No upsert across both backends: insert, and on a lost race count once more.
-        let inserted = diesel::insert_into(login_throttle::table)
-            .values((
-                login_throttle::key.eq(key),
-                login_throttle::failures.eq(failures),
-                login_throttle::last_failed_at.eq(now),
-                login_throttle::locked_at.eq(locked_at),
-            ))
-            .execute(conn);
-        if let Err(diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::UniqueViolation,
-            _,
-        )) = inserted
-        {
-            return record_failure(
-                conn,
-                key,
-                now,
-                u32::try_from(lock_after).unwrap_or(u32::MAX),
-            );
+        if won == 1 {
+            return Ok(Reservation::Granted {
+                failures: counted,
+                locked: current.locked_at.is_some(),
+            });
         }
-        inserted?;
     }
-    Ok(failures)
+    // Every round lost to another attempt on the same key: that key is being hammered.
+    Ok(Reservation::Wait(Duration::seconds(1)))
+}
+
+/// Deletes backoff rows that no longer matter: unlocked keys whose last failure is older than
+/// a day (and than the longest delay). Locked keys stay until unlocked or reset.
+pub fn flush_stale(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    limits: &ThrottleLimits,
+) -> QueryResult<usize> {
+    let max_delay = i64::try_from(limits.max_delay).unwrap_or(i64::MAX / 1000);
+    let keep = Duration::seconds(max_delay.max(86_400));
+    diesel::delete(
+        login_throttle::table
+            .filter(login_throttle::locked_at.is_null())
+            .filter(login_throttle::last_failed_at.lt(now - keep)),
+    )
+    .execute(conn)
 }
 
 /// Forgets a key's failures (successful login, password reset, operator unlock).

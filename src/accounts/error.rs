@@ -25,6 +25,9 @@ pub enum AccountsError {
     /// No user with that id or username.
     #[error("user not found")]
     NotFound,
+    /// The database could not be reached, or the hashing queue is full: try again shortly.
+    #[error("Service temporarily unavailable, try again later.")]
+    Unavailable,
     /// Anything else: a bug or an outage. The cause chain is logged, never shown.
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
@@ -32,18 +35,26 @@ pub enum AccountsError {
 
 impl From<DbError> for AccountsError {
     fn from(e: DbError) -> Self {
+        if e.is_unavailable() {
+            tracing::warn!(error = %crate::telemetry::error_chain(&e), "database unavailable");
+            return Self::Unavailable;
+        }
         Self::Unexpected(e.into())
     }
 }
 
 impl From<diesel::result::Error> for AccountsError {
     fn from(e: diesel::result::Error) -> Self {
-        Self::Unexpected(anyhow::Error::new(e).context("database query failed"))
+        DbError::Query(e).into()
     }
 }
 
 impl From<super::HashError> for AccountsError {
     fn from(e: super::HashError) -> Self {
-        Self::Unexpected(e.into())
+        match e {
+            super::HashError::QueueFull => Self::Unavailable,
+            super::HashError::AccountBusy => Self::Throttled { retry_after: 1 },
+            other => Self::Unexpected(other.into()),
+        }
     }
 }

@@ -18,8 +18,6 @@ use crate::throttle;
 use crate::tokens::onetime::{self, Purpose};
 use crate::tokens::ops as token_ops;
 
-/// Djoser's message for a bad `uid`.
-pub const INVALID_UID: &str = "Invalid user id or user doesn't exist.";
 /// Djoser's message for a bad, used or expired token.
 pub const INVALID_TOKEN: &str = "Invalid token for given user.";
 
@@ -93,6 +91,11 @@ pub(crate) fn queue_mail(
                     mail.activation_url.as_deref(),
                     "accounts/activate/{uid}/{token}/",
                     mail.activation_timeout,
+                ),
+                Purpose::EmailChange => (
+                    mail.email_change_confirm_url.as_deref(),
+                    "accounts/email/confirm/{uid}/{token}/",
+                    mail.email_change_timeout,
                 ),
             };
             let url = template
@@ -260,16 +263,17 @@ pub async fn request_password_reset(state: &AppState, email: &Email) -> Result<(
     Ok(())
 }
 
-/// The user a `uid` names, or Djoser's uid error.
+/// The user a `uid` names. A bad or unknown uid answers exactly as a bad token does (Djoser
+/// answers "Invalid user id" instead, which tells anyone which user ids exist).
 async fn user_for_uid(state: &AppState, uid: &str) -> Result<User, AccountsError> {
     let Some(id) = decode_uid(uid) else {
-        return Err(field_error("uid", INVALID_UID));
+        return Err(field_error("token", INVALID_TOKEN));
     };
     state
         .db
         .run(move |conn| ops::find_by_id(conn, id).map_err(AccountsError::from))
         .await?
-        .ok_or_else(|| field_error("uid", INVALID_UID))
+        .ok_or_else(|| field_error("token", INVALID_TOKEN))
 }
 
 async fn token_is_valid(
@@ -343,14 +347,15 @@ pub async fn confirm_password_reset(
     Ok(())
 }
 
-/// `users/activation/`: a valid unused token activates the account (and, when enabled, queues
-/// the "account created" mail); an already active account answers `StaleToken`.
+/// `users/activation/`: a valid unused token activates an account that waits for it (and, when
+/// enabled, queues the "account created" mail). An account that does not wait answers
+/// `StaleToken`: an active one, and one an operator deactivated (a link must never undo that).
 pub async fn activate(state: &AppState, uid: &str, token: &str) -> Result<(), AccountsError> {
     let user = user_for_uid(state, uid).await?;
     if !token_is_valid(state, user.id, Purpose::Activation, token).await? {
         return Err(field_error("token", INVALID_TOKEN));
     }
-    if user.is_active {
+    if !user.activation_pending {
         return Err(AccountsError::StaleToken);
     }
     let now = state.clock.now_naive();
@@ -364,7 +369,10 @@ pub async fn activate(state: &AppState, uid: &str, token: &str) -> Result<(), Ac
                 if !onetime::consume(conn, user.id, Purpose::Activation, &token, now)? {
                     return Err(field_error("token", INVALID_TOKEN));
                 }
-                ops::set_active(conn, user.id, true)?;
+                // An operator may have deactivated the account since it was read.
+                if !ops::activate_pending(conn, user.id)? {
+                    return Err(AccountsError::StaleToken);
+                }
                 audit::record(
                     conn,
                     AuditKind::UserActivated,
@@ -411,7 +419,7 @@ pub async fn resend_activation(state: &AppState, email: &Email) -> Result<(), Ac
                 let fresh =
                     cooldown::try_start(conn, &cooldown::key("activation", &lookup), now, period)?;
                 let user = ops::find_by_email(conn, &lookup)?
-                    .filter(|u| !u.is_active && u.has_usable_password());
+                    .filter(|u| u.activation_pending && u.has_usable_password());
                 match user.filter(|_| fresh) {
                     Some(user) => {
                         queue_activation(conn, &worker_state, &user)?;
@@ -455,6 +463,140 @@ pub(crate) fn queue_registration_attempt(
         "",
     )?;
     Ok(true)
+}
+
+/// Djoser's message for a taken address.
+const EMAIL_TAKEN: &str = super::service::EMAIL_TAKEN;
+
+/// `users/set_email/` and the account page: after the current password (checked first, under
+/// the account's backoff, so a wrong one reveals nothing else), a one-time link goes to the
+/// new address; the address changes only when that link is used ([`confirm_email_change`]).
+/// A taken address is reported, unless `prevent_enumeration` is on: then the answer is the same
+/// as for a free one and no link is sent. `keep` is the asking session, which survives the change.
+pub async fn request_email_change(
+    state: &AppState,
+    user: &User,
+    current_password: &str,
+    new_email: Email,
+    keep: Option<String>,
+) -> Result<(), AccountsError> {
+    if !super::service::check_current_password(state, user, current_password).await? {
+        return Err(field_error(
+            "current_password",
+            super::service::INVALID_PASSWORD,
+        ));
+    }
+    let now = state.clock.now_naive();
+    let user = user.clone();
+    let conceal = state.settings.mail.prevent_enumeration;
+    let lifetime = seconds(state.settings.mail.email_change_timeout);
+    let worker_state = state.clone();
+    let queued = state
+        .db
+        .run(move |conn| {
+            write_transaction(conn, |conn| -> Result<bool, AccountsError> {
+                if new_email.lookup_key() == user.email_lookup {
+                    // The same mailbox: at most the spelling changes, which needs no proof.
+                    ops::set_email(conn, user.id, &new_email)?;
+                    return Ok(false);
+                }
+                if ops::email_used_by_other(conn, new_email.lookup_key(), user.id)? {
+                    return if conceal {
+                        Ok(false)
+                    } else {
+                        Err(field_error("new_email", EMAIL_TAKEN))
+                    };
+                }
+                let pending = onetime::PendingEmail {
+                    new_email: new_email.as_str().to_owned(),
+                    session_id: keep,
+                };
+                let token = onetime::issue_email_change(conn, user.id, &pending, now, lifetime)?;
+                let link = Link {
+                    purpose: Purpose::EmailChange,
+                    token: &token,
+                };
+                queue_mail(
+                    conn,
+                    &worker_state,
+                    MailKind::EmailChange,
+                    new_email.as_str(),
+                    &user,
+                    Some(link),
+                    new_email.as_str(),
+                )?;
+                audit::record(
+                    conn,
+                    AuditKind::EmailChangeRequested,
+                    Some(user.id),
+                    None,
+                    None,
+                    now,
+                )?;
+                Ok(true)
+            })
+        })
+        .await?;
+    if queued {
+        mail_queued(state);
+    }
+    Ok(())
+}
+
+/// The link mailed to a new address: the address changes (if still free), every other link of
+/// the user dies (a reset link sent to the old address must not outlive it), every session but
+/// the one that asked ends, and the old address is told when that notice is on.
+pub async fn confirm_email_change(
+    state: &AppState,
+    uid: &str,
+    token: &str,
+) -> Result<User, AccountsError> {
+    let user = user_for_uid(state, uid).await?;
+    let now = state.clock.now_naive();
+    let token = token.to_owned();
+    let notice = state.settings.mail.email_changed_email_confirmation;
+    let worker_state = state.clone();
+    let changed = state
+        .db
+        .run(move |conn| {
+            write_transaction(conn, |conn| -> Result<User, AccountsError> {
+                let pending = onetime::consume_email_change(conn, user.id, &token, now)?
+                    .ok_or_else(|| field_error("token", INVALID_TOKEN))?;
+                let email = Email::parse(&pending.new_email)
+                    .map_err(|_| field_error("token", INVALID_TOKEN))?;
+                if ops::email_used_by_other(conn, email.lookup_key(), user.id)? {
+                    return Err(field_error("new_email", EMAIL_TAKEN));
+                }
+                ops::set_email(conn, user.id, &email)?;
+                onetime::revoke_all(conn, user.id, now)?;
+                token_ops::revoke_user_sessions(conn, user.id, pending.session_id.as_deref(), now)?;
+                audit::record(
+                    conn,
+                    AuditKind::EmailChanged,
+                    Some(user.id),
+                    None,
+                    None,
+                    now,
+                )?;
+                if notice {
+                    queue_mail(
+                        conn,
+                        &worker_state,
+                        MailKind::EmailChanged,
+                        &user.email,
+                        &user,
+                        None,
+                        email.as_str(),
+                    )?;
+                }
+                ops::find_by_id(conn, user.id)?.ok_or(AccountsError::NotFound)
+            })
+        })
+        .await?;
+    if notice {
+        mail_queued(state);
+    }
+    Ok(changed)
 }
 
 /// True when `uid`/`token` name an unused, unexpired link of that purpose (the link is not

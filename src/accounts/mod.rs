@@ -9,4 +9,4 @@ pub mod service;
 
 pub use error::AccountsError;
 pub use models::{NewUser, User};
-pub use password::{HashError, Hasher, PasswordCheck};
+pub use password::{HashError, HashLimits, Hasher, PasswordCheck};

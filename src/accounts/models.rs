@@ -34,6 +34,10 @@ pub struct User {
     pub date_joined: NaiveDateTime,
     /// Last successful login (UTC).
     pub last_login: Option<NaiveDateTime>,
+    /// Created inactive and waiting for its activation link; only such an account can be
+    /// turned on by a link (an operator's deactivation cannot be undone that way).
+    #[serde(skip)]
+    pub activation_pending: bool,
 }
 
 impl User {
@@ -67,4 +71,6 @@ pub struct NewUser<'a> {
     pub is_superuser: bool,
     /// Creation time.
     pub date_joined: NaiveDateTime,
+    /// Waiting for the activation link.
+    pub activation_pending: bool,
 }

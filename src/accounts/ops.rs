@@ -9,6 +9,7 @@ use super::service::ProfileChanges;
 use super::{NewUser, User};
 use crate::db::DbConn;
 use crate::db::schema::users;
+use crate::domain::Email;
 
 /// Which unique column a failed insert collided with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,12 +117,31 @@ pub fn set_password_hash(conn: &mut DbConn, user_id: i64, hash: &str) -> QueryRe
         .map(drop)
 }
 
-/// Sets `is_active`.
+/// Sets `is_active`; the account stops waiting for an activation link either way.
 pub fn set_active(conn: &mut DbConn, user_id: i64, active: bool) -> QueryResult<()> {
     diesel::update(users::table.find(user_id))
-        .set(users::is_active.eq(active))
+        .set((
+            users::is_active.eq(active),
+            users::activation_pending.eq(false),
+        ))
         .execute(conn)
         .map(drop)
+}
+
+/// Turns on an account that waits for its activation link; false when it does not wait (an
+/// active account, or one an operator deactivated).
+pub fn activate_pending(conn: &mut DbConn, user_id: i64) -> QueryResult<bool> {
+    diesel::update(
+        users::table
+            .filter(users::id.eq(user_id))
+            .filter(users::activation_pending.eq(true)),
+    )
+    .set((
+        users::is_active.eq(true),
+        users::activation_pending.eq(false),
+    ))
+    .execute(conn)
+    .map(|n| n == 1)
 }
 
 /// Records a successful login time.
@@ -151,21 +171,20 @@ pub fn email_used_by_other(
     .get_result(conn)
 }
 
-/// Applies profile changes (only the fields given).
-pub fn update_profile(
-    conn: &mut DbConn,
-    user_id: i64,
-    changes: &ProfileChanges,
-) -> QueryResult<()> {
+/// Stores a new address (display form and lookup key).
+pub fn set_email(conn: &mut DbConn, user_id: i64, email: &Email) -> QueryResult<()> {
+    diesel::update(users::table.find(user_id))
+        .set((
+            users::email.eq(email.as_str()),
+            users::email_lookup.eq(email.lookup_key()),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// Applies name changes (only the fields given).
+pub fn update_names(conn: &mut DbConn, user_id: i64, changes: &ProfileChanges) -> QueryResult<()> {
     let target = users::table.find(user_id);
-    if let Some(email) = &changes.email {
-        diesel::update(target)
-            .set((
-                users::email.eq(email.as_str()),
-                users::email_lookup.eq(email.lookup_key()),
-            ))
-            .execute(conn)?;
-    }
     if let Some(name) = &changes.first_name {
         diesel::update(target)
             .set(users::first_name.eq(name.as_str()))

@@ -1,3 +1,5 @@
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
@@ -22,6 +24,12 @@ pub enum HashError {
     /// The hashing threads are gone.
     #[error("hashing worker unavailable")]
     Worker,
+    /// More hashes are waiting than `hash_queue_limit` allows: the server is saturated.
+    #[error("the hashing queue is full")]
+    QueueFull,
+    /// This account already has `hash_queue_per_account` hashes running or waiting.
+    #[error("too many password checks for one account at once")]
+    AccountBusy,
 }
 
 /// The result of checking a password against a stored hash.
@@ -48,13 +56,53 @@ struct Job {
     reply: oneshot::Sender<Result<Done, HashError>>,
 }
 
+/// How much hashing work may wait, overall and per account.
+#[derive(Debug, Clone, Copy)]
+pub struct HashLimits {
+    /// Threads that hash (at most this many hashes run at once).
+    pub workers: usize,
+    /// Hashes that may wait for a thread, beyond those running; more get `QueueFull`.
+    pub queue: usize,
+    /// Hashes one account may have running or waiting; more get `AccountBusy`.
+    pub per_account: usize,
+}
+
+/// Work admitted to the queue: counted overall and per account until dropped.
+struct Admission<'a> {
+    hasher: &'a Hasher,
+    account: Option<String>,
+}
+
+impl Drop for Admission<'_> {
+    fn drop(&mut self) {
+        self.hasher.in_flight.fetch_sub(1, Ordering::AcqRel);
+        if let Some(account) = &self.account {
+            let mut accounts = self
+                .hasher
+                .accounts
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if let Some(count) = accounts.get_mut(account) {
+                *count = count.saturating_sub(1);
+                if *count == 0 {
+                    accounts.remove(account);
+                }
+            }
+        }
+    }
+}
+
 /// argon2id on a fixed set of `workers` threads, each reusing one memory buffer: at most
 /// `workers` hashes run at once, never on an async worker, and memory stays at
 /// `workers` × 19 MiB however many logins arrive (a general thread pool would let every one of
-/// its threads keep its own freed 19 MiB in the allocator).
+/// its threads keep its own freed 19 MiB in the allocator). The queue in front of them is
+/// bounded overall and per account, so one account's guesses cannot delay everyone's logins.
 #[derive(Clone)]
 pub struct Hasher {
     permits: Arc<Semaphore>,
+    limits: HashLimits,
+    in_flight: Arc<AtomicUsize>,
+    accounts: Arc<Mutex<HashMap<String, usize>>>,
     jobs: mpsc::Sender<Job>,
     /// A hash of a random password: verifying against it costs what a real check costs, so an
     /// unknown user takes as long as a known one.
@@ -68,14 +116,15 @@ impl std::fmt::Debug for Hasher {
 }
 
 impl Hasher {
-    /// Starts `workers` hashing threads (they end when the last clone is dropped) and computes
-    /// the dummy hash (~25 ms).
-    pub fn new(workers: usize) -> Result<Self, HashError> {
+    /// Starts `limits.workers` hashing threads (they end when the last clone is dropped) and
+    /// computes the dummy hash (~25 ms).
+    pub fn new(limits: HashLimits) -> Result<Self, HashError> {
+        let workers = limits.workers.max(1);
         let params = Params::new(MEMORY_KIB, ITERATIONS, LANES, None)
             .map_err(|e| HashError::Argon2(e.to_string()))?;
         let (jobs, queue) = mpsc::channel::<Job>();
         let queue = Arc::new(Mutex::new(queue));
-        for n in 0..workers.max(1) {
+        for n in 0..workers {
             let queue = Arc::clone(&queue);
             let params = params.clone();
             std::thread::Builder::new()
@@ -88,7 +137,10 @@ impl Hasher {
         let mut memory = Vec::new();
         let dummy = hash_with(&params, &random, &mut memory)?;
         Ok(Self {
-            permits: Arc::new(Semaphore::new(workers.max(1))),
+            permits: Arc::new(Semaphore::new(workers)),
+            limits: HashLimits { workers, ..limits },
+            in_flight: Arc::new(AtomicUsize::new(0)),
+            accounts: Arc::new(Mutex::new(HashMap::new())),
             jobs,
             dummy: dummy.into(),
         })
@@ -97,7 +149,7 @@ impl Hasher {
     /// Hashes a new password into a PHC string (`$argon2id$v=19$m=19456,t=2,p=1$…`).
     pub async fn hash(&self, password: &NewPassword) -> Result<String, HashError> {
         match self
-            .submit(Work::Hash(password.expose().as_bytes().to_vec()))
+            .submit(Work::Hash(password.expose().as_bytes().to_vec()), None)
             .await?
         {
             Done::Hashed(phc) => Ok(phc),
@@ -107,10 +159,12 @@ impl Hasher {
 
     /// Checks `password` against `stored`; with no stored hash (unknown user) or an unusable
     /// one it still runs one full verification against the dummy hash, then answers Mismatch.
+    /// `account` (the throttle key) bounds how many checks one account may queue.
     pub async fn verify(
         &self,
         password: &str,
         stored: Option<&str>,
+        account: Option<&str>,
     ) -> Result<PasswordCheck, HashError> {
         let usable = stored.filter(|s| s.starts_with("$argon2"));
         let phc: Arc<str> = match usable {
@@ -126,10 +180,13 @@ impl Hasher {
             password.as_bytes().to_vec()
         };
         let matched = match self
-            .submit(Work::Verify {
-                password: bytes,
-                phc,
-            })
+            .submit(
+                Work::Verify {
+                    password: bytes,
+                    phc,
+                },
+                account,
+            )
             .await?
         {
             Done::Verified(matched) => matched,
@@ -142,7 +199,30 @@ impl Hasher {
         })
     }
 
-    async fn submit(&self, work: Work) -> Result<Done, HashError> {
+    /// Counts the work in, or refuses it when its account or the whole queue is full.
+    fn admit(&self, account: Option<&str>) -> Result<Admission<'_>, HashError> {
+        if let Some(account) = account {
+            let mut accounts = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
+            let count = accounts.entry(account.to_owned()).or_insert(0);
+            if *count >= self.limits.per_account.max(1) {
+                return Err(HashError::AccountBusy);
+            }
+            *count += 1;
+        }
+        // From here on the admission's drop undoes both counts.
+        let admission = Admission {
+            hasher: self,
+            account: account.map(str::to_owned),
+        };
+        let before = self.in_flight.fetch_add(1, Ordering::AcqRel);
+        if before >= self.limits.workers + self.limits.queue {
+            return Err(HashError::QueueFull);
+        }
+        Ok(admission)
+    }
+
+    async fn submit(&self, work: Work, account: Option<&str>) -> Result<Done, HashError> {
+        let _admission = self.admit(account)?;
         // The permit bounds queued work to what the threads can take, so waiting happens
         // here, as cheap async tasks, in arrival order.
         let _permit = self
@@ -277,9 +357,45 @@ mod tests {
     use crate::domain::NewPassword;
     use argon2::password_hash::PasswordVerifier;
 
+    fn limits(workers: usize) -> HashLimits {
+        HashLimits {
+            workers,
+            queue: 64,
+            per_account: 2,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_queue_is_bounded_per_account_and_overall() {
+        let hasher = Hasher::new(HashLimits {
+            workers: 1,
+            queue: 2,
+            per_account: 2,
+        })
+        .unwrap();
+        let a1 = hasher.admit(Some("user:1")).unwrap();
+        let a2 = hasher.admit(Some("user:1")).unwrap();
+        assert!(matches!(
+            hasher.admit(Some("user:1")),
+            Err(HashError::AccountBusy)
+        ));
+        let b1 = hasher.admit(Some("user:2")).unwrap();
+        // 1 worker + 2 waiting are in: the next is refused whoever asks.
+        assert!(matches!(
+            hasher.admit(Some("user:3")),
+            Err(HashError::QueueFull)
+        ));
+        assert!(matches!(hasher.admit(None), Err(HashError::QueueFull)));
+        drop(a1);
+        assert!(hasher.admit(Some("user:1")).is_ok(), "a slot came back");
+        drop((a2, b1));
+        assert_eq!(hasher.in_flight.load(Ordering::Acquire), 0);
+        assert!(hasher.accounts.lock().unwrap().is_empty(), "no leftovers");
+    }
+
     #[tokio::test]
     async fn hashes_verify_and_use_owasp_parameters() {
-        let hasher = Hasher::new(2).unwrap();
+        let hasher = Hasher::new(limits(2)).unwrap();
         let password = NewPassword::parse_bypassing_policy("s3cret-horse".into()).unwrap();
         let hash = hasher.hash(&password).await.unwrap();
         assert!(
@@ -293,21 +409,24 @@ mod tests {
                 .is_ok()
         );
         assert_eq!(
-            hasher.verify("s3cret-horse", Some(&hash)).await.unwrap(),
+            hasher
+                .verify("s3cret-horse", Some(&hash), None)
+                .await
+                .unwrap(),
             PasswordCheck::Match
         );
         assert_eq!(
-            hasher.verify("wrong", Some(&hash)).await.unwrap(),
+            hasher.verify("wrong", Some(&hash), None).await.unwrap(),
             PasswordCheck::Mismatch
         );
         assert_eq!(
-            hasher.verify("s3cret-horse", None).await.unwrap(),
+            hasher.verify("s3cret-horse", None, None).await.unwrap(),
             PasswordCheck::Mismatch
         );
         let unusable = format!("!{hash}");
         assert_eq!(
             hasher
-                .verify("s3cret-horse", Some(&unusable))
+                .verify("s3cret-horse", Some(&unusable), None)
                 .await
                 .unwrap(),
             PasswordCheck::Mismatch
@@ -322,13 +441,19 @@ mod tests {
             .hash_password(b"legacy pass")
             .unwrap()
             .to_string();
-        let hasher = Hasher::new(1).unwrap();
+        let hasher = Hasher::new(limits(1)).unwrap();
         assert_eq!(
-            hasher.verify("legacy pass", Some(&foreign)).await.unwrap(),
+            hasher
+                .verify("legacy pass", Some(&foreign), None)
+                .await
+                .unwrap(),
             PasswordCheck::Match
         );
         assert_eq!(
-            hasher.verify("legacy pas", Some(&foreign)).await.unwrap(),
+            hasher
+                .verify("legacy pas", Some(&foreign), None)
+                .await
+                .unwrap(),
             PasswordCheck::Mismatch
         );
     }

@@ -5,15 +5,16 @@ use super::flows;
 use super::ops::{self, Taken};
 use super::{AccountsError, NewUser, PasswordCheck, User};
 use crate::audit::{self, AuditKind};
-use crate::db::write_transaction;
+use crate::db::{DbConn, write_transaction};
 use crate::domain::{
     ClientMeta, Email, FieldErrors, NewPassword, PasswordProblem, PersonName, UserAttributes,
     Username,
 };
 use crate::mail::MailKind;
 use crate::state::AppState;
-use crate::throttle;
+use crate::throttle::{self, Reservation, ThrottleLimits};
 use crate::tokens::ops as token_ops;
+use chrono::NaiveDateTime;
 
 /// Django's message for a duplicate username.
 pub const USERNAME_TAKEN: &str = "A user with that username already exists.";
@@ -21,6 +22,8 @@ pub const USERNAME_TAKEN: &str = "A user with that username already exists.";
 pub const EMAIL_TAKEN: &str = "user with this email address already exists.";
 /// Djoser's message for a wrong `current_password`.
 pub const INVALID_PASSWORD: &str = "Invalid password.";
+/// Why a profile update may not change the address.
+pub const EMAIL_READ_ONLY: &str = "The email address cannot be changed here: use set_email (/auth/users/set_email/) with your current password, then confirm the new address from the link mailed to it.";
 /// Djoser's (ASCII apostrophe) retype mismatch message.
 pub const PASSWORD_MISMATCH: &str = "The two password fields didn't match.";
 
@@ -169,6 +172,7 @@ pub async fn register(state: &AppState, input: Registration) -> Result<Registere
                     last_name: input.last_name.as_str(),
                     password: &hash,
                     is_active: !activation,
+                    activation_pending: activation,
                     is_staff: false,
                     is_superuser: false,
                     date_joined: now,
@@ -202,8 +206,9 @@ pub async fn register(state: &AppState, input: Registration) -> Result<Registere
 /// Unknown user, wrong password and inactive account all give `InvalidCredentials`, after the
 /// same work: one lookup, one full argon2 verification, one write. Consecutive failures earn an
 /// escalating delay (`Throttled`), counted per account, or per identifier when no account
-/// matches, so the delay itself reveals nothing; the `lock_after`th failure locks the account
-/// until an operator unlocks it or the password is reset.
+/// matches, so the delay itself reveals nothing; each attempt is reserved (and counted) before
+/// any hashing, so concurrent guesses cannot share one slot. The `lock_after`th failure locks
+/// the account until an operator unlocks it or the password is reset.
 pub async fn authenticate(
     state: &AppState,
     identifier: &str,
@@ -213,40 +218,31 @@ pub async fn authenticate(
     let limits = state.settings.throttle;
     let now = state.clock.now_naive();
     let ident = identifier.to_owned();
-    let (user, record) = state
+    let (user, key, reservation) = state
         .db
-        .run(move |conn| -> Result<_, AccountsError> {
-            let user = ops::find_by_identifier(conn, &ident)?;
-            let key = throttle_key(user.as_ref(), &ident);
-            let record = if limits.enabled {
-                throttle::find(conn, &key)?
-            } else {
-                None
-            };
-            Ok((user, record))
+        .run(move |conn| {
+            write_transaction(conn, |conn| -> Result<_, AccountsError> {
+                let user = ops::find_by_identifier(conn, &ident)?;
+                let key = throttle_key(user.as_ref(), &ident);
+                let reservation = reserve(conn, &key, now, &limits)?;
+                Ok((user, key, reservation))
+            })
         })
         .await?;
-    if let Some(record) = &record {
-        let failures = u32::try_from(record.failures).unwrap_or(u32::MAX);
-        let ready_at = record.last_failed_at + throttle::backoff_delay(failures, &limits);
-        if ready_at > now {
-            return Err(AccountsError::Throttled {
-                retry_after: throttle::whole_seconds(ready_at - now),
-            });
-        }
-    }
+    let (failures, locked) = admitted(reservation)?;
     let check = state
         .hasher
-        .verify(password, user.as_ref().map(|u| u.password.as_str()))
+        .verify(
+            password,
+            user.as_ref().map(|u| u.password.as_str()),
+            Some(&key),
+        )
         .await?;
-    let locked = record.as_ref().is_some_and(|r| r.locked_at.is_some());
     let accepted = user
         .clone()
         .filter(|u| check == PasswordCheck::Match && u.is_active && !locked);
-    let key = throttle_key(user.as_ref(), identifier);
     let known_id = user.as_ref().map(|u| u.id);
     let ip = meta.ip.clone();
-    let had_record = record.is_some();
     let accepted_id = accepted.as_ref().map(|u| u.id);
     state
         .db
@@ -254,9 +250,7 @@ pub async fn authenticate(
             write_transaction(conn, |conn| {
                 if let Some(id) = accepted_id {
                     ops::touch_last_login(conn, id, now)?;
-                    if had_record {
-                        throttle::clear(conn, &key)?;
-                    }
+                    throttle::clear(conn, &key)?;
                     audit::record(
                         conn,
                         AuditKind::LoginSucceeded,
@@ -267,30 +261,13 @@ pub async fn authenticate(
                     )?;
                     return Ok(());
                 }
-                audit::record(
-                    conn,
-                    AuditKind::LoginFailed,
-                    known_id,
-                    ip.as_deref(),
-                    None,
-                    now,
-                )?;
-                if limits.enabled {
-                    let failures = throttle::record_failure(conn, &key, now, limits.lock_after)?;
-                    if known_id.is_some()
-                        && u32::try_from(failures).is_ok_and(|f| f == limits.lock_after)
-                    {
-                        audit::record(
-                            conn,
-                            AuditKind::AccountLocked,
-                            known_id,
-                            ip.as_deref(),
-                            None,
-                            now,
-                        )?;
-                    }
-                }
-                Ok(())
+                let failure = Failure {
+                    kind: AuditKind::LoginFailed,
+                    user_id: known_id,
+                    ip: ip.as_deref(),
+                    failures,
+                };
+                record_failure(conn, &failure, &limits, now)
             })
         })
         .await?;
@@ -301,6 +278,62 @@ pub async fn authenticate(
         }
         None => Err(AccountsError::InvalidCredentials),
     }
+}
+
+/// Takes a slot of the key's backoff (nothing to take when throttling is off).
+fn reserve(
+    conn: &mut DbConn,
+    key: &str,
+    now: NaiveDateTime,
+    limits: &ThrottleLimits,
+) -> Result<Reservation, AccountsError> {
+    if !limits.enabled {
+        return Ok(Reservation::Granted {
+            failures: 0,
+            locked: false,
+        });
+    }
+    Ok(throttle::reserve_attempt(conn, key, now, limits)?)
+}
+
+/// The reservation's failure count and lock state, or `Throttled` when it must wait.
+fn admitted(reservation: Reservation) -> Result<(i32, bool), AccountsError> {
+    match reservation {
+        Reservation::Granted { failures, locked } => Ok((failures, locked)),
+        Reservation::Wait(wait) => Err(AccountsError::Throttled {
+            retry_after: throttle::whole_seconds(wait),
+        }),
+    }
+}
+
+/// A failed password check, already counted by its reservation.
+struct Failure<'a> {
+    kind: AuditKind,
+    user_id: Option<i64>,
+    ip: Option<&'a str>,
+    failures: i32,
+}
+
+/// Audits a failed check, and the lock when this failure was the one that locked the account.
+fn record_failure(
+    conn: &mut DbConn,
+    failure: &Failure<'_>,
+    limits: &ThrottleLimits,
+    now: NaiveDateTime,
+) -> Result<(), AccountsError> {
+    audit::record(conn, failure.kind, failure.user_id, failure.ip, None, now)?;
+    let locked_now = u32::try_from(failure.failures).is_ok_and(|f| f == limits.lock_after);
+    if limits.enabled && failure.user_id.is_some() && locked_now {
+        audit::record(
+            conn,
+            AuditKind::AccountLocked,
+            failure.user_id,
+            failure.ip,
+            None,
+            now,
+        )?;
+    }
+    Ok(())
 }
 
 fn throttle_key(user: Option<&User>, identifier: &str) -> String {
@@ -355,6 +388,7 @@ pub async fn create_superuser(
                     last_name: "",
                     password: &hash,
                     is_active: true,
+                    activation_pending: false,
                     is_staff: true,
                     is_superuser: true,
                     date_joined: now,
@@ -442,7 +476,9 @@ pub async fn set_password(
     Ok(())
 }
 
-/// Activates or deactivates an account; deactivation also ends all its sessions at once.
+/// An operator activates or deactivates an account; deactivation also ends all its sessions at
+/// once. Either way the account no longer waits for an activation link: a deactivated account
+/// can only be turned on again by an operator.
 pub async fn set_active(
     state: &AppState,
     username: &str,
@@ -552,75 +588,79 @@ pub async fn visible_users(
         .await
 }
 
-/// Changes email and names. The email stays unique (case-insensitively). A changed address
-/// is re-verified when activation is on (the account goes inactive and the new address gets an
-/// activation mail), and the old address is told when that notice is on.
+/// Changes the names. The address is read-only here: a profile update may carry the current
+/// one (forms send every field; a different spelling of the same address is kept), but a
+/// different address is refused with a pointer to set_email, which needs the current password
+/// and a confirmation link ([`flows::request_email_change`]). Djoser's `me` lets a bearer token
+/// alone change the address, which with a password reset gives the account away.
 pub async fn update_profile(
     state: &AppState,
     user_id: i64,
     changes: ProfileChanges,
 ) -> Result<User, AccountsError> {
-    let worker_state = state.clone();
-    let (user, queued) = state
+    state
         .db
         .run(move |conn| {
-            write_transaction(conn, |conn| -> Result<(User, bool), AccountsError> {
-                let state = &worker_state;
+            write_transaction(conn, |conn| -> Result<User, AccountsError> {
                 let before = ops::find_by_id(conn, user_id)?.ok_or(AccountsError::NotFound)?;
-                let new_email = changes
-                    .email
-                    .as_ref()
-                    .filter(|e| e.lookup_key() != before.email_lookup);
-                if let Some(email) = new_email
-                    && ops::email_used_by_other(conn, email.lookup_key(), user_id)?
-                {
-                    let mut errors = FieldErrors::new();
-                    errors.add("email", EMAIL_TAKEN);
-                    return Err(AccountsError::Validation(errors));
-                }
-                ops::update_profile(conn, user_id, &changes)?;
-                let mut queued = false;
-                if let Some(email) = new_email {
-                    let mail = &state.settings.mail;
-                    if mail.send_activation_email {
-                        ops::set_active(conn, user_id, false)?;
-                        let after =
-                            ops::find_by_id(conn, user_id)?.ok_or(AccountsError::NotFound)?;
-                        flows::queue_activation(conn, state, &after)?;
-                        queued = true;
+                if let Some(email) = &changes.email {
+                    if email.lookup_key() != before.email_lookup {
+                        let mut errors = FieldErrors::new();
+                        errors.add("email", EMAIL_READ_ONLY);
+                        return Err(AccountsError::Validation(errors));
                     }
-                    if mail.email_changed_email_confirmation {
-                        flows::queue_mail(
-                            conn,
-                            state,
-                            MailKind::EmailChanged,
-                            &before.email,
-                            &before,
-                            None,
-                            email.as_str(),
-                        )?;
-                        queued = true;
-                    }
+                    ops::set_email(conn, user_id, email)?;
                 }
-                let user = ops::find_by_id(conn, user_id)?.ok_or(AccountsError::NotFound)?;
-                Ok((user, queued))
+                ops::update_names(conn, user_id, &changes)?;
+                ops::find_by_id(conn, user_id)?.ok_or(AccountsError::NotFound)
             })
         })
-        .await?;
-    if queued {
-        flows::mail_queued(state);
-    }
-    Ok(user)
+        .await
 }
 
-/// Checks `password` against the user's current hash (always one full verification).
-async fn check_current_password(
+/// Checks a signed-in user's current password (set_password, set_email, account deletion,
+/// the HTML forms) under the same per-account backoff as logins: the attempt is reserved
+/// before hashing, a wrong password counts towards the delay and the lock, a right one lifts
+/// them, and a locked account's password never matches. Always one full verification.
+pub async fn check_current_password(
     state: &AppState,
     user: &User,
     password: &str,
 ) -> Result<bool, AccountsError> {
-    let check = state.hasher.verify(password, Some(&user.password)).await?;
-    Ok(check == PasswordCheck::Match)
+    let limits = state.settings.throttle;
+    let now = state.clock.now_naive();
+    let key = throttle::user_key(user.id);
+    let reserve_key = key.clone();
+    let reservation = state
+        .db
+        .run(move |conn| write_transaction(conn, |conn| reserve(conn, &reserve_key, now, &limits)))
+        .await?;
+    let (failures, locked) = admitted(reservation)?;
+    let check = state
+        .hasher
+        .verify(password, Some(&user.password), Some(&key))
+        .await?;
+    let matched = check == PasswordCheck::Match && !locked;
+    let user_id = user.id;
+    state
+        .db
+        .run(move |conn| {
+            write_transaction(conn, |conn| -> Result<(), AccountsError> {
+                if matched {
+                    throttle::clear(conn, &key)?;
+                    return Ok(());
+                }
+                let failure = Failure {
+                    kind: AuditKind::PasswordCheckFailed,
+                    user_id: Some(user_id),
+                    ip: None,
+                    failures,
+                };
+                record_failure(conn, &failure, &limits, now)
+            })
+        })
+        .await?;
+    Ok(matched)
 }
 
 fn invalid_current_password() -> AccountsError {
@@ -657,35 +697,6 @@ pub async fn change_password(
         return Err(AccountsError::Validation(errors));
     }
     set_password(state, user.id, &password, keep).await
-}
-
-/// Djoser's set_email: the current password must match and the new address be free.
-pub async fn change_email(
-    state: &AppState,
-    user: &User,
-    current: &str,
-    new_email: Email,
-) -> Result<User, AccountsError> {
-    let password_ok = check_current_password(state, user, current).await?;
-    let user_id = user.id;
-    let key = new_email.lookup_key().to_owned();
-    let taken = state
-        .db
-        .run(move |conn| ops::email_used_by_other(conn, &key, user_id).map_err(AccountsError::from))
-        .await?;
-    let mut errors = FieldErrors::new();
-    if !password_ok {
-        errors.add("current_password", INVALID_PASSWORD);
-    }
-    if taken {
-        errors.add("new_email", EMAIL_TAKEN);
-    }
-    errors.into_result().map_err(AccountsError::Validation)?;
-    let changes = ProfileChanges {
-        email: Some(new_email),
-        ..ProfileChanges::default()
-    };
-    update_profile(state, user_id, changes).await
 }
 
 /// Deletes `target` after checking the requester's own current password (Djoser's

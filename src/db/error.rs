@@ -20,3 +20,27 @@ pub enum DbError {
     #[error("database task failed")]
     Join(#[from] tokio::task::JoinError),
 }
+
+impl DbError {
+    /// True when the database could not be reached (no pooled connection in time, or the
+    /// connection was lost mid-query): the request may succeed if retried shortly.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Self::Pool(_) => true,
+            Self::Query(e) => is_connection_lost(e),
+            _ => false,
+        }
+    }
+}
+
+/// True for the query errors that mean "the connection is gone", not "the query was wrong".
+pub fn is_connection_lost(e: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    matches!(
+        e,
+        Error::DatabaseError(
+            DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+            _
+        ) | Error::BrokenTransactionManager
+    )
+}

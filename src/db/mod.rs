@@ -8,7 +8,7 @@ pub mod schema;
 mod transaction;
 
 pub use conn::DbConn;
-pub use error::DbError;
-pub use migrations::run_pending_migrations;
+pub use error::{DbError, is_connection_lost};
+pub use migrations::{ISSUER_CLAIMS_MIGRATION, applied_at, run_pending_migrations};
 pub use pool::{Backend, Db, DbManager};
 pub use transaction::write_transaction;

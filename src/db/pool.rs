@@ -115,12 +115,19 @@ impl std::fmt::Debug for Db {
 
 impl Db {
     /// Opens a pool of up to `size` connections keeping `min_idle` open, failing with the
-    /// driver's own error when the database cannot be reached.
+    /// driver's own error when the database cannot be reached. A checkout that finds no
+    /// connection within `checkout_timeout` fails with [`DbError::Pool`], which callers answer
+    /// as "unavailable" rather than letting requests pile up behind a lost database.
     ///
     /// Short-lived commands pass `min_idle = 0`: r2d2 replenishes idle connections on a
     /// background thread, and a process that exits while libpq is mid-connect there can crash
     /// in its exit handlers.
-    pub fn connect(url: &str, size: u32, min_idle: u32) -> Result<Self, DbError> {
+    pub fn connect(
+        url: &str,
+        size: u32,
+        min_idle: u32,
+        checkout_timeout: Duration,
+    ) -> Result<Self, DbError> {
         let backend = Backend::from_url(url)?;
         let manager = DbManager::new(backend.clone());
         // One direct attempt first: it fails at once with the driver's message, where the
@@ -129,7 +136,7 @@ impl Db {
         let pool = r2d2::Pool::builder()
             .max_size(size)
             .min_idle(Some(min_idle.min(size)))
-            .connection_timeout(Duration::from_secs(5))
+            .connection_timeout(checkout_timeout)
             .error_handler(Box::new(r2d2::LoggingErrorHandler))
             .build(manager)?;
         Ok(Self { pool, backend })
@@ -140,7 +147,7 @@ impl Db {
         &self.backend
     }
 
-    /// The underlying pool (for tests and the readiness check).
+    /// The underlying pool (tests hold its connections to simulate an exhausted pool).
     pub fn pool(&self) -> &r2d2::Pool<DbManager> {
         &self.pool
     }

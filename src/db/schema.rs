@@ -15,6 +15,7 @@ diesel::table! {
         is_superuser -> Bool,
         date_joined -> Timestamp,
         last_login -> Nullable<Timestamp>,
+        activation_pending -> Bool,
     }
 }
 
@@ -82,6 +83,8 @@ diesel::table! {
         created_at -> Timestamp,
         expires_at -> Timestamp,
         used_at -> Nullable<Timestamp>,
+        new_email -> Nullable<Text>,
+        session_id -> Nullable<Text>,
     }
 }
 
@@ -100,6 +103,7 @@ diesel::table! {
         lease_until -> Nullable<Timestamp>,
         sent_at -> Nullable<Timestamp>,
         last_error -> Nullable<Text>,
+        lease_owner -> Nullable<Text>,
     }
 }
 
@@ -108,6 +112,15 @@ diesel::table! {
     mail_cooldowns (key) {
         key -> Text,
         last_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Per-IP token buckets shared by the processes of a PostgreSQL deployment.
+    ip_buckets (key) {
+        key -> Text,
+        tokens -> Double,
+        updated_at -> Timestamp,
     }
 }
 
@@ -120,5 +133,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     login_throttle,
     one_time_tokens,
     email_outbox,
-    mail_cooldowns
+    mail_cooldowns,
+    ip_buckets
 );

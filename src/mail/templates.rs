@@ -16,6 +16,8 @@ pub enum MailKind {
     PasswordReset,
     /// "Your password was changed".
     PasswordChanged,
+    /// Link to confirm a new address (to the new address).
+    EmailChange,
     /// "Your email address was changed" (to the old address).
     EmailChanged,
     /// "Someone tried to register with your address" (enumeration protection).
@@ -26,11 +28,12 @@ pub enum MailKind {
 
 impl MailKind {
     /// Every kind, for loading and checking templates.
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::Activation,
         Self::Confirmation,
         Self::PasswordReset,
         Self::PasswordChanged,
+        Self::EmailChange,
         Self::EmailChanged,
         Self::RegistrationAttempt,
         Self::Test,
@@ -43,6 +46,7 @@ impl MailKind {
             Self::Confirmation => "confirmation",
             Self::PasswordReset => "password_reset",
             Self::PasswordChanged => "password_changed",
+            Self::EmailChange => "email_change",
             Self::EmailChanged => "email_changed",
             Self::RegistrationAttempt => "registration_attempt",
             Self::Test => "test",
@@ -77,6 +81,7 @@ const BUILTIN: &[(&str, &str)] = builtin!(
     "confirmation",
     "password_reset",
     "password_changed",
+    "email_change",
     "email_changed",
     "registration_attempt",
     "test",

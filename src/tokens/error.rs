@@ -31,6 +31,9 @@ pub enum TokenError {
         /// Seconds to wait.
         retry_after: u64,
     },
+    /// The database could not be reached, or the hashing queue is full: try again shortly.
+    #[error("Service temporarily unavailable, try again later.")]
+    Unavailable,
     /// Anything else; logged, never shown.
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
@@ -38,13 +41,17 @@ pub enum TokenError {
 
 impl From<DbError> for TokenError {
     fn from(e: DbError) -> Self {
+        if e.is_unavailable() {
+            tracing::warn!(error = %crate::telemetry::error_chain(&e), "database unavailable");
+            return Self::Unavailable;
+        }
         Self::Unexpected(e.into())
     }
 }
 
 impl From<diesel::result::Error> for TokenError {
     fn from(e: diesel::result::Error) -> Self {
-        Self::Unexpected(anyhow::Error::new(e).context("database query failed"))
+        DbError::Query(e).into()
     }
 }
 
@@ -53,6 +60,7 @@ impl From<AccountsError> for TokenError {
         match e {
             AccountsError::InvalidCredentials => Self::InvalidCredentials,
             AccountsError::Throttled { retry_after } => Self::Throttled { retry_after },
+            AccountsError::Unavailable => Self::Unavailable,
             other => Self::Unexpected(anyhow::Error::new(other)),
         }
     }

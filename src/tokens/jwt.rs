@@ -1,4 +1,6 @@
 use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -26,7 +28,31 @@ impl TokenType {
     }
 }
 
-/// SimpleJWT's claims (in its emission order) plus `sid`, the session the token belongs to.
+/// How far in the future an `iat` may lie (clocks of several processes drift a little).
+const IAT_LEEWAY_SECONDS: i64 = 30;
+
+/// An `aud` claim: one audience or several (RFC 7519 §4.1.3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Audience {
+    /// A single audience, as Latchkey writes it.
+    One(String),
+    /// Several audiences.
+    Many(Vec<String>),
+}
+
+impl Audience {
+    /// True when `audience` is (one of) the token's audience(s).
+    pub fn contains(&self, audience: &str) -> bool {
+        match self {
+            Self::One(one) => one == audience,
+            Self::Many(many) => many.iter().any(|a| a == audience),
+        }
+    }
+}
+
+/// SimpleJWT's claims (in its emission order: `aud` and `iss` last, as its backend adds them)
+/// plus `sid`, the session the token belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
     /// "access" or "refresh".
@@ -42,6 +68,12 @@ pub struct Claims {
     pub user_id: i64,
     /// The session id.
     pub sid: String,
+    /// Who the token is for; absent only in tokens minted before Latchkey wrote it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<Audience>,
+    /// Who minted the token; absent only in tokens minted before Latchkey wrote it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
 }
 
 impl Claims {
@@ -69,11 +101,17 @@ fn int_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
 }
 
 /// HS256 signing and checking. Expiry is checked against the injected clock, not the system's.
+/// Every token it mints names this server as issuer and audience, and every token it accepts
+/// must: `typ` "JWT", `iss` and `aud` as configured, `iat` not in the future. Tokens minted
+/// before Latchkey wrote `iss`/`aud` are accepted without them, if issued before the cutoff.
 #[derive(Clone)]
 pub struct JwtCodec {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    issuer: String,
+    audience: String,
+    legacy_before: Arc<AtomicI64>,
 }
 
 impl std::fmt::Debug for JwtCodec {
@@ -84,8 +122,8 @@ impl std::fmt::Debug for JwtCodec {
 
 impl JwtCodec {
     /// A codec keyed by a key derived from the server secret (a separate key per purpose, so
-    /// the JWT key is never the cookie key).
-    pub fn new(secret: &Secret) -> Self {
+    /// the JWT key is never the cookie key), minting and requiring this issuer and audience.
+    pub fn new(secret: &Secret, issuer: &str, audience: &str) -> Self {
         let key = Sha256::new()
             .chain_update(b"latchkey:jwt-signing-key:")
             .chain_update(secret.expose().as_bytes())
@@ -99,6 +137,37 @@ impl JwtCodec {
             encoding: EncodingKey::from_secret(&key),
             decoding: DecodingKey::from_secret(&key),
             validation,
+            issuer: issuer.to_owned(),
+            audience: audience.to_owned(),
+            legacy_before: Arc::new(AtomicI64::new(i64::MIN)),
+        }
+    }
+
+    /// Accepts tokens without `iss`/`aud` when issued before `at` (Unix seconds): those were
+    /// minted by a Latchkey that did not write the claims yet, and live until they expire.
+    pub fn accept_legacy_before(&self, at: i64) {
+        self.legacy_before.store(at, Ordering::Relaxed);
+    }
+
+    /// The claims of a new token, with this server's issuer and audience.
+    pub fn claims(
+        &self,
+        kind: TokenType,
+        exp: i64,
+        iat: i64,
+        jti: String,
+        user_id: i64,
+        sid: String,
+    ) -> Claims {
+        Claims {
+            token_type: kind.as_str().to_owned(),
+            exp,
+            iat,
+            jti,
+            user_id,
+            sid,
+            aud: Some(Audience::One(self.audience.clone())),
+            iss: Some(self.issuer.clone()),
         }
     }
 
@@ -108,15 +177,38 @@ impl JwtCodec {
             .map_err(|e| TokenError::Unexpected(anyhow::Error::new(e).context("JWT encoding")))
     }
 
-    /// Checks the signature and shape, then expiry against `now` (Unix seconds).
+    /// Checks the signature, `typ` and shape, then expiry against `now` (Unix seconds), then
+    /// `iat`, `iss` and `aud`.
     pub fn decode(&self, token: &str, now: i64) -> Result<Claims, TokenError> {
         let data = jsonwebtoken::decode::<Claims>(token.trim(), &self.decoding, &self.validation)
             .map_err(|_| TokenError::Invalid)?;
+        let typ_ok = data
+            .header
+            .typ
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case("JWT"));
+        if !typ_ok {
+            return Err(TokenError::Invalid);
+        }
         let claims = data.claims;
         if claims.exp <= now {
             return Err(TokenError::Expired);
         }
         if claims.jti.is_empty() || claims.kind().is_none() {
+            return Err(TokenError::Invalid);
+        }
+        if claims.iat > now.saturating_add(IAT_LEEWAY_SECONDS) {
+            return Err(TokenError::Invalid);
+        }
+        let ours = claims.iss.as_deref() == Some(self.issuer.as_str())
+            && claims
+                .aud
+                .as_ref()
+                .is_some_and(|a| a.contains(&self.audience));
+        let legacy = claims.iss.is_none()
+            && claims.aud.is_none()
+            && claims.iat < self.legacy_before.load(Ordering::Relaxed);
+        if !ours && !legacy {
             return Err(TokenError::Invalid);
         }
         Ok(claims)
@@ -148,28 +240,28 @@ fn hex(bytes: &[u8]) -> String {
 mod tests {
     use super::*;
 
+    const ISS: &str = "https://auth.example.com";
+
+    fn codec(secret: &str) -> JwtCodec {
+        JwtCodec::new(&Secret::new(secret.repeat(40)), ISS, ISS)
+    }
+
     fn claims(exp: i64) -> Claims {
-        Claims {
-            token_type: "access".into(),
-            exp,
-            iat: 100,
-            jti: random_id(),
-            user_id: 7,
-            sid: random_id(),
-        }
+        codec("k").claims(TokenType::Access, exp, 100, random_id(), 7, random_id())
     }
 
     #[test]
     fn round_trips_and_checks_expiry_against_the_given_time() {
-        let codec = JwtCodec::new(&Secret::new("k".repeat(40)));
+        let codec = codec("k");
         let token = codec.encode(&claims(200)).unwrap();
         let decoded = codec.decode(&token, 199).unwrap();
         assert_eq!(decoded.user_id, 7);
+        assert_eq!(decoded.iss.as_deref(), Some(ISS));
         assert!(matches!(
             codec.decode(&token, 200),
             Err(TokenError::Expired)
         ));
-        let other = JwtCodec::new(&Secret::new("z".repeat(40)));
+        let other = self::codec("z");
         assert!(matches!(other.decode(&token, 0), Err(TokenError::Invalid)));
         assert!(matches!(
             codec.decode("garbage", 0),
@@ -178,13 +270,103 @@ mod tests {
     }
 
     #[test]
+    fn issuer_audience_and_issue_time_are_checked() {
+        let codec = codec("k");
+        let other_issuer = JwtCodec::new(&Secret::new("k".repeat(40)), "https://x", ISS);
+        let other_audience = JwtCodec::new(&Secret::new("k".repeat(40)), ISS, "https://x");
+        for minted_by in [&other_issuer, &other_audience] {
+            let mut c = minted_by.claims(TokenType::Access, 200, 100, random_id(), 7, random_id());
+            c.exp = 200;
+            let token = minted_by.encode(&c).unwrap();
+            assert!(matches!(
+                codec.decode(&token, 150),
+                Err(TokenError::Invalid)
+            ));
+        }
+        let mut future = claims(1000);
+        future.iat = 150 + IAT_LEEWAY_SECONDS + 1;
+        let token = codec.encode(&future).unwrap();
+        assert!(matches!(
+            codec.decode(&token, 150),
+            Err(TokenError::Invalid)
+        ));
+        future.iat = 150 + IAT_LEEWAY_SECONDS;
+        let token = codec.encode(&future).unwrap();
+        assert!(codec.decode(&token, 150).is_ok(), "within the leeway");
+        let mut many = claims(1000);
+        many.aud = Some(Audience::Many(vec!["https://x".into(), ISS.into()]));
+        let token = codec.encode(&many).unwrap();
+        assert!(
+            codec.decode(&token, 150).is_ok(),
+            "one of several audiences"
+        );
+    }
+
+    #[test]
+    fn tokens_without_issuer_are_accepted_only_from_before_the_cutoff() {
+        let codec = codec("k");
+        let mut legacy = claims(1000);
+        legacy.iss = None;
+        legacy.aud = None;
+        let token = codec.encode(&legacy).unwrap();
+        assert!(matches!(
+            codec.decode(&token, 150),
+            Err(TokenError::Invalid)
+        ));
+        codec.accept_legacy_before(101);
+        assert!(codec.decode(&token, 150).is_ok(), "iat 100 < cutoff 101");
+        codec.accept_legacy_before(100);
+        assert!(matches!(
+            codec.decode(&token, 150),
+            Err(TokenError::Invalid)
+        ));
+        // A token with only one of the two claims is not legacy: both were added together.
+        codec.accept_legacy_before(101);
+        legacy.aud = Some(Audience::One(ISS.into()));
+        let token = codec.encode(&legacy).unwrap();
+        assert!(matches!(
+            codec.decode(&token, 150),
+            Err(TokenError::Invalid)
+        ));
+    }
+
+    #[test]
+    fn the_typ_header_must_say_jwt() {
+        let codec = codec("k");
+        let key = Sha256::new()
+            .chain_update(b"latchkey:jwt-signing-key:")
+            .chain_update("k".repeat(40).as_bytes())
+            .finalize();
+        for typ in [None, Some("at+jwt".to_owned())] {
+            let mut header = Header::new(Algorithm::HS256);
+            header.typ = typ;
+            let token =
+                jsonwebtoken::encode(&header, &claims(1000), &EncodingKey::from_secret(&key))
+                    .unwrap();
+            assert!(matches!(
+                codec.decode(&token, 150),
+                Err(TokenError::Invalid)
+            ));
+        }
+    }
+
+    #[test]
     fn claim_order_matches_simplejwt_and_user_id_may_be_a_string() {
         let c = claims(200);
         let json = serde_json::to_string(&c).unwrap();
-        let keys: Vec<usize> = ["token_type", "exp", "iat", "jti", "user_id", "sid"]
-            .iter()
-            .map(|k| json.find(&format!("\"{k}\"")).unwrap())
-            .collect();
+        let keys: Vec<usize> = [
+            "token_type",
+            "exp",
+            "iat",
+            "jti",
+            "user_id",
+            "sid",
+            "aud",
+            "iss",
+        ]
+        .iter()
+        .map(|k| json.find(&format!("\"{k}\"")).unwrap())
+        .collect();
         assert!(keys.windows(2).all(|w| w[0] < w[1]), "{json}");
         let parsed: Claims = serde_json::from_str(
             r#"{"token_type":"access","exp":1,"iat":0,"jti":"a","user_id":"42","sid":"s"}"#,

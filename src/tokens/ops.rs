@@ -193,16 +193,23 @@ pub fn touch_last_seen(conn: &mut DbConn, sid: &str, now: NaiveDateTime) -> Quer
         .map(drop)
 }
 
-/// A user's live sessions (not revoked, not expired), newest first.
+/// A user's live sessions (not revoked, not expired, browser sessions not idle for
+/// `browser_idle`), newest first.
 pub fn live_sessions(
     conn: &mut DbConn,
     user_id: i64,
     now: NaiveDateTime,
+    browser_idle: chrono::Duration,
 ) -> QueryResult<Vec<Session>> {
     sessions::table
         .filter(sessions::user_id.eq(user_id))
         .filter(sessions::revoked_at.is_null())
         .filter(sessions::expires_at.gt(now))
+        .filter(
+            sessions::kind
+                .ne(super::SessionKind::Browser.as_str())
+                .or(sessions::last_seen_at.gt(now - browser_idle)),
+        )
         .order(sessions::created_at.desc())
         .select(Session::as_select())
         .load(conn)

@@ -36,6 +36,8 @@ pub struct Authenticated {
     pub user: User,
     /// The session the token belongs to.
     pub session_id: String,
+    /// When that session ends (no token of it may outlive this).
+    pub session_expires_at: NaiveDateTime,
     /// The token's claims.
     pub claims: Claims,
 }
@@ -51,42 +53,47 @@ fn seconds(n: u64) -> Duration {
 /// Signs the refresh token for `row`, and its paired access token, from stored facts only:
 /// the same row always yields the same two strings.
 fn mint_pair(state: &AppState, row: &RefreshToken) -> Result<TokenPair, TokenError> {
-    let refresh = state.jwt.encode(&Claims {
-        token_type: TokenType::Refresh.as_str().to_owned(),
-        exp: unix(row.expires_at),
-        iat: unix(row.issued_at),
-        jti: row.jti.clone(),
-        user_id: row.user_id,
-        sid: row.session_id.clone(),
-    })?;
+    let refresh = state.jwt.encode(&state.jwt.claims(
+        TokenType::Refresh,
+        unix(row.expires_at),
+        unix(row.issued_at),
+        row.jti.clone(),
+        row.user_id,
+        row.session_id.clone(),
+    ))?;
     let access = mint_access(
         state,
         row.user_id,
         &row.session_id,
         row.issued_at,
         &paired_access_jti(&row.jti),
+        None,
     )?;
     Ok(TokenPair { access, refresh })
 }
 
+/// An access token issued at `issued_at` for the access lifetime, cut short at `until` (the end
+/// of its session) when given.
 fn mint_access(
     state: &AppState,
     user_id: i64,
     sid: &str,
     issued_at: NaiveDateTime,
     jti: &str,
+    until: Option<NaiveDateTime>,
 ) -> Result<String, TokenError> {
     let iat = unix(issued_at);
-    state.jwt.encode(&Claims {
-        token_type: TokenType::Access.as_str().to_owned(),
-        exp: iat.saturating_add(
-            i64::try_from(state.settings.access_token_lifetime).unwrap_or(i64::MAX),
-        ),
+    let lifetime = i64::try_from(state.settings.access_token_lifetime).unwrap_or(i64::MAX);
+    let exp = iat.saturating_add(lifetime);
+    let exp = until.map_or(exp, |end| exp.min(unix(end)));
+    state.jwt.encode(&state.jwt.claims(
+        TokenType::Access,
+        exp,
         iat,
-        jti: jti.to_owned(),
+        jti.to_owned(),
         user_id,
-        sid: sid.to_owned(),
-    })
+        sid.to_owned(),
+    ))
 }
 
 fn new_session(
@@ -162,7 +169,7 @@ pub async fn obtain_access(
         .db
         .run(move |conn| ops::insert_session(conn, &session).map_err(TokenError::from))
         .await?;
-    let access = mint_access(state, user.id, &sid, now, &random_id())?;
+    let access = mint_access(state, user.id, &sid, now, &random_id(), Some(expires_at))?;
     Ok((user, access))
 }
 
@@ -183,20 +190,28 @@ pub async fn refresh(state: &AppState, token: &str) -> Result<Refreshed, TokenEr
     if claims.kind() != Some(TokenType::Refresh) {
         return Err(TokenError::WrongType);
     }
+    let idle = seconds(state.settings.session_idle_timeout);
     if !state.settings.rotate_refresh_tokens {
         let jti = claims.jti.clone();
         let sid = claims.sid.clone();
-        state
+        let session_end = state
             .db
-            .run(move |conn| -> Result<(), TokenError> {
+            .run(move |conn| -> Result<NaiveDateTime, TokenError> {
                 let row = ops::find_refresh(conn, &jti)?.ok_or(TokenError::Invalid)?;
                 if row.blacklisted_at.is_some() || row.session_id != sid {
                     return Err(TokenError::Blacklisted);
                 }
-                live_session_user(conn, &sid).map(drop)
+                live_session(conn, &sid, now, idle).map(|(session, _)| session.expires_at)
             })
             .await?;
-        let access = mint_access(state, claims.user_id, &claims.sid, now, &random_id())?;
+        let access = mint_access(
+            state,
+            claims.user_id,
+            &claims.sid,
+            now,
+            &random_id(),
+            Some(session_end),
+        )?;
         return Ok(Refreshed {
             access,
             refresh: None,
@@ -213,7 +228,7 @@ pub async fn refresh(state: &AppState, token: &str) -> Result<Refreshed, TokenEr
                 // The write comes first so SQLite takes its write lock before reading anything.
                 let won = ops::claim_rotation(conn, &jti, now)?;
                 let row = ops::find_refresh(conn, &jti)?.ok_or(TokenError::Invalid)?;
-                live_session_user(conn, &row.session_id)?;
+                live_session(conn, &row.session_id, now, idle)?;
                 if won {
                     let child = RefreshToken {
                         jti: random_id(),
@@ -282,16 +297,29 @@ pub async fn refresh(state: &AppState, token: &str) -> Result<Refreshed, TokenEr
     }
 }
 
-/// The session's user if the session is live and the user active.
-fn live_session_user(conn: &mut crate::db::DbConn, sid: &str) -> Result<User, TokenError> {
+/// A live session and its active user. A session is dead everywhere once revoked, past its
+/// `expires_at` (the absolute lifetime of a browser session, the newest refresh token's expiry
+/// of an API session), or, for a browser session, idle for `browser_idle` (an API session lives
+/// while its refresh tokens do: each rotation pushes `expires_at` forward).
+fn live_session(
+    conn: &mut crate::db::DbConn,
+    sid: &str,
+    now: NaiveDateTime,
+    browser_idle: Duration,
+) -> Result<(Session, User), TokenError> {
     let (session, user) = ops::session_with_user(conn, sid)?.ok_or(TokenError::UserNotFound)?;
     if session.revoked_at.is_some() {
         return Err(TokenError::Blacklisted);
     }
+    let browser = session.kind == SessionKind::Browser.as_str();
+    let idle_out = browser && session.last_seen_at + browser_idle <= now;
+    if session.expires_at <= now || idle_out {
+        return Err(TokenError::Expired);
+    }
     if !user.is_active {
         return Err(TokenError::UserInactive);
     }
-    Ok(user)
+    Ok((session, user))
 }
 
 /// `jwt/verify`: any token type; refresh tokens (and tokens of revoked sessions) must not be
@@ -299,6 +327,7 @@ fn live_session_user(conn: &mut crate::db::DbConn, sid: &str) -> Result<User, To
 pub async fn verify(state: &AppState, token: &str) -> Result<(), TokenError> {
     let now = state.clock.now_naive();
     let claims = state.jwt.decode(token, unix(now))?;
+    let idle = seconds(state.settings.session_idle_timeout);
     state
         .db
         .run(move |conn| -> Result<(), TokenError> {
@@ -308,16 +337,17 @@ pub async fn verify(state: &AppState, token: &str) -> Result<(), TokenError> {
                     return Err(TokenError::Blacklisted);
                 }
             }
-            match ops::session_with_user(conn, &claims.sid)? {
-                Some((session, _)) if session.revoked_at.is_some() => Err(TokenError::Blacklisted),
-                Some(_) => Ok(()),
-                None => Err(TokenError::Invalid),
+            match live_session(conn, &claims.sid, now, idle) {
+                Err(TokenError::UserNotFound) => Err(TokenError::Invalid),
+                other => other.map(drop),
             }
         })
         .await
 }
 
-/// `jwt/blacklist` and `logout`: blacklists a refresh token and ends its session.
+/// `jwt/blacklist` and `logout`: ends the session of any refresh token of it (the newest one, a
+/// rotated one, within the grace window or after it), so every token of that session stops
+/// working at once. Only a token of a session that already ended gets "blacklisted".
 pub async fn blacklist(state: &AppState, token: &str) -> Result<(), TokenError> {
     let now = state.clock.now_naive();
     let claims = state.jwt.decode(token, unix(now))?;
@@ -328,13 +358,16 @@ pub async fn blacklist(state: &AppState, token: &str) -> Result<(), TokenError> 
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| -> Result<(), TokenError> {
-                if !ops::blacklist_refresh(conn, &claims.jti, now)? {
-                    return Err(match ops::find_refresh(conn, &claims.jti)? {
-                        Some(_) => TokenError::Blacklisted,
-                        None => TokenError::Invalid,
-                    });
+                let row = ops::find_refresh(conn, &claims.jti)?.ok_or(TokenError::Invalid)?;
+                if row.session_id != claims.sid {
+                    return Err(TokenError::Invalid);
                 }
-                ops::revoke_session(conn, &claims.sid, now)?;
+                let (session, _) =
+                    ops::session_with_user(conn, &row.session_id)?.ok_or(TokenError::Invalid)?;
+                if session.revoked_at.is_some() {
+                    return Err(TokenError::Blacklisted);
+                }
+                ops::revoke_session(conn, &row.session_id, now)?;
                 audit::record(
                     conn,
                     AuditKind::SessionsRevoked,
@@ -361,22 +394,24 @@ pub async fn authenticate_access(
         return Err(TokenError::WrongType);
     }
     let sid = claims.sid.clone();
-    let user = state
+    let idle = seconds(state.settings.session_idle_timeout);
+    let (session, user) = state
         .db
-        .run(move |conn| live_session_user(conn, &sid))
+        .run(move |conn| live_session(conn, &sid, now, idle))
         .await?;
     if user.id != claims.user_id {
         return Err(TokenError::Invalid);
     }
     Ok(Authenticated {
         user,
-        session_id: claims.sid.clone(),
+        session_id: session.id,
+        session_expires_at: session.expires_at,
         claims,
     })
 }
 
 /// `/users/session/`: the same access token while it has more than `margin` left, else a new
-/// one for the same session.
+/// one for the same session, which never outlives the session.
 pub async fn renew_access(state: &AppState, token: &str) -> Result<(User, String), TokenError> {
     let auth = authenticate_access(state, token).await?;
     let now = state.clock.now();
@@ -391,6 +426,7 @@ pub async fn renew_access(state: &AppState, token: &str) -> Result<(User, String
         &auth.session_id,
         now.naive_utc(),
         &random_id(),
+        Some(auth.session_expires_at),
     )?;
     Ok((auth.user, access))
 }
@@ -453,15 +489,12 @@ pub async fn browser_session_user(state: &AppState, sid: &str) -> Result<User, T
     state
         .db
         .run(move |conn| -> Result<User, TokenError> {
-            let (session, user) = ops::session_with_user(conn, &sid)?.ok_or(TokenError::Invalid)?;
-            if session.kind != SessionKind::Browser.as_str() || session.revoked_at.is_some() {
+            let (session, user) = match live_session(conn, &sid, now, idle) {
+                Err(TokenError::UserNotFound) => return Err(TokenError::Invalid),
+                other => other?,
+            };
+            if session.kind != SessionKind::Browser.as_str() {
                 return Err(TokenError::Blacklisted);
-            }
-            if session.expires_at <= now || session.last_seen_at + idle <= now {
-                return Err(TokenError::Expired);
-            }
-            if !user.is_active {
-                return Err(TokenError::UserInactive);
             }
             if now - session.last_seen_at >= LAST_SEEN_RESOLUTION {
                 ops::touch_last_seen(conn, &sid, now)?;
@@ -488,9 +521,10 @@ pub async fn end_session(state: &AppState, sid: &str) -> Result<(), TokenError> 
 /// The user's live sessions (browser and API), newest first.
 pub async fn list_sessions(state: &AppState, user_id: i64) -> Result<Vec<Session>, TokenError> {
     let now = state.clock.now_naive();
+    let idle = seconds(state.settings.session_idle_timeout);
     state
         .db
-        .run(move |conn| ops::live_sessions(conn, user_id, now).map_err(TokenError::from))
+        .run(move |conn| ops::live_sessions(conn, user_id, now, idle).map_err(TokenError::from))
         .await
 }
 

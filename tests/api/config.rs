@@ -94,6 +94,7 @@ fn production_refuses_to_start_without_a_long_explicit_secret() {
     assert_eq!(
         problems,
         [
+            "LATCHKEY_PUBLIC_URL must be set when LATCHKEY_ENV=production (tokens name it as their issuer)",
             "LATCHKEY_EMAIL_TRANSPORT must be smtp or file when LATCHKEY_ENV=production",
             "LATCHKEY_FRONTEND_DOMAIN must be set when LATCHKEY_ENV=production (mail links use it)",
             "LATCHKEY_SECRET_KEY must be set (at least 32 bytes) when LATCHKEY_ENV=production",
@@ -101,6 +102,7 @@ fn production_refuses_to_start_without_a_long_explicit_secret() {
     );
     let mailing: &[(&str, &str)] = &[
         ("LATCHKEY_ENV", "production"),
+        ("LATCHKEY_PUBLIC_URL", "https://auth.example.com"),
         ("LATCHKEY_EMAIL_TRANSPORT", "smtp"),
         ("LATCHKEY_SMTP_URL", "smtp://relay.internal:25"),
         ("LATCHKEY_FRONTEND_DOMAIN", "app.example.com"),
@@ -203,6 +205,10 @@ fn check_prints_masked_configuration_and_fails_on_invalid() {
 
     let bad = HashMap::from([
         ("LATCHKEY_ENV".to_owned(), "production".to_owned()),
+        (
+            "LATCHKEY_PUBLIC_URL".to_owned(),
+            "https://auth.example.com".to_owned(),
+        ),
         ("LATCHKEY_EMAIL_TRANSPORT".to_owned(), "file".to_owned()),
         (
             "LATCHKEY_FRONTEND_DOMAIN".to_owned(),
@@ -222,6 +228,10 @@ fn serve_in_production_without_a_secret_exits_with_one_clear_line() {
     let dir = tempfile::tempdir().unwrap();
     let env = HashMap::from([
         ("LATCHKEY_ENV".to_owned(), "production".to_owned()),
+        (
+            "LATCHKEY_PUBLIC_URL".to_owned(),
+            "https://auth.example.com".to_owned(),
+        ),
         ("LATCHKEY_EMAIL_TRANSPORT".to_owned(), "file".to_owned()),
         (
             "LATCHKEY_FRONTEND_DOMAIN".to_owned(),

@@ -44,11 +44,16 @@ async fn migrations_apply_once_and_then_are_a_no_op(backend: Backend) {
     let Some(db) = TestDb::create(backend) else {
         return;
     };
-    let pool = Db::connect(&db.url, 2, 1).unwrap();
+    let pool = Db::connect(&db.url, 2, 1, std::time::Duration::from_secs(5)).unwrap();
     let first = pool.run(run_pending_migrations).await.unwrap();
     assert_eq!(
         first,
-        ["20261122000001", "20261122000002", "20261122000003"]
+        [
+            "20261122000001",
+            "20261122000002",
+            "20261122000003",
+            "20261129000004"
+        ]
     );
     let second: Vec<String> = pool.run(run_pending_migrations).await.unwrap();
     assert!(second.is_empty(), "second run applied {second:?}");
@@ -202,6 +207,8 @@ async fn a_bad_database_url_reports_the_drivers_error(backend: Backend) {
             "unable to open database file",
         ),
     };
-    let error = Db::connect(&url, 1, 0).unwrap_err().to_string();
+    let error = Db::connect(&url, 1, 0, std::time::Duration::from_secs(5))
+        .unwrap_err()
+        .to_string();
     assert!(error.contains(expected), "{error}");
 }

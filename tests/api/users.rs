@@ -67,10 +67,12 @@ async fn me_reads_updates_and_deletes_the_current_user(backend: Backend) {
             &json!({"email": "OTHER@example.com"}),
         )
         .await;
+    // The address is read-only here (whether or not the other one is taken): a bearer
+    // token alone must not be enough to move the account to another mailbox.
     assert_eq!(taken.status(), 400);
     assert_eq!(
         json_body(taken).await,
-        json!({"email": ["user with this email address already exists."]})
+        json!({"email": [latchkey::accounts::service::EMAIL_READ_ONLY]})
     );
     let long = app
         .send_bearer(
@@ -89,12 +91,12 @@ async fn me_reads_updates_and_deletes_the_current_user(backend: Backend) {
             Method::PUT,
             "/auth/users/me/",
             &tokens.access,
-            &json!({"email": "Jane.Doe@Example.com", "last_name": "Doe"}),
+            &json!({"email": "Jane@Example.com", "last_name": "Doe"}),
         )
         .await;
-    assert_eq!(put.status(), 200);
+    assert_eq!(put.status(), 200, "the same address, spelt differently");
     let body = json_body(put).await;
-    assert_eq!(body["email"], "Jane.Doe@Example.com");
+    assert_eq!(body["email"], "Jane@Example.com");
     assert_eq!(body["last_name"], "Doe");
     assert_eq!(body["first_name"], "Jane");
 
@@ -373,6 +375,7 @@ async fn set_email_checks_password_and_uniqueness(backend: Backend) {
     create_user(&app, "oz", "oz@example.com", PASSWORD).await;
     let tokens = app.login("ned", PASSWORD).await;
     let path = "/auth/users/set_email/";
+    // The password is checked first: a wrong one says nothing about the address.
     let both = app
         .send_bearer(
             Method::POST,
@@ -383,7 +386,19 @@ async fn set_email_checks_password_and_uniqueness(backend: Backend) {
         .await;
     assert_eq!(
         json_body(both).await,
-        json!({"current_password": ["Invalid password."], "new_email": ["user with this email address already exists."]})
+        json!({"current_password": ["Invalid password."]})
+    );
+    let taken = app
+        .send_bearer(
+            Method::POST,
+            path,
+            &tokens.access,
+            &json!({"current_password": PASSWORD, "new_email": "OZ@example.com"}),
+        )
+        .await;
+    assert_eq!(
+        json_body(taken).await,
+        json!({"new_email": ["user with this email address already exists."]})
     );
     let invalid = app
         .send_bearer(
@@ -407,7 +422,24 @@ async fn set_email_checks_password_and_uniqueness(backend: Backend) {
         .await;
     assert_eq!(ok.status(), 204);
     let me = json_body(app.get_bearer("/auth/users/me/", &tokens.access).await).await;
-    assert_eq!(me["email"], "Ned@New.example");
+    assert_eq!(me["email"], "ned@example.com", "unchanged until confirmed");
+    let link = app.wait_for_mail(1).await.remove(0);
+    assert_eq!(link.to, "Ned@New.example");
+    let path = link.link_path();
+    let (uid, token) = path
+        .trim_end_matches('/')
+        .rsplit_once('/')
+        .map(|(head, token)| (head.rsplit('/').next().unwrap(), token))
+        .unwrap();
+    let confirmed = app
+        .post_json(
+            "/auth/users/set_email_confirm/",
+            &json!({"uid": uid, "token": token}),
+        )
+        .await;
+    assert_eq!(confirmed.status(), 204);
+    let me = json_body(app.get_bearer("/auth/users/me/", &tokens.access).await).await;
+    assert_eq!(me["email"], "Ned@New.example", "the asking session stays");
     app.login("ned@new.example", PASSWORD).await;
 }
 

@@ -67,6 +67,7 @@ fn ninja_invalid(fields: &[(&str, impl AsRef<str>)]) -> ApiError {
 fn ninja_token_error(e: TokenError) -> ApiError {
     let detail = match e {
         TokenError::Unexpected(e) => return ApiError::Unexpected(e),
+        TokenError::Unavailable => return ApiError::Unavailable,
         TokenError::Throttled { retry_after } => return ApiError::Throttled(retry_after),
         // ninja-jwt does not tell an expired token from an invalid one.
         TokenError::Invalid | TokenError::Expired | TokenError::UserNotFound => {
@@ -261,6 +262,7 @@ async fn fastapi_login(
     match service::obtain_access(&state, &login.identifier, &login.password, &meta).await {
         Ok((user, access)) => Ok(fastapi_answer(user, access)),
         Err(TokenError::Unexpected(e)) => Err(ApiError::Unexpected(e)),
+        Err(TokenError::Unavailable) => Err(ApiError::Unavailable),
         Err(TokenError::Throttled { retry_after }) => Err(ApiError::Throttled(retry_after)),
         Err(_) => Err(could_not_validate()),
     }
@@ -288,6 +290,7 @@ async fn fastapi_session(
     match service::renew_access(&state, &token).await {
         Ok((user, access)) => Ok(fastapi_answer(user, access)),
         Err(TokenError::Unexpected(e)) => Err(ApiError::Unexpected(e)),
+        Err(TokenError::Unavailable) => Err(ApiError::Unavailable),
         Err(_) => Err(could_not_validate()),
     }
 }

@@ -53,6 +53,12 @@ pub enum ApiError {
     /// 429 with `Retry-After`.
     #[error("Request was throttled. Expected available in {0} seconds.")]
     Throttled(u64),
+    /// 503 with `Retry-After`: the database cannot be reached or the server is saturated.
+    #[error("Service temporarily unavailable, try again later.")]
+    Unavailable,
+    /// 408: the client took longer than `body_read_timeout` to send its body.
+    #[error("The request body was not received in time.")]
+    RequestTimeout,
     /// Any status with a body of the caller's making (compat dialects).
     #[error("{status}")]
     Custom {
@@ -92,6 +98,7 @@ impl ApiError {
     pub fn from_token_endpoint(e: TokenError) -> Self {
         match e {
             TokenError::Unexpected(e) => Self::Unexpected(e),
+            TokenError::Unavailable => Self::Unavailable,
             TokenError::InvalidCredentials => Self::Unauthorized {
                 detail: e.to_string(),
                 code: None,
@@ -109,6 +116,7 @@ impl ApiError {
     pub fn from_bearer(e: TokenError) -> Self {
         match e {
             TokenError::Unexpected(e) => Self::Unexpected(e),
+            TokenError::Unavailable => Self::Unavailable,
             TokenError::UserNotFound => Self::Unauthorized {
                 detail: "User not found".into(),
                 code: Some("user_not_found"),
@@ -143,6 +151,7 @@ impl From<AccountsError> for ApiError {
             AccountsError::Throttled { retry_after } => Self::Throttled(retry_after),
             AccountsError::StaleToken => Self::Forbidden(e.to_string()),
             AccountsError::ActivationDisabled => Self::Parse(e.to_string()),
+            AccountsError::Unavailable => Self::Unavailable,
             AccountsError::Unexpected(e) => Self::Unexpected(e),
         }
     }
@@ -159,6 +168,8 @@ impl ResponseError for ApiError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::Custom { status, .. } => *status,
             Self::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -202,6 +213,10 @@ impl ResponseError for ApiError {
             }
             Self::Throttled(seconds) => {
                 response.insert_header((header::RETRY_AFTER, seconds.to_string()));
+                json!({"detail": self.to_string()})
+            }
+            Self::Unavailable => {
+                response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
                 json!({"detail": self.to_string()})
             }
             Self::Unexpected(e) => {

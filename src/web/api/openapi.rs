@@ -189,6 +189,7 @@ impl Modify for BearerSecurity {
         users::me_delete,
         users::set_password,
         users::set_email,
+        users::set_email_confirm,
         users::reset_password,
         users::reset_password_confirm,
         users::activation,

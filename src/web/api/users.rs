@@ -39,23 +39,28 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .default_service(web::to(method_not_allowed)),
     )
     .service(
+        web::resource("/auth/users/set_email_confirm")
+            .route(throttled(web::post().to(set_email_confirm)))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
         web::resource("/auth/users/reset_password")
-            .route(web::post().to(reset_password))
+            .route(throttled(web::post().to(reset_password)))
             .default_service(web::to(method_not_allowed)),
     )
     .service(
         web::resource("/auth/users/reset_password_confirm")
-            .route(web::post().to(reset_password_confirm))
+            .route(throttled(web::post().to(reset_password_confirm)))
             .default_service(web::to(method_not_allowed)),
     )
     .service(
         web::resource("/auth/users/activation")
-            .route(web::post().to(activation))
+            .route(throttled(web::post().to(activation)))
             .default_service(web::to(method_not_allowed)),
     )
     .service(
         web::resource("/auth/users/resend_activation")
-            .route(web::post().to(resend_activation))
+            .route(throttled(web::post().to(resend_activation)))
             .default_service(web::to(method_not_allowed)),
     )
     .service(
@@ -506,7 +511,8 @@ async fn set_password(
     Ok(no_content())
 }
 
-/// POST /auth/users/set_email/ — 204.
+/// POST /auth/users/set_email/ — 204; a confirmation link goes to the new address, which takes
+/// effect only when the link is used (`set_email_confirm`).
 #[utoipa::path(
     operation_id = "users_set_email",
     post,
@@ -515,7 +521,7 @@ async fn set_password(
     security(("bearer" = [])),
     request_body = crate::web::api::openapi::SetEmailRequest,
     responses(
-        (status = 204, description = "Changed"),
+        (status = 204, description = "A confirmation link was mailed to the new address"),
         (status = 400, description = "Field errors", body = crate::web::api::openapi::FieldErrorsBody),
         (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail),
     ),
@@ -531,7 +537,34 @@ async fn set_email(
     let (Some(current), Some(email), true) = (current, email, errors.is_empty()) else {
         return Err(ApiError::Validation(errors));
     };
-    service::change_email(&state, &auth.user, &current, email).await?;
+    flows::request_email_change(&state, &auth.user, &current, email, Some(auth.session_id)).await?;
+    Ok(no_content())
+}
+
+/// POST /auth/users/set_email_confirm/ — 204: the link mailed to the new address was used.
+#[utoipa::path(
+    operation_id = "users_set_email_confirm",
+    post,
+    path = "/auth/users/set_email_confirm/",
+    tag = "users",
+    request_body = crate::web::api::openapi::UidTokenRequest,
+    responses(
+        (status = 204, description = "The address changed; every other session ended"),
+        (status = 400, description = "Field errors", body = crate::web::api::openapi::FieldErrorsBody),
+        (status = 429, description = "Throttled; see Retry-After", body = crate::web::api::openapi::Detail),
+    ),
+)]
+async fn set_email_confirm(
+    state: web::Data<AppState>,
+    input: Input,
+) -> Result<HttpResponse, ApiError> {
+    let mut errors = FieldErrors::new();
+    let uid = input.required("uid", true, &mut errors);
+    let token = input.required("token", true, &mut errors);
+    let (Some(uid), Some(token)) = (uid, token) else {
+        return Err(ApiError::Validation(errors));
+    };
+    flows::confirm_email_change(&state, &uid, &token).await?;
     Ok(no_content())
 }
 

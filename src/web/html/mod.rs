@@ -64,7 +64,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, settings: &Settings) {
             .route("/reset/{uid}/{token}", web::get().to(recovery::reset_link))
             .route(
                 "/reset/{uid}/set-password",
-                web::post().to(recovery::set_password_submit),
+                throttled(web::post().to(recovery::set_password_submit)),
             )
             .route(
                 "/activate/{uid}/{token}",
@@ -72,14 +72,15 @@ pub fn routes(cfg: &mut web::ServiceConfig, settings: &Settings) {
             )
             .route(
                 "/activate/{uid}/{token}",
-                web::post().to(recovery::activate_submit),
+                throttled(web::post().to(recovery::activate_submit)),
             ),
     )
     .route("/static/{path:.*}", web::get().to(static_file));
 }
 
-/// The per-IP token bucket of the JSON API, on the forms that guess passwords or create
-/// accounts. (Its 429 answer is still the JSON one.)
+/// The per-IP token bucket of the JSON API, on every form that needs no login (they guess
+/// passwords or links, create accounts or send mail). Its JSON 429 becomes the HTML "too many
+/// attempts" page in `page_middleware`.
 fn throttled(route: actix_web::Route) -> actix_web::Route {
     route.wrap(from_fn(crate::web::ip_throttle))
 }

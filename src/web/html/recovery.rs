@@ -36,6 +36,7 @@ fn invalid_link(templates: &PageTemplates, mut context: Context, purpose: Purpos
             "Request a new password reset link",
         ),
         Purpose::Activation => ("/accounts/login/", "Back to the login page"),
+        Purpose::EmailChange => ("/accounts/profile/", "Back to your account"),
     };
     context.insert("retry_url", url);
     context.insert("retry_text", text);
