@@ -190,12 +190,17 @@ async fn admin(command: Command, state: &AppState, env: &HashMap<String, String>
         Command::Changepassword(args) => changepassword(state, args, env).await,
         Command::Users(UsersCommand::List) => users_list(state).await,
         Command::Flushexpiredtokens => {
-            let flushed = crate::tokens::service::flush_expired(state)
+            let flushed = crate::maintenance::flush_expired(state)
                 .await
-                .map_err(|e| CliError::new(format!("{e:#}")))?;
+                .map_err(|e| CliError::new(e.to_string()))?;
+            let tokens = flushed.tokens;
             println!(
                 "Deleted {} sessions, {} refresh tokens and {} one-time tokens.",
-                flushed.sessions, flushed.refresh_tokens, flushed.one_time_tokens
+                tokens.sessions, tokens.refresh_tokens, tokens.one_time_tokens
+            );
+            println!(
+                "Deleted {} delivered mails, {} mail cooldowns and {} throttle records.",
+                flushed.sent_mail, flushed.cooldowns, flushed.throttle
             );
             Ok(())
         }

@@ -13,6 +13,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod mail;
+pub mod maintenance;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

@@ -15,7 +15,10 @@ use crate::config::Settings;
 use crate::db::{DbError, ISSUER_CLAIMS_MIGRATION, applied_at, run_pending_migrations};
 use crate::state::AppState;
 use crate::web::api::{self, ApiError};
-use crate::web::{self as routes_mod, catch_panics, limit_body_size, request_id_header};
+use crate::web::{
+    self as routes_mod, RequestSpan, body_deadline, catch_panics, limit_body_size,
+    request_id_header,
+};
 
 /// A bound, ready-to-run server.
 pub struct Application {
@@ -156,11 +159,12 @@ fn build_app(
         .wrap(from_fn(catch_panics))
         // Auth answers (tokens, user objects) must never sit in a shared or browser cache.
         .wrap(DefaultHeaders::new().add((CACHE_CONTROL, HeaderValue::from_static("no-store"))))
+        .wrap(from_fn(body_deadline))
         .wrap(from_fn(limit_body_size))
         .wrap(cors(&cors_origins))
         .wrap(NormalizePath::new(TrailingSlash::Trim))
         .wrap(from_fn(request_id_header))
-        .wrap(TracingLogger::default())
+        .wrap(TracingLogger::<RequestSpan>::new())
 }
 
 /// CORS for the configured origins only. Other origins (and same-origin form posts) pass

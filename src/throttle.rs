@@ -3,13 +3,13 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
-use crate::db::DbConn;
-use crate::db::schema::login_throttle;
+use crate::db::schema::{ip_buckets, login_throttle};
+use crate::db::{Backend, Db, DbConn, DbError};
 
 /// The limits, from settings.
 #[derive(Debug, Clone, Copy)]
@@ -53,12 +53,50 @@ struct Bucket {
     updated: DateTime<Utc>,
 }
 
-/// Per-IP token buckets. Memory is bounded: full, idle buckets are dropped when it grows.
+/// Per-IP token buckets: in the database on PostgreSQL, so every process of a deployment
+/// shares them (one atomic statement per throttled request), in memory on SQLite (one process).
+/// IPv6 clients count per /64, the block one subscriber usually gets. In memory, full idle
+/// buckets are dropped when the map grows.
 #[derive(Debug)]
 pub struct IpLimiter {
     limits: ThrottleLimits,
     buckets: Mutex<HashMap<IpAddr, Bucket>>,
 }
+
+/// The address a bucket counts: the IPv4 address, or the /64 network of an IPv6 one (an
+/// IPv4-mapped IPv6 address counts as its IPv4 address).
+pub fn bucket_address(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from(
+                u128::from(v6) & !u128::from(u64::MAX),
+            )),
+        },
+    }
+}
+
+#[derive(diesel::QueryableByName)]
+struct Tokens {
+    #[diesel(sql_type = diesel::sql_types::Double)]
+    tokens: f64,
+}
+
+/// Takes a token from the bucket in one statement: creates it full (minus this request), or
+/// refills it for the time passed and takes one, unless less than one is left (no row back).
+const TAKE_TOKEN_SQL: &str = "\
+INSERT INTO ip_buckets AS b (key, tokens, updated_at) VALUES ($1, $2 - 1, $3) \
+ON CONFLICT (key) DO UPDATE SET \
+    tokens = LEAST($2, b.tokens + GREATEST(0, EXTRACT(EPOCH FROM ($3 - b.updated_at))::float8) * $4) - 1, \
+    updated_at = GREATEST(b.updated_at, $3) \
+WHERE LEAST($2, b.tokens + GREATEST(0, EXTRACT(EPOCH FROM ($3 - b.updated_at))::float8) * $4) >= 1 \
+RETURNING tokens";
+
+/// What the bucket holds now, refilled for the time passed (only read after a refusal).
+const AVAILABLE_SQL: &str = "\
+SELECT LEAST($2, tokens + GREATEST(0, EXTRACT(EPOCH FROM ($3 - updated_at))::float8) * $4) AS tokens \
+FROM ip_buckets WHERE key = $1";
 
 /// Buckets kept before idle ones are swept.
 const SWEEP_AT: usize = 50_000;
@@ -72,11 +110,93 @@ impl IpLimiter {
         }
     }
 
-    /// Takes one token for `ip`, or says how long until one is available.
+    /// [`IpLimiter::take`] without a database round trip where none is needed (SQLite keeps
+    /// its buckets in memory).
+    pub async fn take_from(
+        self: &Arc<Self>,
+        db: &Db,
+        ip: IpAddr,
+        now: DateTime<Utc>,
+    ) -> Result<Result<(), Duration>, DbError> {
+        if !self.limits.enabled {
+            return Ok(Ok(()));
+        }
+        match db.backend() {
+            Backend::Sqlite(_) => Ok(self.check(ip, now)),
+            Backend::Postgres(_) => {
+                let limiter = Arc::clone(self);
+                db.run(move |conn| limiter.take(conn, ip, now).map_err(DbError::from))
+                    .await
+            }
+        }
+    }
+
+    /// Takes one token for `ip` from the bucket its deployment shares: the database's on
+    /// PostgreSQL, this process's on SQLite. `Ok(Err(wait))` when none is left.
+    pub fn take(
+        &self,
+        conn: &mut DbConn,
+        ip: IpAddr,
+        now: DateTime<Utc>,
+    ) -> QueryResult<Result<(), Duration>> {
+        if !self.limits.enabled {
+            return Ok(Ok(()));
+        }
+        let ip = bucket_address(ip);
+        match conn {
+            DbConn::Pg(pg) => self.take_shared(pg, ip, now.naive_utc()),
+            DbConn::Sqlite(_) => Ok(self.check(ip, now)),
+        }
+    }
+
+    fn take_shared(
+        &self,
+        pg: &mut diesel::PgConnection,
+        ip: IpAddr,
+        now: NaiveDateTime,
+    ) -> QueryResult<Result<(), Duration>> {
+        use diesel::sql_types::{Double, Text, Timestamp};
+        let burst = f64::from(self.limits.ip_burst.max(1));
+        let per_second = f64::from(self.limits.ip_per_minute.max(1)) / 60.0;
+        let key = ip.to_string();
+        let taken = diesel::sql_query(TAKE_TOKEN_SQL)
+            .bind::<Text, _>(&key)
+            .bind::<Double, _>(burst)
+            .bind::<Timestamp, _>(now)
+            .bind::<Double, _>(per_second)
+            .get_result::<Tokens>(pg)
+            .optional()?;
+        if taken.is_some() {
+            return Ok(Ok(()));
+        }
+        let left = diesel::sql_query(AVAILABLE_SQL)
+            .bind::<Text, _>(&key)
+            .bind::<Double, _>(burst)
+            .bind::<Timestamp, _>(now)
+            .bind::<Double, _>(per_second)
+            .get_result::<Tokens>(pg)
+            .optional()?
+            .map_or(0.0, |t| t.tokens);
+        let wait = (1.0 - left).max(0.0) / per_second;
+        Ok(Err(Duration::milliseconds((wait * 1000.0).ceil() as i64)))
+    }
+
+    /// Deletes shared buckets that have refilled completely (they hold nothing to remember).
+    pub fn flush_full(&self, conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<usize> {
+        let per_second = f64::from(self.limits.ip_per_minute.max(1)) / 60.0;
+        let refill = f64::from(self.limits.ip_burst.max(1)) / per_second;
+        let full_after = Duration::milliseconds((refill * 1000.0).ceil() as i64);
+        diesel::delete(ip_buckets::table.filter(ip_buckets::updated_at.lt(now - full_after)))
+            .execute(conn)
+    }
+
+    /// Takes one token for `ip` from this process's buckets, or says how long until one is
+    /// available.
     pub fn check(&self, ip: IpAddr, now: DateTime<Utc>) -> Result<(), Duration> {
         if !self.limits.enabled {
             return Ok(());
         }
+        let ip = bucket_address(ip);
         let burst = f64::from(self.limits.ip_burst.max(1));
         let per_second = f64::from(self.limits.ip_per_minute.max(1)) / 60.0;
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
@@ -282,6 +402,18 @@ mod tests {
         assert!(limiter.check(ip, t0 + Duration::seconds(1)).is_ok());
         let other: IpAddr = "192.0.2.2".parse().unwrap();
         assert!(limiter.check(other, t0).is_ok(), "buckets are per IP");
+        // One IPv6 subscriber's /64 is one bucket; the next /64 is another.
+        let v6 = |s: &str| s.parse::<IpAddr>().unwrap();
+        for host in ["2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:ffff::9"] {
+            assert!(limiter.check(v6(host), t0).is_ok());
+        }
+        assert!(limiter.check(v6("2001:db8:1:2::77"), t0).is_err());
+        assert!(limiter.check(v6("2001:db8:1:3::1"), t0).is_ok());
+        assert_eq!(
+            bucket_address(v6("::ffff:192.0.2.9")),
+            v6("192.0.2.9"),
+            "IPv4-mapped"
+        );
         let off = IpLimiter::new(ThrottleLimits {
             enabled: false,
             ..limits()

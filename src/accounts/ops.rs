@@ -9,7 +9,7 @@ use super::service::ProfileChanges;
 use super::{NewUser, User};
 use crate::db::DbConn;
 use crate::db::schema::users;
-use crate::domain::Email;
+use crate::domain::{Email, normalize_username};
 
 /// Which unique column a failed insert collided with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,13 +20,23 @@ pub enum Taken {
     Email,
 }
 
-/// Finds a user by exact username or by case-insensitive email (the identifier may be either).
-/// A username match wins, as Django's `USERNAME_FIELD` lookup would.
+/// Finds a user by username (NFKC-normalised, then exact) or by case-insensitive email (the
+/// identifier may be either). An identifier with `@` matches an email first, so a username
+/// shaped like someone's address can never catch that person's login; otherwise a username
+/// match wins, as Django's `USERNAME_FIELD` lookup would.
 pub fn find_by_identifier(conn: &mut DbConn, identifier: &str) -> QueryResult<Option<User>> {
-    if let Some(user) = find_by_username(conn, identifier)? {
+    let email = identifier.trim().to_lowercase();
+    let username = normalize_username(identifier);
+    if identifier.contains('@') {
+        if let Some(user) = find_by_email(conn, &email)? {
+            return Ok(Some(user));
+        }
+        return find_by_username(conn, &username);
+    }
+    if let Some(user) = find_by_username(conn, &username)? {
         return Ok(Some(user));
     }
-    find_by_email(conn, &identifier.trim().to_lowercase())
+    find_by_email(conn, &email)
 }
 
 /// Finds a user by (lower-cased) email.

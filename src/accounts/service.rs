@@ -22,6 +22,9 @@ pub const USERNAME_TAKEN: &str = "A user with that username already exists.";
 pub const EMAIL_TAKEN: &str = "user with this email address already exists.";
 /// Djoser's message for a wrong `current_password`.
 pub const INVALID_PASSWORD: &str = "Invalid password.";
+/// Why a username that is someone else's email address is refused.
+pub const USERNAME_OTHER_EMAIL: &str =
+    "A username that is an email address must be your own email address.";
 /// Why a profile update may not change the address.
 pub const EMAIL_READ_ONLY: &str = "The email address cannot be changed here: use set_email (/auth/users/set_email/) with your current password, then confirm the new address from the link mailed to it.";
 /// Djoser's (ASCII apostrophe) retype mismatch message.
@@ -108,24 +111,31 @@ pub async fn register(state: &AppState, input: Registration) -> Result<Registere
         errors.add("username", "This field is required.");
         return Err(AccountsError::Validation(errors));
     };
+    check_username_email(&username, &input.email)?;
     let email_key = input.email.lookup_key().to_owned();
     let name = username.as_str().to_owned();
-    let (owner, username_taken) = state
+    let (email_owner, username_owner) = state
         .db
         .run(move |conn| -> Result<_, AccountsError> {
             Ok((
                 ops::find_by_email(conn, &email_key)?,
-                ops::username_exists(conn, &name)?,
+                ops::find_by_username(conn, &name)?,
             ))
         })
         .await?;
-    let conceal = state.settings.mail.prevent_enumeration && owner.is_some();
+    // With enumeration protection neither a taken address nor a taken username that is that
+    // address (the same fact) is reported; the account's owner is mailed instead.
+    let prevent = state.settings.mail.prevent_enumeration;
+    let email_shaped = username.is_email();
+    let concealed_owner = email_owner
+        .clone()
+        .or_else(|| username_owner.clone().filter(|_| email_shaped))
+        .filter(|_| prevent);
     let mut errors = FieldErrors::new();
-    if owner.is_some() && !conceal {
+    if email_owner.is_some() && concealed_owner.is_none() {
         errors.add("email", EMAIL_TAKEN);
     }
-    // A default username taken by the address's own owner would give the address away.
-    if username_taken && !(conceal && input.username.is_none()) {
+    if username_owner.is_some() && !(prevent && (email_shaped || email_owner.is_some())) {
         errors.add("username", USERNAME_TAKEN);
     }
     errors.into_result().map_err(AccountsError::Validation)?;
@@ -141,7 +151,7 @@ pub async fn register(state: &AppState, input: Registration) -> Result<Registere
     let hash = state.hasher.hash(&password).await?;
     let now = state.clock.now_naive();
     let worker_state = state.clone();
-    if let Some(owner) = owner.filter(|_| conceal) {
+    if let Some(owner) = concealed_owner {
         let queued = state
             .db
             .run(move |conn| {
@@ -366,11 +376,25 @@ pub async fn unlock(state: &AppState, username: &str) -> Result<bool, AccountsEr
         .await
 }
 
+/// A username that is an email address must be the account's own address: otherwise it could
+/// squat someone else's address (and a login with that address might land on it).
+fn check_username_email(username: &Username, email: &Email) -> Result<(), AccountsError> {
+    match Email::parse(username.as_str()) {
+        Ok(shaped) if shaped.lookup_key() != email.lookup_key() => {
+            let mut errors = FieldErrors::new();
+            errors.add("username", USERNAME_OTHER_EMAIL);
+            Err(AccountsError::Validation(errors))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Creates an active staff superuser.
 pub async fn create_superuser(
     state: &AppState,
     input: NewSuperuser,
 ) -> Result<User, AccountsError> {
+    check_username_email(&input.username, &input.email)?;
     let hash = match &input.password {
         Some(password) => state.hasher.hash(password).await?,
         None => unusable_password(),

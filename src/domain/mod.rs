@@ -16,4 +16,4 @@ pub use password::{
     MAX_PASSWORD_BYTES, NewPassword, PasswordPolicy, PasswordProblem, UserAttributes,
 };
 pub use uid::{base64url_encode, decode_uid, encode_uid};
-pub use username::{Username, UsernameError};
+pub use username::{Username, UsernameError, normalize as normalize_username};

@@ -24,8 +24,11 @@ pub enum UsernameError {
 pub struct Username(String);
 
 impl Username {
-    /// Parses with Django's `UnicodeUsernameValidator` rules; matching stays case-sensitive.
+    /// Normalises with Unicode NFKC (Django's `normalize_username`, so `ｊｏｓｅ` is `jose`), then
+    /// applies Django's `UnicodeUsernameValidator` rules; matching stays case-sensitive.
     pub fn parse(raw: &str) -> Result<Self, UsernameError> {
+        let normalized = normalize(raw);
+        let raw = normalized.as_str();
         if raw.is_empty() {
             return Err(UsernameError::Blank);
         }
@@ -42,6 +45,17 @@ impl Username {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// True when the username is a valid email address.
+    pub fn is_email(&self) -> bool {
+        super::Email::parse(&self.0).is_ok()
+    }
+}
+
+/// Unicode NFKC, as Django's `AbstractBaseUser.normalize_username` (and its login form) apply.
+pub fn normalize(raw: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    raw.nfkc().collect()
 }
 
 /// Python's `\w` (Unicode letters, digits, underscore) plus `.@+-`.
@@ -71,6 +85,19 @@ mod tests {
             assert_eq!(Username::parse(ok).unwrap().as_str(), ok);
         }
         assert!(Username::parse(&"a".repeat(150)).is_ok());
+    }
+
+    #[test]
+    fn normalizes_with_nfkc() {
+        assert_eq!(
+            Username::parse("\u{ff4a}\u{ff4f}\u{ff53}\u{ff45}")
+                .unwrap()
+                .as_str(),
+            "jose"
+        );
+        assert_eq!(Username::parse("\u{fb01}x").unwrap().as_str(), "fix");
+        assert!(Username::parse("ann@example.com").unwrap().is_email());
+        assert!(!Username::parse("ann@host").unwrap().is_email());
     }
 
     #[test]

@@ -53,3 +53,8 @@ pub fn try_start(
     }
     Ok(true)
 }
+
+/// Deletes cooldowns that ended before `before` (they no longer hold anything back).
+pub fn flush_ended(conn: &mut DbConn, before: NaiveDateTime) -> QueryResult<usize> {
+    diesel::delete(mail_cooldowns::table.filter(mail_cooldowns::last_at.lt(before))).execute(conn)
+}

@@ -1,6 +1,9 @@
 //! The outbox: mail rows written inside the transaction of the change that caused them, then
-//! claimed by a worker under a lease (a compare-and-swap on `lease_until`), so several
-//! processes can deliver from one database and each message still goes out once.
+//! claimed by a worker under a short lease (a compare-and-swap on `lease_until`) that the live
+//! worker keeps renewing, so several processes can deliver from one database, each message
+//! goes out once, and a message held by a process that died is taken over within seconds.
+//! Once delivered, a message's bodies are blanked: a database backup must never hold a working
+//! reset link.
 
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
@@ -9,8 +12,10 @@ use super::RenderedMail;
 use crate::db::DbConn;
 use crate::db::schema::email_outbox;
 
-/// How long a claimed message stays reserved for its worker.
-pub const LEASE: Duration = Duration::seconds(120);
+/// How long a claim holds without renewal: a dead worker's messages are free again after this.
+pub const LEASE: Duration = Duration::seconds(10);
+/// How often a live worker renews the leases of the messages it is sending.
+pub const RENEW_EVERY: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// A stored message.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
@@ -40,6 +45,8 @@ pub struct OutboxMessage {
     pub sent_at: Option<NaiveDateTime>,
     /// The transport's last complaint.
     pub last_error: Option<String>,
+    /// The worker holding the lease.
+    pub lease_owner: Option<String>,
 }
 
 /// Queues a rendered mail (call inside the transaction of the change it reports).
@@ -65,12 +72,13 @@ pub fn enqueue(
         .map(drop)
 }
 
-/// Claims up to `limit` due messages for this worker; each is leased for [`LEASE`] and counted
-/// as one attempt. Another worker's unexpired lease is respected.
+/// Claims up to `limit` due messages for worker `owner`; each is leased for [`LEASE`] and
+/// counted as one attempt. Another worker's unexpired lease is respected.
 pub fn claim_due(
     conn: &mut DbConn,
     now: NaiveDateTime,
     limit: i64,
+    owner: &str,
 ) -> QueryResult<Vec<OutboxMessage>> {
     let candidates: Vec<i64> = email_outbox::table
         .filter(email_outbox::sent_at.is_null())
@@ -98,6 +106,7 @@ pub fn claim_due(
         )
         .set((
             email_outbox::lease_until.eq(Some(now + LEASE)),
+            email_outbox::lease_owner.eq(Some(owner)),
             email_outbox::attempts.eq(email_outbox::attempts + 1),
         ))
         .execute(conn)?;
@@ -113,16 +122,47 @@ pub fn claim_due(
     Ok(claimed)
 }
 
-/// Records delivery.
+/// Extends the leases `owner` still holds on these messages (those not yet sent).
+pub fn renew(
+    conn: &mut DbConn,
+    ids: &[i64],
+    owner: &str,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        email_outbox::table
+            .filter(email_outbox::id.eq_any(ids))
+            .filter(email_outbox::lease_owner.eq(owner))
+            .filter(email_outbox::sent_at.is_null()),
+    )
+    .set(email_outbox::lease_until.eq(Some(now + LEASE)))
+    .execute(conn)
+}
+
+/// Records delivery and blanks the bodies: once sent, the message's links are the
+/// recipient's alone (the subject and addresses stay for the record).
 pub fn mark_sent(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryResult<()> {
     diesel::update(email_outbox::table.find(id))
         .set((
             email_outbox::sent_at.eq(Some(now)),
             email_outbox::lease_until.eq(None::<NaiveDateTime>),
+            email_outbox::lease_owner.eq(None::<String>),
             email_outbox::last_error.eq(None::<String>),
+            email_outbox::body_text.eq(""),
+            email_outbox::body_html.eq(""),
         ))
         .execute(conn)
         .map(drop)
+}
+
+/// Deletes messages delivered before `before` (`flushexpiredtokens`, after the retention).
+pub fn flush_sent(conn: &mut DbConn, before: NaiveDateTime) -> QueryResult<usize> {
+    diesel::delete(
+        email_outbox::table
+            .filter(email_outbox::sent_at.is_not_null())
+            .filter(email_outbox::sent_at.lt(before)),
+    )
+    .execute(conn)
 }
 
 /// Records a failed attempt and when to try again.
@@ -137,6 +177,7 @@ pub fn mark_failed(
             email_outbox::last_error.eq(Some(error)),
             email_outbox::next_attempt_at.eq(retry_at),
             email_outbox::lease_until.eq(None::<NaiveDateTime>),
+            email_outbox::lease_owner.eq(None::<String>),
         ))
         .execute(conn)
         .map(drop)

@@ -12,8 +12,9 @@ const BATCH: i64 = 20;
 pub fn spawn_outbox_worker(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let poll = Duration::from_millis(state.settings.mail.outbox_poll_ms);
+        let worker = worker_id();
         loop {
-            match deliver_due(&state).await {
+            match deliver_due(&state, &worker).await {
                 // A full batch means more may be waiting: go again at once.
                 Ok(n) if n >= usize::try_from(BATCH).unwrap_or(usize::MAX) => continue,
                 Ok(_) => {}
@@ -26,14 +27,56 @@ pub fn spawn_outbox_worker(state: AppState) -> tokio::task::JoinHandle<()> {
     })
 }
 
-/// One round: claim due messages and try each; returns how many were claimed.
-pub async fn deliver_due(state: &AppState) -> Result<usize, DbError> {
+/// A random name for this worker's leases.
+fn worker_id() -> String {
+    let mut bytes = [0u8; 8];
+    rand::fill(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Aborts the lease renewal when the round ends, however it ends.
+struct Renewal(tokio::task::JoinHandle<()>);
+
+impl Drop for Renewal {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Keeps renewing `owner`'s leases on `ids` while the round sends them.
+fn keep_leases(state: &AppState, ids: Vec<i64>, owner: &str) -> Renewal {
+    let state = state.clone();
+    let owner = owner.to_owned();
+    Renewal(tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(outbox::RENEW_EVERY).await;
+            let now = state.clock.now_naive();
+            let (ids, owner) = (ids.clone(), owner.clone());
+            let renewed = state
+                .db
+                .run(move |conn| outbox::renew(conn, &ids, &owner, now).map_err(DbError::from))
+                .await;
+            if let Err(e) = renewed {
+                tracing::warn!(error = %crate::telemetry::error_chain(&e), "cannot renew outbox leases");
+            }
+        }
+    }))
+}
+
+/// One round for worker `owner`: claim due messages and try each (their leases renewed all
+/// the while); returns how many were claimed.
+pub async fn deliver_due(state: &AppState, owner: &str) -> Result<usize, DbError> {
     let now = state.clock.now_naive();
+    let worker = owner.to_owned();
     let claimed = state
         .db
-        .run(move |conn| outbox::claim_due(conn, now, BATCH).map_err(DbError::from))
+        .run(move |conn| outbox::claim_due(conn, now, BATCH, &worker).map_err(DbError::from))
         .await?;
     let count = claimed.len();
+    if count == 0 {
+        return Ok(0);
+    }
+    let _renewal = keep_leases(state, claimed.iter().map(|m| m.id).collect(), owner);
     for message in claimed {
         let rendered = RenderedMail {
             subject: message.subject.clone(),

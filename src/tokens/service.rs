@@ -446,19 +446,6 @@ pub async fn revoke_other_sessions(
         .await
 }
 
-/// Deletes expired and revoked sessions, expired refresh tokens and spent one-time tokens.
-pub async fn flush_expired(state: &AppState) -> Result<ops::Flushed, TokenError> {
-    let now = state.clock.now_naive();
-    state
-        .db
-        .run(move |conn| {
-            write_transaction(conn, |conn| {
-                ops::flush_expired(conn, now).map_err(TokenError::from)
-            })
-        })
-        .await
-}
-
 /// How stale `last_seen_at` may get before a request refreshes it: one write a minute per
 /// session at most, not one per request.
 const LAST_SEEN_RESOLUTION: Duration = Duration::seconds(60);

@@ -1,4 +1,12 @@
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use actix_web::dev::Payload;
+use actix_web::error::PayloadError;
+use futures_util::Stream;
 
 use actix_web::ResponseError;
 use actix_web::body::{EitherBody, MessageBody};
@@ -32,6 +40,54 @@ pub async fn limit_body_size<B: MessageBody + 'static>(
         return Ok(req.into_response(response).map_into_right_body());
     }
     Ok(next.call(req).await?.map_into_left_body())
+}
+
+/// Cuts off a request body that arrives too slowly: reading it fails after `body_read_timeout`
+/// (the extractors answer 408), so a client trickling bytes cannot hold a worker and a
+/// connection for ever. (Headers have actix's own timeout.)
+pub async fn body_deadline<B: MessageBody + 'static>(
+    mut req: ServiceRequest,
+    next: Next<B>,
+) -> Result<ServiceResponse<B>, Error> {
+    let timeout = req
+        .app_data::<web::Data<AppState>>()
+        .map_or(10, |state| state.settings.body_read_timeout);
+    let payload = req.take_payload();
+    let limited = Deadline {
+        inner: payload,
+        sleep: Box::pin(tokio::time::sleep(Duration::from_secs(timeout))),
+        expired: false,
+    };
+    let stream: Pin<Box<dyn Stream<Item = Result<web::Bytes, PayloadError>>>> = Box::pin(limited);
+    req.set_payload(Payload::from(stream));
+    next.call(req).await
+}
+
+/// A payload stream that fails with `TimedOut` once its deadline passes.
+struct Deadline {
+    inner: Payload,
+    sleep: Pin<Box<tokio::time::Sleep>>,
+    expired: bool,
+}
+
+impl Stream for Deadline {
+    type Item = Result<web::Bytes, PayloadError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.expired {
+            return Poll::Ready(None);
+        }
+        if let Poll::Ready(item) = Pin::new(&mut self.inner).poll_next(cx) {
+            return Poll::Ready(item);
+        }
+        if self.sleep.as_mut().poll(cx).is_ready() {
+            self.expired = true;
+            let timed_out =
+                std::io::Error::new(std::io::ErrorKind::TimedOut, "request body too slow");
+            return Poll::Ready(Some(Err(PayloadError::Io(timed_out))));
+        }
+        Poll::Pending
+    }
 }
 
 /// Turns a panic in a handler into the generic 500 body (with the panic logged) instead of a
@@ -70,8 +126,9 @@ pub async fn request_id_header(
     Ok(res)
 }
 
-/// Per-IP token bucket for the endpoints that guess passwords or mint tokens: 429 with
-/// `Retry-After` when the bucket is empty.
+/// Per-IP token bucket for the endpoints that guess passwords, links or tokens, create accounts
+/// or send mail: 429 with `Retry-After` when the bucket is empty (shared by every process on
+/// PostgreSQL).
 pub async fn ip_throttle<B: MessageBody + 'static>(
     req: ServiceRequest,
     next: Next<B>,
@@ -80,12 +137,72 @@ pub async fn ip_throttle<B: MessageBody + 'static>(
         req.app_data::<web::Data<AppState>>(),
         client_ip(req.request()),
     ) {
-        (Some(state), Some(ip)) => state.ip_limiter.check(ip, state.clock.now()),
-        _ => Ok(()),
+        (Some(state), Some(ip)) => state
+            .ip_limiter
+            .take_from(&state.db, ip, state.clock.now())
+            .await
+            .map_err(|e| {
+                if e.is_unavailable() {
+                    ApiError::Unavailable
+                } else {
+                    ApiError::Unexpected(e.into())
+                }
+            }),
+        _ => Ok(Ok(())),
     };
-    if let Err(wait) = verdict {
-        let response = ApiError::Throttled(whole_seconds(wait)).error_response();
+    let refusal = match verdict {
+        Ok(Ok(())) => None,
+        Ok(Err(wait)) => Some(ApiError::Throttled(whole_seconds(wait))),
+        Err(e) => Some(e),
+    };
+    if let Some(refusal) = refusal {
+        let response = refusal.error_response();
         return Ok(req.into_response(response).map_into_right_body());
     }
     Ok(next.call(req).await?.map_into_left_body())
+}
+
+/// The root span of every request: method, route pattern (never the raw path, which may carry
+/// a one-time token), the client address as [`client_ip`] decides it (the socket's, or the
+/// configured trusted proxy header's; never an unchecked `X-Forwarded-For`), user agent,
+/// request id, and on the way out the status and any error.
+pub struct RequestSpan;
+
+impl tracing_actix_web::RootSpanBuilder for RequestSpan {
+    fn on_request_start(request: &ServiceRequest) -> tracing::Span {
+        let route = request
+            .match_pattern()
+            .unwrap_or_else(|| "unmatched".to_owned());
+        let client = client_ip(request.request()).map(|ip| ip.to_string());
+        let user_agent = request
+            .headers()
+            .get(actix_web::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(256).collect::<String>());
+        let request_id = request
+            .extensions()
+            .get::<RequestId>()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        tracing::info_span!(
+            "HTTP request",
+            http.method = %request.method(),
+            http.route = %route,
+            http.client_ip = client.as_deref().unwrap_or(""),
+            http.user_agent = user_agent.as_deref().unwrap_or(""),
+            http.status_code = tracing::field::Empty,
+            otel.kind = "server",
+            otel.status_code = tracing::field::Empty,
+            request_id = %request_id,
+            exception.message = tracing::field::Empty,
+            exception.details = tracing::field::Empty,
+        )
+    }
+
+    fn on_request_end<B: MessageBody>(
+        span: tracing::Span,
+        outcome: &Result<ServiceResponse<B>, Error>,
+    ) {
+        tracing_actix_web::DefaultRootSpanBuilder::on_request_end(span, outcome);
+    }
 }

@@ -5,7 +5,9 @@ pub(crate) mod health;
 pub mod html;
 mod middleware;
 
-pub use middleware::{catch_panics, ip_throttle, limit_body_size, request_id_header};
+pub use middleware::{
+    RequestSpan, body_deadline, catch_panics, ip_throttle, limit_body_size, request_id_header,
+};
 
 use actix_web::web;
 

@@ -449,7 +449,8 @@ async fn flushexpiredtokens_removes_only_dead_sessions_and_tokens(backend: Backe
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
         stdout(&out).trim(),
-        "Deleted 2 sessions, 0 refresh tokens and 0 one-time tokens."
+        "Deleted 2 sessions, 0 refresh tokens and 0 one-time tokens.\n\
+         Deleted 0 delivered mails, 0 mail cooldowns and 0 throttle records."
     );
     assert_eq!(
         app.refresh(&live.refresh).await.status(),
@@ -460,7 +461,8 @@ async fn flushexpiredtokens_removes_only_dead_sessions_and_tokens(backend: Backe
     let out = run_cli(&["flushexpiredtokens"], &env, app.db.dir.path());
     assert_eq!(
         stdout(&out).trim(),
-        "Deleted 0 sessions, 0 refresh tokens and 0 one-time tokens.",
+        "Deleted 0 sessions, 0 refresh tokens and 0 one-time tokens.\n\
+         Deleted 0 delivered mails, 0 mail cooldowns and 0 throttle records.",
         "a second run finds nothing (the live session's rotated-out token has not expired)"
     );
 }

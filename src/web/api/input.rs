@@ -11,6 +11,9 @@ use super::ApiError;
 use crate::domain::FieldErrors;
 use crate::state::AppState;
 
+/// DRF's message for text containing NUL characters.
+pub const NULL_CHARACTERS: &str = "Null characters are not allowed.";
+
 /// A request body as DRF sees it: JSON or form-encoded, as a map of fields. Unknown fields are
 /// simply never read.
 #[derive(Debug, Default)]
@@ -66,12 +69,19 @@ impl Input {
         self.0.contains_key(name)
     }
 
-    /// `None` = invalid (message recorded); `Some(None)` = absent.
+    /// `None` = invalid (message recorded); `Some(None)` = absent. A JSON number is taken as
+    /// its exact digits when it is an integer (DRF's `CharField` accepts numbers); a number
+    /// that only fits a float (`1.5`, `18446744073709551616`) is refused rather than rounded.
+    /// Text with NUL characters is refused, as DRF does (PostgreSQL cannot store them).
     fn text(&self, name: &str, trim: bool, errors: &mut FieldErrors) -> Option<Option<String>> {
         let value = match self.0.get(name) {
             None => return Some(None),
+            Some(Value::String(s)) if s.contains('\0') => {
+                errors.add(name, NULL_CHARACTERS);
+                return None;
+            }
             Some(Value::String(s)) => s.clone(),
-            Some(Value::Number(n)) => n.to_string(),
+            Some(Value::Number(n)) if n.is_i64() || n.is_u64() => n.to_string(),
             Some(Value::Null) => {
                 errors.add(name, "This field may not be null.");
                 return None;
@@ -169,10 +179,13 @@ fn json_type_name(value: &Value) -> &'static str {
     }
 }
 
-/// Maps a body-reading failure: too large → 413, anything else → 400.
+/// Maps a body-reading failure: too large → 413, too slow → 408, anything else → 400.
 pub fn body_error(e: actix_web::Error, limit: usize) -> ApiError {
     match e.as_error::<PayloadError>() {
         Some(PayloadError::Overflow) => ApiError::PayloadTooLarge(limit),
+        Some(PayloadError::Io(io)) if io.kind() == std::io::ErrorKind::TimedOut => {
+            ApiError::RequestTimeout
+        }
         _ => ApiError::Parse(format!("Could not read the request body - {e}")),
     }
 }
@@ -183,15 +196,27 @@ mod tests {
 
     #[test]
     fn json_and_form_bodies_become_fields() {
-        let json = parse(Some("application/json"), br#"{"a":"x","n":5,"b":true}"#).unwrap();
+        let json = parse(
+            Some("application/json"),
+            br#"{"a":"x","n":5,"b":true,"big":18446744073709551615,"huge":18446744073709551616,"f":1.5,"nul":"a\u0000b"}"#,
+        )
+        .unwrap();
         let mut errors = FieldErrors::new();
         assert_eq!(json.required("a", true, &mut errors).as_deref(), Some("x"));
         assert_eq!(json.required("n", true, &mut errors).as_deref(), Some("5"));
+        assert_eq!(
+            json.required("big", true, &mut errors).as_deref(),
+            Some("18446744073709551615"),
+            "exact digits"
+        );
         assert_eq!(json.required("b", true, &mut errors), None);
         assert_eq!(json.required("missing", true, &mut errors), None);
+        assert_eq!(json.required("huge", true, &mut errors), None);
+        assert_eq!(json.required("f", true, &mut errors), None);
+        assert_eq!(json.required("nul", true, &mut errors), None);
         assert_eq!(
             serde_json::to_string(&errors).unwrap(),
-            r#"{"b":["Not a valid string."],"missing":["This field is required."]}"#
+            r#"{"b":["Not a valid string."],"missing":["This field is required."],"huge":["Not a valid string."],"f":["Not a valid string."],"nul":["Null characters are not allowed."]}"#
         );
         let form = parse(Some("application/x-www-form-urlencoded"), b"a=%20y%20&c=").unwrap();
         let mut errors = FieldErrors::new();

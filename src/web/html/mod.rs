@@ -2,6 +2,7 @@
 //! synchronizer CSRF tokens. Thin adapters over the same core as the JSON API.
 
 mod csrf;
+mod form;
 mod pages;
 mod recovery;
 mod render;
@@ -32,6 +33,15 @@ pub fn routes(cfg: &mut web::ServiceConfig, settings: &Settings) {
             )
             .route("/profile", web::get().to(pages::profile))
             .route("/profile", web::post().to(pages::profile_submit))
+            .route("/email", web::post().to(pages::email_submit))
+            .route(
+                "/email/confirm/{uid}/{token}",
+                web::get().to(recovery::email_confirm_page),
+            )
+            .route(
+                "/email/confirm/{uid}/{token}",
+                throttled(web::post().to(recovery::email_confirm_submit)),
+            )
             .route(
                 "/sessions/end-others",
                 web::post().to(pages::end_other_sessions),

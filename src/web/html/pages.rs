@@ -9,9 +9,10 @@ use actix_web::{Error, HttpMessage, HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use tera::Context;
 
+use super::form::Form;
 use super::{PageTemplates, csrf};
 use crate::accounts::service::{self, Registration};
-use crate::accounts::{AccountsError, User};
+use crate::accounts::{AccountsError, User, flows};
 use crate::domain::{Email, FieldErrors, PersonName, Username};
 use crate::state::AppState;
 use crate::tokens::TokenError;
@@ -55,8 +56,12 @@ pub async fn page_middleware<B: MessageBody + 'static>(
     let replace = !is_html
         && matches!(
             status,
-            StatusCode::NOT_FOUND
+            StatusCode::BAD_REQUEST
+                | StatusCode::NOT_FOUND
+                | StatusCode::REQUEST_TIMEOUT
+                | StatusCode::PAYLOAD_TOO_LARGE
                 | StatusCode::INTERNAL_SERVER_ERROR
+                | StatusCode::SERVICE_UNAVAILABLE
                 | StatusCode::TOO_MANY_REQUESTS
         );
     let mut res = if replace {
@@ -125,6 +130,16 @@ fn friendly_error(
     context.insert("request_id", &request_id);
     let name = match status {
         StatusCode::NOT_FOUND => "errors/404.html",
+        StatusCode::SERVICE_UNAVAILABLE => "errors/503.html",
+        StatusCode::BAD_REQUEST | StatusCode::REQUEST_TIMEOUT | StatusCode::PAYLOAD_TOO_LARGE => {
+            let message = match status {
+                StatusCode::REQUEST_TIMEOUT => "The form was not received in time.",
+                StatusCode::PAYLOAD_TOO_LARGE => "The form is too large.",
+                _ => "The form could not be read: it may contain characters that are not allowed.",
+            };
+            context.insert("message", message);
+            "errors/400.html"
+        }
         StatusCode::TOO_MANY_REQUESTS => {
             let seconds = retry_after
                 .and_then(|v| v.to_str().ok())
@@ -200,10 +215,23 @@ fn safe_next(next: Option<&str>) -> &str {
     }
 }
 
-/// The logged-in user of a live browser session, if any.
-async fn current_user(state: &AppState, identity: Option<&Identity>) -> Option<User> {
-    let sid = identity?.id().ok()?;
-    tokens::browser_session_user(state, &sid).await.ok()
+/// The logged-in user of a live browser session and its id, `None` when there is none (no
+/// cookie, or its session ended), or the error page when the lookup itself failed: a database
+/// blip must not log anyone out.
+async fn current_user(
+    state: &AppState,
+    identity: Option<&Identity>,
+) -> Result<Option<(User, String)>, HttpResponse> {
+    let Some(sid) = identity.and_then(|i| i.id().ok()) else {
+        return Ok(None);
+    };
+    match tokens::browser_session_user(state, &sid).await {
+        Ok(user) => Ok(Some((user, sid))),
+        Err(e @ (TokenError::Unexpected(_) | TokenError::Unavailable)) => {
+            Err(failed("cannot check the browser session", &e))
+        }
+        Err(_) => Ok(None),
+    }
 }
 
 pub(super) fn csrf_failure(
@@ -231,8 +259,10 @@ pub async fn login_form(
     query: web::Query<NextQuery>,
     req: HttpRequest,
 ) -> HttpResponse {
-    if current_user(&state, identity.as_ref()).await.is_some() {
-        return see_other(safe_next(query.next.as_deref()));
+    match current_user(&state, identity.as_ref()).await {
+        Ok(Some(_)) => return see_other(safe_next(query.next.as_deref())),
+        Ok(None) => {}
+        Err(page) => return page,
     }
     let mut context = base_context(&state, &session, &req, None);
     context.insert("next", safe_next(query.next.as_deref()));
@@ -257,7 +287,7 @@ pub async fn login_submit(
     templates: web::Data<PageTemplates>,
     session: Session,
     req: HttpRequest,
-    form: web::Form<LoginForm>,
+    form: Form<LoginForm>,
 ) -> HttpResponse {
     if !csrf::verify(&req, &session, form.csrf_token.as_deref()) {
         return csrf_failure(&templates, &state, &session, &req);
@@ -274,18 +304,9 @@ pub async fn login_submit(
             see_other(&next)
         }
         Err(TokenError::Throttled { retry_after }) => {
-            let mut context = base_context(&state, &session, &req, None);
-            context.insert("wait", &wait_text(retry_after));
-            let mut response = templates.page(
-                StatusCode::TOO_MANY_REQUESTS,
-                "accounts/throttled.html",
-                &context,
-            );
-            if let Ok(value) = HeaderValue::from_str(&retry_after.to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
-            }
-            response
+            throttled_page(&state, &templates, &session, &req, retry_after)
         }
+        Err(e @ TokenError::Unavailable) => failed("login failed", &e),
         Err(TokenError::Unexpected(e)) => failed("login failed unexpectedly", e.as_ref()),
         Err(_) => {
             let mut context = base_context(&state, &session, &req, None);
@@ -316,7 +337,7 @@ pub async fn logout(
     session: Session,
     identity: Option<Identity>,
     req: HttpRequest,
-    form: web::Form<CsrfForm>,
+    form: Form<CsrfForm>,
 ) -> HttpResponse {
     if !csrf::verify(&req, &session, form.csrf_token.as_deref()) {
         return csrf_failure(&templates, &state, &session, &req);
@@ -358,16 +379,23 @@ fn when(at: chrono::NaiveDateTime) -> String {
     at.format("%Y-%m-%d %H:%M").to_string()
 }
 
-/// The account page with its name form and sessions table.
+/// What the account page's forms show again after a refused post.
+#[derive(Default)]
+struct Refused<'a> {
+    errors: FieldErrors,
+    new_email: &'a str,
+}
+
+/// The account page with its forms (names, email) and sessions table.
 async fn profile_page(
     state: &AppState,
     templates: &PageTemplates,
     session: &Session,
     req: &HttpRequest,
-    user: &User,
-    current_sid: &str,
-    errors: &FieldErrors,
+    (user, current_sid): (&User, &str),
+    refused: Refused<'_>,
 ) -> HttpResponse {
+    let Refused { errors, new_email } = refused;
     let sessions = match tokens::list_sessions(state, user.id).await {
         Ok(sessions) => sessions,
         Err(e) => {
@@ -389,6 +417,7 @@ async fn profile_page(
     let mut context = base_context(state, session, req, Some(user));
     context.insert("sessions", &rows);
     context.insert("joined", &when(user.date_joined));
+    context.insert("new_email", new_email);
     let errors: std::collections::HashMap<&str, &[String]> = errors.iter().collect();
     context.insert("errors", &errors);
     let status = if errors.is_empty() {
@@ -409,14 +438,14 @@ pub async fn profile(
 ) -> HttpResponse {
     match require_user(&state, identity, PROFILE).await {
         Ok((user, sid)) => {
+            let current = (&user, sid.as_str());
             profile_page(
                 &state,
                 &templates,
                 &session,
                 &req,
-                &user,
-                &sid,
-                &FieldErrors::new(),
+                current,
+                Refused::default(),
             )
             .await
         }
@@ -440,7 +469,7 @@ pub async fn profile_submit(
     session: Session,
     identity: Option<Identity>,
     req: HttpRequest,
-    form: web::Form<NamesForm>,
+    form: Form<NamesForm>,
 ) -> HttpResponse {
     let (user, sid) = match authorized_post(
         &state,
@@ -464,7 +493,12 @@ pub async fn profile_submit(
         .map_err(|e| errors.add("last_name", e.to_string()))
         .ok();
     if !errors.is_empty() {
-        return profile_page(&state, &templates, &session, &req, &user, &sid, &errors).await;
+        let refused = Refused {
+            errors,
+            new_email: "",
+        };
+        let current = (&user, sid.as_str());
+        return profile_page(&state, &templates, &session, &req, current, refused).await;
     }
     let changes = service::ProfileChanges {
         email: None,
@@ -480,6 +514,112 @@ pub async fn profile_submit(
     }
 }
 
+#[derive(Deserialize)]
+pub struct EmailChangeForm {
+    csrf_token: Option<String>,
+    #[serde(default)]
+    new_email: String,
+    #[serde(default)]
+    current_password: String,
+}
+
+/// Django-form words for the core's set_email errors.
+fn email_form_errors(errors: &FieldErrors) -> FieldErrors {
+    let mut worded = FieldErrors::new();
+    for (field, messages) in errors.iter() {
+        for message in messages {
+            match field {
+                "current_password" => worded.add(
+                    "current_password",
+                    "Your password was entered incorrectly. Please enter it again.",
+                ),
+                _ => worded.add("new_email", message.clone()),
+            }
+        }
+    }
+    worded
+}
+
+/// POST /accounts/email/ — the same core as set_email: the password, then a link to the new
+/// address; nothing changes until it is opened.
+pub async fn email_submit(
+    state: web::Data<AppState>,
+    templates: web::Data<PageTemplates>,
+    session: Session,
+    identity: Option<Identity>,
+    req: HttpRequest,
+    form: Form<EmailChangeForm>,
+) -> HttpResponse {
+    let csrf_token = form.csrf_token.as_deref();
+    let (user, sid) = match authorized_post(
+        &state, &templates, &session, &req, identity, csrf_token, PROFILE,
+    )
+    .await
+    {
+        Ok(found) => found,
+        Err(page) => return page,
+    };
+    let outcome = match Email::parse(&form.new_email) {
+        Ok(email) => {
+            let keep = Some(sid.clone());
+            flows::request_email_change(&state, &user, &form.current_password, email, keep).await
+        }
+        Err(e) => Err(AccountsError::Validation(field(
+            "new_email",
+            &e.to_string(),
+        ))),
+    };
+    match outcome {
+        Ok(()) => {
+            let sent = format!(
+                "We sent a link to {}. Your address changes when you open it.",
+                form.new_email.trim()
+            );
+            flash(&session, &sent);
+            see_other(PROFILE)
+        }
+        Err(AccountsError::Validation(errors)) => {
+            let refused = Refused {
+                errors: email_form_errors(&errors),
+                new_email: form.new_email.trim(),
+            };
+            let current = (&user, sid.as_str());
+            profile_page(&state, &templates, &session, &req, current, refused).await
+        }
+        Err(AccountsError::Throttled { retry_after }) => {
+            throttled_page(&state, &templates, &session, &req, retry_after)
+        }
+        Err(e) => failed("email change failed", &e),
+    }
+}
+
+fn field(name: &str, message: &str) -> FieldErrors {
+    let mut errors = FieldErrors::new();
+    errors.add(name, message);
+    errors
+}
+
+/// The "too many attempts" page with `Retry-After`.
+pub(super) fn throttled_page(
+    state: &AppState,
+    templates: &PageTemplates,
+    session: &Session,
+    req: &HttpRequest,
+    retry_after: u64,
+) -> HttpResponse {
+    let mut context = base_context(state, session, req, None);
+    context.insert("wait", &wait_text(retry_after));
+    let mut response = templates.page(
+        StatusCode::TOO_MANY_REQUESTS,
+        "accounts/throttled.html",
+        &context,
+    );
+    if let Ok(value) = HeaderValue::from_str(&retry_after.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
+
 /// POST /accounts/sessions/{handle}/end/ — ends one of the user's other sessions.
 pub async fn end_session(
     state: web::Data<AppState>,
@@ -488,7 +628,7 @@ pub async fn end_session(
     identity: Option<Identity>,
     req: HttpRequest,
     handle: web::Path<String>,
-    form: web::Form<CsrfForm>,
+    form: Form<CsrfForm>,
 ) -> HttpResponse {
     let (user, _) = match authorized_post(
         &state,
@@ -528,7 +668,7 @@ pub async fn end_other_sessions(
     session: Session,
     identity: Option<Identity>,
     req: HttpRequest,
-    form: web::Form<CsrfForm>,
+    form: Form<CsrfForm>,
 ) -> HttpResponse {
     let (user, sid) = match authorized_post(
         &state,
@@ -568,10 +708,9 @@ async fn require_user(
     identity: Option<Identity>,
     here: &str,
 ) -> Result<(User, String), HttpResponse> {
-    let sid = identity.as_ref().and_then(|i| i.id().ok());
-    match (current_user(state, identity.as_ref()).await, sid) {
-        (Some(user), Some(sid)) => Ok((user, sid)),
-        _ => {
+    match current_user(state, identity.as_ref()).await? {
+        Some(found) => Ok(found),
+        None => {
             if let Some(identity) = identity {
                 identity.logout();
             }
@@ -597,8 +736,23 @@ async fn authorized_post(
     require_user(state, identity, here).await
 }
 
-/// Logs what failed (with its cause chain) and answers the 500 page.
+/// Logs what failed (with its cause chain) and answers the 500 page, or the 503 page with
+/// `Retry-After` when the database could not be reached (or hashing is saturated).
 pub(super) fn failed(what: &str, e: &(dyn std::error::Error + 'static)) -> HttpResponse {
+    let unavailable = matches!(
+        e.downcast_ref::<AccountsError>(),
+        Some(AccountsError::Unavailable)
+    ) || matches!(
+        e.downcast_ref::<TokenError>(),
+        Some(TokenError::Unavailable)
+    );
+    if unavailable {
+        tracing::warn!("{what}: service unavailable");
+        return HttpResponse::ServiceUnavailable()
+            .insert_header((header::RETRY_AFTER, "1"))
+            .content_type("text/plain; charset=utf-8")
+            .body("Service temporarily unavailable, try again later.");
+    }
     tracing::error!(error.chain = %crate::telemetry::error_chain(e), "{what}");
     server_error()
 }
@@ -642,7 +796,7 @@ pub async fn password_change_submit(
     session: Session,
     identity: Option<Identity>,
     req: HttpRequest,
-    form: web::Form<PasswordChangeForm>,
+    form: Form<PasswordChangeForm>,
 ) -> HttpResponse {
     let (user, sid) = match authorized_post(
         &state,
@@ -694,6 +848,9 @@ pub async fn password_change_submit(
                 "accounts/password_change.html",
                 &context,
             )
+        }
+        Err(AccountsError::Throttled { retry_after }) => {
+            throttled_page(&state, &templates, &session, &req, retry_after)
         }
         Err(e) => failed("password change failed", &e),
     }
@@ -842,7 +999,7 @@ pub async fn register_submit(
     templates: web::Data<PageTemplates>,
     session: Session,
     req: HttpRequest,
-    form: web::Form<RegisterForm>,
+    form: Form<RegisterForm>,
 ) -> HttpResponse {
     if !csrf::verify(&req, &session, form.csrf_token.as_deref()) {
         return csrf_failure(&templates, &state, &session, &req);

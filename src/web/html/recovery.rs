@@ -10,6 +10,7 @@ use tera::Context;
 
 use super::PageTemplates;
 use super::csrf;
+use super::form::Form;
 use super::pages::{
     CsrfForm, PASSWORDS_DIFFER, base_context, csrf_failure, failed, see_other, server_error,
 };
@@ -69,7 +70,7 @@ pub async fn reset_submit(
     templates: web::Data<PageTemplates>,
     session: Session,
     req: HttpRequest,
-    form: web::Form<EmailForm>,
+    form: Form<EmailForm>,
 ) -> HttpResponse {
     if !csrf::verify(&req, &session, form.csrf_token.as_deref()) {
         return csrf_failure(&templates, &state, &session, &req);
@@ -191,7 +192,7 @@ pub async fn set_password_submit(
     session: Session,
     req: HttpRequest,
     uid: web::Path<String>,
-    form: web::Form<NewPasswordForm>,
+    form: Form<NewPasswordForm>,
 ) -> HttpResponse {
     if !csrf::verify(&req, &session, form.csrf_token.as_deref()) {
         return csrf_failure(&templates, &state, &session, &req);
@@ -290,7 +291,7 @@ pub async fn activate_submit(
     session: Session,
     req: HttpRequest,
     path: web::Path<(String, String)>,
-    form: web::Form<CsrfForm>,
+    form: Form<CsrfForm>,
 ) -> HttpResponse {
     if !csrf::verify(&req, &session, form.csrf_token.as_deref()) {
         return csrf_failure(&templates, &state, &session, &req);
@@ -307,6 +308,52 @@ pub async fn activate_submit(
             templates.page(StatusCode::OK, "accounts/activated.html", &context)
         }
         Err(AccountsError::Validation(_)) => invalid_link(&templates, context, Purpose::Activation),
+        Err(e) => logged_error(&e),
+    }
+}
+
+/// GET /accounts/email/confirm/{uid}/{token}/ — a page with a button; nothing is used up yet.
+pub async fn email_confirm_page(
+    state: web::Data<AppState>,
+    templates: web::Data<PageTemplates>,
+    session: Session,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> HttpResponse {
+    let (uid, token) = path.into_inner();
+    let mut context = base_context(&state, &session, &req, None);
+    match flows::link_is_valid(&state, &uid, &token, Purpose::EmailChange).await {
+        Ok(true) => {
+            context.insert("action", &format!("/accounts/email/confirm/{uid}/{token}/"));
+            templates.page(StatusCode::OK, "accounts/email_confirm.html", &context)
+        }
+        Ok(false) => invalid_link(&templates, context, Purpose::EmailChange),
+        Err(e) => logged_error(&e),
+    }
+}
+
+/// POST /accounts/email/confirm/{uid}/{token}/ — the address changes (the link is used up).
+pub async fn email_confirm_submit(
+    state: web::Data<AppState>,
+    templates: web::Data<PageTemplates>,
+    session: Session,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    form: Form<CsrfForm>,
+) -> HttpResponse {
+    if !csrf::verify(&req, &session, form.csrf_token.as_deref()) {
+        return csrf_failure(&templates, &state, &session, &req);
+    }
+    let (uid, token) = path.into_inner();
+    let mut context = base_context(&state, &session, &req, None);
+    match flows::confirm_email_change(&state, &uid, &token).await {
+        Ok(user) => {
+            context.insert("email", &user.email);
+            templates.page(StatusCode::OK, "accounts/email_confirmed.html", &context)
+        }
+        Err(AccountsError::Validation(_)) => {
+            invalid_link(&templates, context, Purpose::EmailChange)
+        }
         Err(e) => logged_error(&e),
     }
 }

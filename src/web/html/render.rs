@@ -32,9 +32,13 @@ const PAGES: &[(&str, &str)] = page!(
     "accounts/link_invalid.html",
     "accounts/activate.html",
     "accounts/activated.html",
+    "accounts/email_confirm.html",
+    "accounts/email_confirmed.html",
     "errors/403_csrf.html",
     "errors/404.html",
     "errors/500.html",
+    "errors/503.html",
+    "errors/400.html",
 );
 
 impl PageTemplates {

@@ -1,0 +1,59 @@
+//! Housekeeping (`latchkey flushexpiredtokens`): deletes what can never matter again, each kind
+//! by the module that owns it, in one transaction.
+
+use chrono::Duration;
+
+use crate::db::{DbError, write_transaction};
+use crate::mail::{cooldown, outbox};
+use crate::state::AppState;
+use crate::throttle;
+use crate::tokens::ops as token_ops;
+
+/// What [`flush_expired`] removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Flushed {
+    /// Sessions, refresh tokens and one-time tokens.
+    pub tokens: token_ops::Flushed,
+    /// Delivered mail older than `sent_mail_retention`.
+    pub sent_mail: usize,
+    /// Mail cooldowns that ended.
+    pub cooldowns: usize,
+    /// Backoff rows of quiet, unlocked accounts and full per-IP buckets.
+    pub throttle: usize,
+}
+
+fn seconds(n: u64) -> Duration {
+    Duration::seconds(i64::try_from(n).unwrap_or(i64::MAX / 1000))
+}
+
+/// Deletes expired and revoked sessions, expired refresh tokens, spent one-time tokens,
+/// delivered mail past its retention, ended mail cooldowns and stale throttle rows.
+pub async fn flush_expired(state: &AppState) -> Result<Flushed, DbError> {
+    let now = state.clock.now_naive();
+    let mail = &state.settings.mail;
+    let (retention, cooldown) = (
+        seconds(mail.sent_mail_retention),
+        seconds(mail.mail_cooldown),
+    );
+    let limits = state.settings.throttle;
+    let ip_limiter = std::sync::Arc::clone(&state.ip_limiter);
+    state
+        .db
+        .run(move |conn| {
+            write_transaction(conn, |conn| -> Result<Flushed, diesel::result::Error> {
+                let tokens = token_ops::flush_expired(conn, now)?;
+                let sent_mail = outbox::flush_sent(conn, now - retention)?;
+                let cooldowns = cooldown::flush_ended(conn, now - cooldown)?;
+                let throttle = throttle::flush_stale(conn, now, &limits)?
+                    + ip_limiter.flush_full(conn, now)?;
+                Ok(Flushed {
+                    tokens,
+                    sent_mail,
+                    cooldowns,
+                    throttle,
+                })
+            })
+            .map_err(DbError::from)
+        })
+        .await
+}
