@@ -83,8 +83,8 @@ pub struct ChangePasswordArgs {
 /// `users` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum UsersCommand {
-    /// List every user.
-    List,
+    /// List users, a page at a time (filters combine).
+    List(ListArgs),
     /// Let a user log in again.
     Activate {
         /// The username.
@@ -108,6 +108,26 @@ pub enum UsersCommand {
         #[arg(long)]
         yes: bool,
     },
+}
+
+/// `users list` options.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only users whose username or email contains this text (case-insensitive).
+    #[arg(long)]
+    pub search: Option<String>,
+    /// Only staff.
+    #[arg(long)]
+    pub staff: bool,
+    /// Only inactive accounts.
+    #[arg(long)]
+    pub inactive: bool,
+    /// Most users to show.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(i64).range(1..=100_000))]
+    pub limit: i64,
+    /// Start after this user id (the next page: the id the previous page ended with).
+    #[arg(long, default_value_t = 0)]
+    pub after: i64,
 }
 
 /// A command failed: the message is printed as one `Error: …` line on stderr.
@@ -188,7 +208,7 @@ async fn admin(command: Command, state: &AppState, env: &HashMap<String, String>
         }
         Command::Createsuperuser(args) => createsuperuser_interactive(state, args).await,
         Command::Changepassword(args) => changepassword(state, args, env).await,
-        Command::Users(UsersCommand::List) => users_list(state).await,
+        Command::Users(UsersCommand::List(args)) => users_list(state, args).await,
         Command::Flushexpiredtokens => {
             let flushed = crate::maintenance::flush_expired(state)
                 .await
@@ -548,11 +568,24 @@ async fn changepassword(
     )))
 }
 
-async fn users_list(state: &AppState) -> CliResult {
-    let users = service::list_users(state).await?;
+async fn users_list(state: &AppState, args: ListArgs) -> CliResult {
+    let filter = service::UserFilter {
+        only: None,
+        search: args.search.clone(),
+        staff: args.staff,
+        inactive: args.inactive,
+    };
+    let page = service::list_users(state, filter, args.after, args.limit).await?;
+    let users = page.users;
     if users.is_empty() {
         println!("No users.");
         return Ok(());
+    }
+    // The summary goes to stderr, so stdout stays one table row per user for scripts.
+    let last = users.last().map_or(0, |u| u.id);
+    eprintln!("{} shown, {} matching in all.", users.len(), page.count);
+    if users.len() as i64 == args.limit {
+        eprintln!("Next page: add --after {last}");
     }
     let rows: Vec<[String; 8]> = users
         .iter()

@@ -288,14 +288,18 @@ pub fn reserve_attempt(
     let lock_after = i32::try_from(limits.lock_after).unwrap_or(i32::MAX);
     for _ in 0..RESERVE_ROUNDS {
         let Some(current) = find(conn, key)? else {
-            let inserted = diesel::insert_into(login_throttle::table)
-                .values((
-                    login_throttle::key.eq(key),
-                    login_throttle::failures.eq(1),
-                    login_throttle::last_failed_at.eq(now),
-                    login_throttle::locked_at.eq((lock_after <= 1).then_some(now)),
-                ))
-                .execute(conn);
+            // In a savepoint: on PostgreSQL a failed statement would abort the whole
+            // transaction, and a lost race must leave it usable for the next round.
+            let inserted = conn.transaction(|conn| {
+                diesel::insert_into(login_throttle::table)
+                    .values((
+                        login_throttle::key.eq(key),
+                        login_throttle::failures.eq(1),
+                        login_throttle::last_failed_at.eq(now),
+                        login_throttle::locked_at.eq((lock_after <= 1).then_some(now)),
+                    ))
+                    .execute(conn)
+            });
             match inserted {
                 Ok(_) => {
                     return Ok(Reservation::Granted {

@@ -111,14 +111,6 @@ pub fn insert_user(conn: &mut DbConn, new: &NewUser<'_>) -> QueryResult<Result<U
     }
 }
 
-/// Every user, oldest first.
-pub fn list_users(conn: &mut DbConn) -> QueryResult<Vec<User>> {
-    users::table
-        .order(users::id.asc())
-        .select(User::as_select())
-        .load(conn)
-}
-
 /// Stores a new password hash.
 pub fn set_password_hash(conn: &mut DbConn, user_id: i64, hash: &str) -> QueryResult<()> {
     diesel::update(users::table.find(user_id))
@@ -208,30 +200,107 @@ pub fn update_names(conn: &mut DbConn, user_id: i64, changes: &ProfileChanges) -
     Ok(())
 }
 
-/// How many users there are (or 1/0 when restricted to one id).
-pub fn count_users(conn: &mut DbConn, only: Option<i64>) -> QueryResult<i64> {
-    let mut query = users::table.count().into_boxed();
-    if let Some(id) = only {
-        query = query.filter(users::id.eq(id));
-    }
-    query.get_result(conn)
+/// Which users a listing shows.
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    /// Only this user (what a non-staff viewer may see).
+    pub only: Option<i64>,
+    /// A piece of the username or address (case-insensitive).
+    pub search: Option<String>,
+    /// Staff only.
+    pub staff: bool,
+    /// Inactive accounts only.
+    pub inactive: bool,
 }
 
-/// Users by id; `page` = (1-based page number, page size), `only` restricts to one id.
-pub fn page_users(
-    conn: &mut DbConn,
-    only: Option<i64>,
-    page: Option<(i64, i64)>,
-) -> QueryResult<Vec<User>> {
-    let mut query = users::table
-        .order(users::id.asc())
-        .select(User::as_select())
-        .into_boxed();
-    if let Some(id) = only {
+diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
+
+type BoxedUsers<'a> = users::BoxedQuery<'a, crate::db::DbBackend>;
+
+fn filtered(filter: &UserFilter) -> BoxedUsers<'_> {
+    let mut query = users::table.into_boxed();
+    if let Some(id) = filter.only {
         query = query.filter(users::id.eq(id));
     }
-    if let Some((number, size)) = page {
-        query = query.limit(size).offset((number - 1).saturating_mul(size));
+    if let Some(search) = &filter.search {
+        let escaped = search
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        let pattern = format!("%{escaped}%");
+        query = query.filter(
+            users::email_lookup
+                .like(pattern.clone())
+                .escape('\\')
+                .or(lower(users::username).like(pattern).escape('\\')),
+        );
     }
-    query.load(conn)
+    if filter.staff {
+        query = query.filter(users::is_staff.eq(true));
+    }
+    if filter.inactive {
+        query = query.filter(users::is_active.eq(false));
+    }
+    query
+}
+
+/// How many users the filter matches.
+pub fn count_filtered(conn: &mut DbConn, filter: &UserFilter) -> QueryResult<i64> {
+    filtered(filter).count().get_result(conn)
+}
+
+/// Up to `limit` matching users with an id above `after`, by id: a keyset page, as fast at the
+/// millionth row as at the first.
+pub fn users_after(
+    conn: &mut DbConn,
+    filter: &UserFilter,
+    after: i64,
+    limit: i64,
+) -> QueryResult<Vec<User>> {
+    filtered(filter)
+        .filter(users::id.gt(after))
+        .order(users::id.asc())
+        .limit(limit)
+        .select(User::as_select())
+        .load(conn)
+}
+
+/// Up to `limit` matching users with an id below `before`, by id (the page before a keyset
+/// page).
+pub fn users_before(
+    conn: &mut DbConn,
+    filter: &UserFilter,
+    before: i64,
+    limit: i64,
+) -> QueryResult<Vec<User>> {
+    let mut page: Vec<User> = filtered(filter)
+        .filter(users::id.lt(before))
+        .order(users::id.desc())
+        .limit(limit)
+        .select(User::as_select())
+        .load(conn)?;
+    page.reverse();
+    Ok(page)
+}
+
+/// Page `number` (1-based) of `size` matching users by id. The rows skipped are counted on the
+/// narrow id index only, then the page is read from where it starts.
+pub fn page_users(
+    conn: &mut DbConn,
+    filter: &UserFilter,
+    number: i64,
+    size: i64,
+) -> QueryResult<Vec<User>> {
+    let skip = (number - 1).saturating_mul(size);
+    let start: Option<i64> = filtered(filter)
+        .order(users::id.asc())
+        .select(users::id)
+        .offset(skip)
+        .first(conn)
+        .optional()?;
+    match start {
+        Some(start) => users_after(conn, filter, start - 1, size),
+        None => Ok(Vec::new()),
+    }
 }

@@ -2,6 +2,7 @@
 //! convert their input to domain types, call one of these, and map the result.
 
 use super::flows;
+pub use super::ops::UserFilter;
 use super::ops::{self, Taken};
 use super::{AccountsError, NewUser, PasswordCheck, User};
 use crate::audit::{self, AuditKind};
@@ -460,11 +461,21 @@ pub async fn get_by_username(state: &AppState, username: &str) -> Result<User, A
         .ok_or(AccountsError::NotFound)
 }
 
-/// Every account, oldest first.
-pub async fn list_users(state: &AppState) -> Result<Vec<User>, AccountsError> {
+/// Up to `limit` accounts matching `filter` with an id above `after`, oldest first, and how
+/// many match in all (the CLI's listing: a keyset page, never the whole table at once).
+pub async fn list_users(
+    state: &AppState,
+    filter: UserFilter,
+    after: i64,
+    limit: i64,
+) -> Result<UserPage, AccountsError> {
     state
         .db
-        .run(|conn| ops::list_users(conn).map_err(AccountsError::from))
+        .run(move |conn| -> Result<UserPage, AccountsError> {
+            let count = ops::count_filtered(conn, &filter)?;
+            let users = ops::users_after(conn, &filter, after, limit)?;
+            Ok(UserPage { users, count })
+        })
         .await
 }
 
@@ -594,22 +605,59 @@ pub async fn get_by_id(state: &AppState, id: i64) -> Result<User, AccountsError>
         .ok_or(AccountsError::NotFound)
 }
 
-/// Users visible to `viewer` (staff see everyone, others only themselves), one page at a time
-/// when `page` is given (1-based), else all of them.
+/// Where a page of users starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageAt {
+    /// The 1-based page number.
+    Number(i64),
+    /// Right after this id (the "next" link of a page).
+    After(i64),
+    /// Right before this id (the "previous" link of a page).
+    Before(i64),
+}
+
+/// A page of `size` users visible to `viewer` (staff see everyone, others only themselves),
+/// with how many are visible in all.
 pub async fn visible_users(
     state: &AppState,
     viewer: &User,
-    page: Option<(i64, i64)>,
+    at: PageAt,
+    size: i64,
 ) -> Result<UserPage, AccountsError> {
-    let only = (!viewer.is_staff).then_some(viewer.id);
+    let filter = visible_to(viewer);
     state
         .db
         .run(move |conn| -> Result<UserPage, AccountsError> {
-            let count = ops::count_users(conn, only)?;
-            let users = ops::page_users(conn, only, page)?;
+            let count = ops::count_filtered(conn, &filter)?;
+            let users = match at {
+                PageAt::Number(n) => ops::page_users(conn, &filter, n, size)?,
+                PageAt::After(id) => ops::users_after(conn, &filter, id, size)?,
+                PageAt::Before(id) => ops::users_before(conn, &filter, id, size)?,
+            };
             Ok(UserPage { users, count })
         })
         .await
+}
+
+/// The next `limit` users visible to `viewer` after id `after` (for streaming them all).
+pub async fn visible_users_after(
+    state: &AppState,
+    viewer: &User,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<User>, AccountsError> {
+    let filter = visible_to(viewer);
+    state
+        .db
+        .run(move |conn| ops::users_after(conn, &filter, after, limit).map_err(AccountsError::from))
+        .await
+}
+
+fn visible_to(viewer: &User) -> UserFilter {
+    UserFilter {
+        only: (!viewer.is_staff).then_some(viewer.id),
+        ..UserFilter::default()
+    }
 }
 
 /// Changes the names. The address is read-only here: a profile update may carry the current

@@ -38,10 +38,14 @@ pub fn try_start(
         .set(mail_cooldowns::last_at.eq(now))
         .execute(conn)?;
     if updated == 0 {
-        match diesel::insert_into(mail_cooldowns::table)
-            .values((mail_cooldowns::key.eq(key), mail_cooldowns::last_at.eq(now)))
-            .execute(conn)
-        {
+        // In a savepoint, so a lost race leaves the caller's transaction usable (PostgreSQL
+        // aborts a transaction at its first failed statement).
+        let inserted = conn.transaction(|conn| {
+            diesel::insert_into(mail_cooldowns::table)
+                .values((mail_cooldowns::key.eq(key), mail_cooldowns::last_at.eq(now)))
+                .execute(conn)
+        });
+        match inserted {
             Ok(_) => {}
             // A concurrent request for the same address won: it sends, this one does not.
             Err(diesel::result::Error::DatabaseError(

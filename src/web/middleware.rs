@@ -170,8 +170,13 @@ pub struct RequestSpan;
 
 impl tracing_actix_web::RootSpanBuilder for RequestSpan {
     fn on_request_start(request: &ServiceRequest) -> tracing::Span {
+        // Routing has not run yet, and NormalizePath trims the trailing slash only later.
         let route = request
             .match_pattern()
+            .or_else(|| {
+                let trimmed = request.path().trim_end_matches('/');
+                request.request().resource_map().match_pattern(trimmed)
+            })
             .unwrap_or_else(|| "unmatched".to_owned());
         let client = client_ip(request.request()).map(|ip| ip.to_string());
         let user_agent = request

@@ -22,7 +22,7 @@ const LOGIN_FAILED: &str =
     "Please enter a correct username and password. Note that both fields may be case-sensitive.";
 
 /// A client that keeps cookies and does not follow redirects, like a browser tab we inspect.
-fn browser() -> reqwest::Client {
+pub(crate) fn browser() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -31,13 +31,13 @@ fn browser() -> reqwest::Client {
 }
 
 /// The hidden CSRF field's value in a page.
-fn csrf(html: &str) -> String {
+pub(crate) fn csrf(html: &str) -> String {
     let marker = "name=\"csrf_token\" value=\"";
     let start = html.find(marker).expect("a CSRF field") + marker.len();
     html[start..].split('"').next().unwrap().to_owned()
 }
 
-async fn login_page(app: &TestApp, client: &reqwest::Client) -> String {
+pub(crate) async fn login_page(app: &TestApp, client: &reqwest::Client) -> String {
     let response = client
         .get(app.url("/accounts/login/"))
         .send()
@@ -47,7 +47,7 @@ async fn login_page(app: &TestApp, client: &reqwest::Client) -> String {
     response.text().await.unwrap()
 }
 
-async fn post_login(
+pub(crate) async fn post_login(
     app: &TestApp,
     client: &reqwest::Client,
     username: &str,
@@ -68,7 +68,7 @@ async fn post_login(
         .unwrap()
 }
 
-fn location(response: &reqwest::Response) -> String {
+pub(crate) fn location(response: &reqwest::Response) -> String {
     response
         .headers()
         .get("location")

@@ -15,5 +15,6 @@ mod html;
 mod http;
 mod jwt;
 mod mail;
+mod security;
 mod throttle;
 mod users;

@@ -182,22 +182,32 @@ async fn list_shows_staff_everyone_and_others_themselves(backend: Backend) {
     let page1 = json_body(app.get_bearer("/auth/users/?page=1", &staff.access).await).await;
     assert_eq!(page1["count"], 4);
     assert_eq!(page1["previous"], serde_json::Value::Null);
+    let second_id = page1["results"][1]["id"].as_i64().unwrap();
+    let next = page1["next"].as_str().unwrap();
     assert!(
-        page1["next"]
-            .as_str()
-            .unwrap()
-            .ends_with("/auth/users?page=2"),
-        "{page1}"
+        next.ends_with(&format!("/auth/users?page=2&after={second_id}")),
+        "the next link carries where page 1 ended: {page1}"
     );
     assert_eq!(page1["results"].as_array().unwrap().len(), 2);
-    let page2 = json_body(app.get_bearer("/auth/users?page=2", &staff.access).await).await;
+    let path = &next[next.find("/auth").unwrap()..];
+    let page2 = json_body(app.get_bearer(path, &staff.access).await).await;
     assert_eq!(page2["next"], serde_json::Value::Null);
+    assert_eq!(page2["results"][1]["username"], "u3");
+    let by_number = json_body(app.get_bearer("/auth/users?page=2", &staff.access).await).await;
+    assert_eq!(
+        by_number, page2,
+        "a page number alone reaches the same page"
+    );
+    let previous = page2["previous"].as_str().unwrap();
+    let third_id = page2["results"][0]["id"].as_i64().unwrap();
     assert!(
-        page2["previous"].as_str().unwrap().ends_with("/auth/users"),
+        previous.ends_with(&format!("/auth/users?page=1&before={third_id}")),
         "{page2}"
     );
-    assert_eq!(page2["results"][1]["username"], "u3");
-    for bad in ["3", "0", "x"] {
+    let path = &previous[previous.find("/auth").unwrap()..];
+    let back = json_body(app.get_bearer(path, &staff.access).await).await;
+    assert_eq!(back["results"], page1["results"]);
+    for bad in ["3", "0", "x", "2&after=x", "2&before=-"] {
         let response = app
             .get_bearer(&format!("/auth/users/?page={bad}"), &staff.access)
             .await;

@@ -1,3 +1,4 @@
+DROP INDEX users_id_idx;
 DROP INDEX mail_cooldowns_last_at_idx;
 DROP INDEX login_throttle_last_failed_at_idx;
 DROP TABLE ip_buckets;

@@ -7,7 +7,7 @@ use super::auth::BearerUser;
 use super::error::NOT_FOUND;
 use super::throttled;
 use super::{ApiError, Input, method_not_allowed};
-use crate::accounts::service::{self, ProfileChanges, Registered, Registration};
+use crate::accounts::service::{self, PageAt, ProfileChanges, Registered, Registration, UserPage};
 use crate::accounts::{AccountsError, User, flows};
 use crate::domain::{Email, FieldErrors, PersonName, Username};
 use crate::state::AppState;
@@ -180,16 +180,28 @@ async fn create(state: web::Data<AppState>, input: Input) -> Result<HttpResponse
 #[derive(Deserialize)]
 struct PageQuery {
     page: Option<String>,
+    after: Option<String>,
+    before: Option<String>,
 }
 
-/// GET /auth/users/ — an array (Djoser), or DRF's page shape when `?page=N` is given.
+/// Users per round trip to the database when streaming the whole list.
+const STREAM_BATCH: i64 = 500;
+
+/// GET /auth/users/ — Djoser's array, streamed in batches (constant memory however many users
+/// there are), or DRF's page shape when `?page=N` is given. The `next`/`previous` links carry
+/// the id where the page ends (`after`/`before`), so following them costs the same on page
+/// 10,000 as on page 1.
 #[utoipa::path(
     operation_id = "users_list",
     get,
     path = "/auth/users/",
     tag = "users",
     security(("bearer" = [])),
-    params(("page" = Option<i64>, Query, description = "1-based page; answers DRF's page shape when given")),
+    params(
+        ("page" = Option<i64>, Query, description = "1-based page; answers DRF's page shape when given"),
+        ("after" = Option<i64>, Query, description = "With page: the page starts after this user id (set by the next link)"),
+        ("before" = Option<i64>, Query, description = "With page: the page ends before this user id (set by the previous link)"),
+    ),
     responses(
         (status = 200, description = "An array of users, or a page with ?page=N", body = Vec<crate::web::api::users::UserBody>),
         (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail),
@@ -203,33 +215,90 @@ async fn list(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let Some(raw) = &query.page else {
-        let page = service::visible_users(&state, &auth.user, None).await?;
-        let users: Vec<UserBody> = page.users.into_iter().map(UserBody::from).collect();
-        return Ok(HttpResponse::Ok().json(users));
+        return Ok(stream_users(state.into_inner(), auth.user));
     };
-    let number = match raw.parse::<i64>() {
-        Ok(n) if n >= 1 => n,
-        _ => return Err(ApiError::NotFound("Invalid page.")),
+    let invalid = || ApiError::NotFound("Invalid page.");
+    let number = raw
+        .parse::<i64>()
+        .ok()
+        .filter(|n| *n >= 1)
+        .ok_or_else(invalid)?;
+    let id = |raw: &str| raw.parse::<i64>().map_err(|_| invalid());
+    let at = match (&query.after, &query.before) {
+        (Some(after), _) => PageAt::After(id(after)?),
+        (None, Some(before)) => PageAt::Before(id(before)?),
+        (None, None) => PageAt::Number(number),
     };
     let size = i64::from(state.settings.users_page_size);
-    let page = service::visible_users(&state, &auth.user, Some((number, size))).await?;
+    let page = service::visible_users(&state, &auth.user, at, size).await?;
     if page.users.is_empty() && number > 1 {
-        return Err(ApiError::NotFound("Invalid page."));
+        return Err(invalid());
     }
+    Ok(HttpResponse::Ok().json(page_body(&req, number, size, page)))
+}
+
+/// DRF's page: `count`, `next`, `previous`, `results`.
+fn page_body(req: &HttpRequest, number: i64, size: i64, page: UserPage) -> serde_json::Value {
     let info = req.connection_info();
     let base = format!("{}://{}{}", info.scheme(), info.host(), req.path());
-    let link = |n: i64| match n {
-        1 => json!(base),
-        n => json!(format!("{base}?page={n}")),
-    };
-    let has_next = number.saturating_mul(size) < page.count;
-    let body = json!({
+    let (first, last) = (
+        page.users.first().map(|u| u.id),
+        page.users.last().map(|u| u.id),
+    );
+    let next = last
+        .filter(|_| number.saturating_mul(size) < page.count)
+        .map(|id| format!("{base}?page={}&after={id}", number + 1));
+    let previous = first
+        .filter(|_| number > 1)
+        .map(|id| format!("{base}?page={}&before={id}", number - 1));
+    json!({
         "count": page.count,
-        "next": if has_next { link(number + 1) } else { json!(null) },
-        "previous": if number > 1 { link(number - 1) } else { json!(null) },
+        "next": next,
+        "previous": previous,
         "results": page.users.into_iter().map(UserBody::from).collect::<Vec<_>>(),
-    });
-    Ok(HttpResponse::Ok().json(body))
+    })
+}
+
+/// The whole visible list as one JSON array, written batch by batch.
+fn stream_users(state: std::sync::Arc<AppState>, viewer: User) -> HttpResponse {
+    // (state, viewer, last id sent, whether anything was sent yet, done)
+    let start = (state, viewer, 0_i64, false, false);
+    let body = futures_util::stream::unfold(
+        start,
+        |(state, viewer, after, sent, done)| async move {
+            if done {
+                return None;
+            }
+            let batch = service::visible_users_after(&state, &viewer, after, STREAM_BATCH).await;
+            let users = match batch {
+                Ok(users) => users,
+                Err(e) => {
+                    // The status line is gone already: all that is left is to cut the body short.
+                    tracing::error!(error.chain = %crate::telemetry::error_chain(&e), "user list stream failed");
+                    let error = std::io::Error::other("the user list could not be read");
+                    return Some((Err(error), (state, viewer, after, sent, true)));
+                }
+            };
+            let finished = (users.len() as i64) < STREAM_BATCH;
+            let next_after = users.last().map_or(after, |u| u.id);
+            let mut chunk = String::from(if sent { "" } else { "[" });
+            for (i, user) in users.into_iter().enumerate() {
+                if sent || i > 0 {
+                    chunk.push(',');
+                }
+                chunk.push_str(&serde_json::to_string(&UserBody::from(user)).unwrap_or_default());
+            }
+            if finished {
+                chunk.push(']');
+            }
+            let sent = sent || next_after != after;
+            let chunk = web::Bytes::from(chunk);
+            Some((Ok(chunk), (state, viewer, next_after, sent, finished)))
+        },
+    );
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .streaming(body)
 }
 
 /// GET /auth/users/me/

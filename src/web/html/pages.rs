@@ -65,6 +65,13 @@ pub async fn page_middleware<B: MessageBody + 'static>(
                 | StatusCode::TOO_MANY_REQUESTS
         );
     let mut res = if replace {
+        // The page replaces the error response, so log the client's fault here (the server's
+        // own faults were logged where they happened).
+        if let Some(error) = res.response().error()
+            && status.is_client_error()
+        {
+            tracing::warn!(%status, %error, "answered with the HTML error page");
+        }
         let retry_after = res.headers().get(header::RETRY_AFTER).cloned();
         let page = friendly_error(res.request(), status, retry_after.as_ref());
         res.into_response(page).map_into_right_body()
