@@ -17,6 +17,10 @@ pub const DEFAULT_CONFIG_FILE: &str = "latchkey.toml";
 pub const DEFAULT_SECRET_FILE: &str = "latchkey.secret";
 /// The embedded default database.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://latchkey.sqlite3";
+/// The default log filter. actix's HTTP/1 dispatcher logs every malformed request it refuses
+/// (bad header, bad request line) at ERROR, though the client already got its 400: that is a
+/// client's fault, not something to look at, so it is silenced unless asked for.
+pub const DEFAULT_LOG: &str = "info,actix_http::h1::dispatcher=off";
 /// Where the server is reached in development (the default bind address).
 pub const DEFAULT_PUBLIC_URL: &str = "http://localhost:8000";
 
@@ -616,7 +620,7 @@ impl Settings {
             2,
             (1, 1000),
         );
-        let log = layer.string("log", "LATCHKEY_LOG", file.log.take(), "info");
+        let log = layer.string("log", "LATCHKEY_LOG", file.log.take(), DEFAULT_LOG);
         let log_format = layer.choice(
             "log_format",
             "LATCHKEY_LOG_FORMAT",

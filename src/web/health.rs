@@ -6,8 +6,16 @@ use serde_json::json;
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/health", web::get().to(live))
-        .route("/health/ready", web::get().to(ready));
+    for (path, handler) in [
+        ("/health", web::get().to(live)),
+        ("/health/ready", web::get().to(ready)),
+    ] {
+        cfg.service(
+            web::resource(path)
+                .route(handler)
+                .default_service(crate::web::api::allow_only("GET")),
+        );
+    }
 }
 
 /// Liveness: the process answers.

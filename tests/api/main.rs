@@ -15,6 +15,7 @@ mod html;
 mod http;
 mod jwt;
 mod mail;
+mod schema_fuzz;
 mod security;
 mod throttle;
 mod users;

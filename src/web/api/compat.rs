@@ -9,7 +9,7 @@ use super::auth::{BearerHeader, bearer_header, client_meta};
 use super::jwt::credentials;
 use super::throttled;
 use super::users::UserBody;
-use super::{ApiError, Input, method_not_allowed};
+use super::{ApiError, Input, allow_only};
 use crate::accounts::User;
 use crate::domain::FieldErrors;
 use crate::state::AppState;
@@ -31,7 +31,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         cfg.service(
             web::resource(path)
                 .route(handler)
-                .default_service(web::to(method_not_allowed)),
+                .default_service(allow_only("POST")),
         );
     }
 }
@@ -254,7 +254,14 @@ async fn fastapi_login(
         // FastAPI's request-validation shape.
         let detail: Vec<Value> = errors
             .iter()
-            .map(|(field, _)| json!({"type": "missing", "loc": ["body", field], "msg": "Field required", "input": null}))
+            .map(|(field, messages)| match messages.first().map(String::as_str) {
+                Some("This field is required.") => {
+                    json!({"type": "missing", "loc": ["body", field], "msg": "Field required", "input": null})
+                }
+                other => {
+                    json!({"type": "value_error", "loc": ["body", field], "msg": other.unwrap_or_default(), "input": null})
+                }
+            })
             .collect();
         custom(StatusCode::UNPROCESSABLE_ENTITY, json!({"detail": detail}))
     })?;

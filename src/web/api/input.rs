@@ -69,10 +69,10 @@ impl Input {
         self.0.contains_key(name)
     }
 
-    /// `None` = invalid (message recorded); `Some(None)` = absent. A JSON number is taken as
-    /// its exact digits when it is an integer (DRF's `CharField` accepts numbers); a number
-    /// that only fits a float (`1.5`, `18446744073709551616`) is refused rather than rounded.
-    /// Text with NUL characters is refused, as DRF does (PostgreSQL cannot store them).
+    /// `None` = invalid (message recorded); `Some(None)` = absent. Only JSON strings are text:
+    /// a number is refused (DRF's `CharField` would take `18446744073709551616` as
+    /// `1.8446744073709552e+19`, and the OpenAPI document says "string"). Text with NUL
+    /// characters is refused, as DRF does (PostgreSQL cannot store them).
     fn text(&self, name: &str, trim: bool, errors: &mut FieldErrors) -> Option<Option<String>> {
         let value = match self.0.get(name) {
             None => return Some(None),
@@ -81,7 +81,6 @@ impl Input {
                 return None;
             }
             Some(Value::String(s)) => s.clone(),
-            Some(Value::Number(n)) if n.is_i64() || n.is_u64() => n.to_string(),
             Some(Value::Null) => {
                 errors.add(name, "This field may not be null.");
                 return None;
@@ -198,25 +197,19 @@ mod tests {
     fn json_and_form_bodies_become_fields() {
         let json = parse(
             Some("application/json"),
-            br#"{"a":"x","n":5,"b":true,"big":18446744073709551615,"huge":18446744073709551616,"f":1.5,"nul":"a\u0000b"}"#,
+            br#"{"a":"x","n":5,"b":true,"huge":18446744073709551616,"nul":"a\u0000b"}"#,
         )
         .unwrap();
         let mut errors = FieldErrors::new();
         assert_eq!(json.required("a", true, &mut errors).as_deref(), Some("x"));
-        assert_eq!(json.required("n", true, &mut errors).as_deref(), Some("5"));
-        assert_eq!(
-            json.required("big", true, &mut errors).as_deref(),
-            Some("18446744073709551615"),
-            "exact digits"
-        );
+        assert_eq!(json.required("n", true, &mut errors), None);
         assert_eq!(json.required("b", true, &mut errors), None);
         assert_eq!(json.required("missing", true, &mut errors), None);
         assert_eq!(json.required("huge", true, &mut errors), None);
-        assert_eq!(json.required("f", true, &mut errors), None);
         assert_eq!(json.required("nul", true, &mut errors), None);
         assert_eq!(
             serde_json::to_string(&errors).unwrap(),
-            r#"{"b":["Not a valid string."],"missing":["This field is required."],"huge":["Not a valid string."],"f":["Not a valid string."],"nul":["Null characters are not allowed."]}"#
+            r#"{"n":["Not a valid string."],"b":["Not a valid string."],"missing":["This field is required."],"huge":["Not a valid string."],"nul":["Null characters are not allowed."]}"#
         );
         let form = parse(Some("application/x-www-form-urlencoded"), b"a=%20y%20&c=").unwrap();
         let mut errors = FieldErrors::new();

@@ -4,7 +4,7 @@ use serde_json::json;
 
 use super::auth::client_meta;
 use super::throttled;
-use super::{ApiError, Input, method_not_allowed};
+use super::{ApiError, Input, allow_only};
 use crate::domain::FieldErrors;
 use crate::state::AppState;
 use crate::tokens::TokenError;
@@ -21,7 +21,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         cfg.service(
             web::resource(path)
                 .route(handler)
-                .default_service(web::to(method_not_allowed)),
+                .default_service(allow_only("POST")),
         );
     }
 }
@@ -78,7 +78,7 @@ pub fn credentials(input: &Input) -> Result<Credentials, FieldErrors> {
     request_body = crate::web::api::openapi::CredentialsRequest,
     responses(
         (status = 200, description = "OK", body = crate::web::api::openapi::PairResponse),
-        (status = 400, description = "Field errors", body = crate::web::api::openapi::FieldErrorsBody),
+        (status = 400, description = "Field errors", body = crate::web::api::openapi::BadRequest),
         (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail),
         (status = 429, description = "Throttled; see Retry-After", body = crate::web::api::openapi::Detail),
     ),
@@ -115,7 +115,7 @@ fn required_token(input: &Input, field: &str) -> Result<String, ApiError> {
     request_body = crate::web::api::openapi::RefreshRequest,
     responses(
         (status = 200, description = "OK", body = crate::web::api::openapi::RefreshResponse),
-        (status = 400, description = "Field errors", body = crate::web::api::openapi::FieldErrorsBody),
+        (status = 400, description = "Field errors", body = crate::web::api::openapi::BadRequest),
         (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail),
         (status = 429, description = "Throttled; see Retry-After", body = crate::web::api::openapi::Detail),
     ),
@@ -140,7 +140,7 @@ async fn refresh(state: web::Data<AppState>, input: Input) -> Result<HttpRespons
     request_body = crate::web::api::openapi::VerifyRequest,
     responses(
         (status = 200, description = "Valid: {}"),
-        (status = 400, description = "Blacklisted", body = crate::web::api::openapi::FieldErrorsBody),
+        (status = 400, description = "Blacklisted", body = crate::web::api::openapi::BadRequest),
         (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail),
     ),
 )]
@@ -166,7 +166,7 @@ async fn verify(state: web::Data<AppState>, input: Input) -> Result<HttpResponse
     request_body = crate::web::api::openapi::RefreshRequest,
     responses(
         (status = 200, description = "Blacklisted: {}"),
-        (status = 400, description = "Field errors", body = crate::web::api::openapi::FieldErrorsBody),
+        (status = 400, description = "Field errors", body = crate::web::api::openapi::BadRequest),
         (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail),
     ),
 )]
@@ -187,7 +187,7 @@ async fn blacklist(state: web::Data<AppState>, input: Input) -> Result<HttpRespo
     request_body = crate::web::api::openapi::RefreshRequest,
     responses(
         (status = 200, description = "Logged out: {}"),
-        (status = 400, description = "Field errors", body = crate::web::api::openapi::FieldErrorsBody),
+        (status = 400, description = "Field errors", body = crate::web::api::openapi::BadRequest),
         (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail),
     ),
 )]

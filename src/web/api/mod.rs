@@ -33,7 +33,15 @@ pub async fn not_found() -> HttpResponse {
     ApiError::NotFound(error::NOT_FOUND).error_response()
 }
 
-/// Default service of a resource: a known path with the wrong method answers 405.
-pub async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
-    ApiError::MethodNotAllowed(req.method().to_string()).error_response()
+/// Default service of a resource: another method answers 405 with `Allow` listing `allow`
+/// (RFC 9110 §15.5.6; DRF sends it too).
+pub fn allow_only(allow: &'static str) -> actix_web::Route {
+    web::to(move |req: HttpRequest| async move {
+        let mut response = ApiError::MethodNotAllowed(req.method().to_string()).error_response();
+        response.headers_mut().insert(
+            actix_web::http::header::ALLOW,
+            actix_web::http::header::HeaderValue::from_static(allow),
+        );
+        response
+    })
 }

@@ -6,7 +6,7 @@ use serde_json::json;
 use super::auth::BearerUser;
 use super::error::NOT_FOUND;
 use super::throttled;
-use super::{ApiError, Input, method_not_allowed};
+use super::{ApiError, Input, allow_only};
 use crate::accounts::service::{self, PageAt, ProfileChanges, Registered, Registration, UserPage};
 use crate::accounts::{AccountsError, User, flows};
 use crate::domain::{Email, FieldErrors, PersonName, Username};
@@ -18,7 +18,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::resource("/auth/users")
             .route(throttled(web::post().to(create)))
             .route(web::get().to(list))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(allow_only("GET, POST")),
     )
     .service(
         web::resource("/auth/users/me")
@@ -26,42 +26,42 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::put().to(me_put))
             .route(web::patch().to(me_patch))
             .route(web::delete().to(me_delete))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(allow_only("GET, PUT, PATCH, DELETE")),
     )
     .service(
         web::resource("/auth/users/set_password")
             .route(web::post().to(set_password))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(allow_only("POST")),
     )
     .service(
         web::resource("/auth/users/set_email")
             .route(web::post().to(set_email))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(allow_only("POST")),
     )
     .service(
         web::resource("/auth/users/set_email_confirm")
             .route(throttled(web::post().to(set_email_confirm)))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(allow_only("POST")),
     )
     .service(
         web::resource("/auth/users/reset_password")
             .route(throttled(web::post().to(reset_password)))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(allow_only("POST")),
     )
     .service(
         web::resource("/auth/users/reset_password_confirm")
             .route(throttled(web::post().to(reset_password_confirm)))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(allow_only("POST")),
     )
     .service(
         web::resource("/auth/users/activation")
             .route(throttled(web::post().to(activation)))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(allow_only("POST")),
     )
     .service(
         web::resource("/auth/users/resend_activation")
             .route(throttled(web::post().to(resend_activation)))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(allow_only("POST")),
     )
     .service(
         web::resource("/auth/users/{id}")
@@ -69,7 +69,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::put().to(detail_put))
             .route(web::patch().to(detail_patch))
             .route(web::delete().to(detail_delete))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(allow_only("GET, PUT, PATCH, DELETE")),
     );
 }
 
@@ -127,7 +127,7 @@ fn no_content() -> HttpResponse {
     request_body = crate::web::api::openapi::RegisterRequest,
     responses(
         (status = 201, description = "Created", body = crate::web::api::users::UserBody),
-        (status = 400, description = "Field errors", body = crate::web::api::openapi::FieldErrorsBody),
+        (status = 400, description = "Field errors", body = crate::web::api::openapi::BadRequest),
         (status = 429, description = "Throttled; see Retry-After", body = crate::web::api::openapi::Detail),
     ),
 )]
@@ -203,7 +203,7 @@ const STREAM_BATCH: i64 = 500;
         ("before" = Option<i64>, Query, description = "With page: the page ends before this user id (set by the previous link)"),
     ),
     responses(
-        (status = 200, description = "An array of users, or a page with ?page=N", body = Vec<crate::web::api::users::UserBody>),
+        (status = 200, description = "An array of users, or a page with ?page=N", body = crate::web::api::openapi::UsersListResponse),
         (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail),
         (status = 404, description = "Invalid page", body = crate::web::api::openapi::Detail),
     ),
@@ -214,19 +214,24 @@ async fn list(
     query: web::Query<PageQuery>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
+    let invalid = || ApiError::NotFound("Invalid page.");
+    let id = |raw: &Option<String>| {
+        raw.as_deref()
+            .map(|r| r.parse::<i64>().map_err(|_| invalid()))
+            .transpose()
+    };
+    let (after, before) = (id(&query.after)?, id(&query.before)?);
     let Some(raw) = &query.page else {
         return Ok(stream_users(state.into_inner(), auth.user));
     };
-    let invalid = || ApiError::NotFound("Invalid page.");
     let number = raw
         .parse::<i64>()
         .ok()
         .filter(|n| *n >= 1)
         .ok_or_else(invalid)?;
-    let id = |raw: &str| raw.parse::<i64>().map_err(|_| invalid());
-    let at = match (&query.after, &query.before) {
-        (Some(after), _) => PageAt::After(id(after)?),
-        (None, Some(before)) => PageAt::Before(id(before)?),
+    let at = match (after, before) {
+        (Some(after), _) => PageAt::After(after),
+        (None, Some(before)) => PageAt::Before(before),
         (None, None) => PageAt::Number(number),
     };
     let size = i64::from(state.settings.users_page_size);
@@ -347,10 +352,10 @@ async fn update(
     path = "/auth/users/me/",
     tag = "users",
     security(("bearer" = [])),
-    request_body = crate::web::api::openapi::ProfileRequest,
+    request_body = crate::web::api::openapi::ProfileReplaceRequest,
     responses(
         (status = 200, description = "OK", body = crate::web::api::users::UserBody),
-        (status = 400, description = "Field errors", body = crate::web::api::openapi::FieldErrorsBody),
+        (status = 400, description = "Field errors", body = crate::web::api::openapi::BadRequest),
         (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail),
     ),
 )]
@@ -369,10 +374,10 @@ async fn me_put(
     path = "/auth/users/me/",
     tag = "users",
     security(("bearer" = [])),
-    request_body = crate::web::api::openapi::ProfileRequest,
+    request_body = Option<crate::web::api::openapi::ProfileRequest>,
     responses(
         (status = 200, description = "OK", body = crate::web::api::users::UserBody),
-        (status = 400, description = "Field errors", body = crate::web::api::openapi::FieldErrorsBody),
+        (status = 400, description = "Field errors", body = crate::web::api::openapi::BadRequest),
         (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail),
     ),
 )]
@@ -408,7 +413,7 @@ async fn delete(
     request_body = crate::web::api::openapi::CurrentPasswordRequest,
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, description = "Field errors", body = crate::web::api::openapi::FieldErrorsBody),
+        (status = 400, description = "Field errors", body = crate::web::api::openapi::BadRequest),
         (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail),
     ),
 )]
@@ -464,10 +469,10 @@ async fn detail(
     tag = "users",
     security(("bearer" = [])),
     params(("id" = i64, Path)),
-    request_body = crate::web::api::openapi::ProfileRequest,
+    request_body = crate::web::api::openapi::ProfileReplaceRequest,
     responses(
         (status = 200, description = "OK", body = crate::web::api::users::UserBody),
-        (status = 400, description = "Field errors", body = crate::web::api::openapi::FieldErrorsBody),
+        (status = 400, description = "Field errors", body = crate::web::api::openapi::BadRequest),
         (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail),
         (status = 404, description = "Not found", body = crate::web::api::openapi::Detail),
     ),
@@ -490,10 +495,10 @@ async fn detail_put(
     tag = "users",
     security(("bearer" = [])),
     params(("id" = i64, Path)),
-    request_body = crate::web::api::openapi::ProfileRequest,
+    request_body = Option<crate::web::api::openapi::ProfileRequest>,
     responses(
         (status = 200, description = "OK", body = crate::web::api::users::UserBody),
-        (status = 400, description = "Field errors", body = crate::web::api::openapi::FieldErrorsBody),
+        (status = 400, description = "Field errors", body = crate::web::api::openapi::BadRequest),
         (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail),
         (status = 404, description = "Not found", body = crate::web::api::openapi::Detail),
     ),
@@ -519,7 +524,7 @@ async fn detail_patch(
     request_body = crate::web::api::openapi::CurrentPasswordRequest,
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, description = "Field errors", body = crate::web::api::openapi::FieldErrorsBody),
+        (status = 400, description = "Field errors", body = crate::web::api::openapi::BadRequest),
         (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail),
         (status = 403, description = "Forbidden", body = crate::web::api::openapi::Detail),
         (status = 404, description = "Not found", body = crate::web::api::openapi::Detail),
@@ -548,7 +553,7 @@ async fn detail_delete(
     request_body = crate::web::api::openapi::SetPasswordRequest,
     responses(
         (status = 204, description = "Changed; every other session ended"),
-        (status = 400, description = "Field errors", body = crate::web::api::openapi::FieldErrorsBody),
+        (status = 400, description = "Field errors", body = crate::web::api::openapi::BadRequest),
         (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail),
     ),
 )]
@@ -591,7 +596,7 @@ async fn set_password(
     request_body = crate::web::api::openapi::SetEmailRequest,
     responses(
         (status = 204, description = "A confirmation link was mailed to the new address"),
-        (status = 400, description = "Field errors", body = crate::web::api::openapi::FieldErrorsBody),
+        (status = 400, description = "Field errors", body = crate::web::api::openapi::BadRequest),
         (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail),
     ),
 )]
@@ -619,7 +624,7 @@ async fn set_email(
     request_body = crate::web::api::openapi::UidTokenRequest,
     responses(
         (status = 204, description = "The address changed; every other session ended"),
-        (status = 400, description = "Field errors", body = crate::web::api::openapi::FieldErrorsBody),
+        (status = 400, description = "Field errors", body = crate::web::api::openapi::BadRequest),
         (status = 429, description = "Throttled; see Retry-After", body = crate::web::api::openapi::Detail),
     ),
 )]
@@ -646,7 +651,7 @@ async fn set_email_confirm(
     request_body = crate::web::api::openapi::EmailRequest,
     responses(
         (status = 204, description = "Accepted (a mail goes out if the address has an active account)"),
-        (status = 400, description = "Field errors", body = crate::web::api::openapi::FieldErrorsBody),
+        (status = 400, description = "Field errors", body = crate::web::api::openapi::BadRequest),
     ),
 )]
 async fn reset_password(
@@ -670,7 +675,7 @@ async fn reset_password(
     request_body = crate::web::api::openapi::ResetConfirmRequest,
     responses(
         (status = 204, description = "Password set; every session of the user ended"),
-        (status = 400, description = "Field errors", body = crate::web::api::openapi::FieldErrorsBody),
+        (status = 400, description = "Field errors", body = crate::web::api::openapi::BadRequest),
     ),
 )]
 async fn reset_password_confirm(
@@ -702,7 +707,7 @@ async fn reset_password_confirm(
     request_body = crate::web::api::openapi::UidTokenRequest,
     responses(
         (status = 204, description = "Activated"),
-        (status = 400, description = "Field errors", body = crate::web::api::openapi::FieldErrorsBody),
+        (status = 400, description = "Field errors", body = crate::web::api::openapi::BadRequest),
         (status = 403, description = "Stale token for given user.", body = crate::web::api::openapi::Detail),
     ),
 )]
@@ -726,7 +731,7 @@ async fn activation(state: web::Data<AppState>, input: Input) -> Result<HttpResp
     request_body = crate::web::api::openapi::EmailRequest,
     responses(
         (status = 204, description = "Accepted (a mail goes out if the address has an inactive account)"),
-        (status = 400, description = "Field errors, or activation is off", body = crate::web::api::openapi::FieldErrorsBody),
+        (status = 400, description = "Field errors, or activation is off", body = crate::web::api::openapi::BadRequest),
     ),
 )]
 async fn resend_activation(
