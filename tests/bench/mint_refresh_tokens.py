@@ -5,7 +5,9 @@ Each token gets its own session and refresh_tokens row (what a login would have 
 signed exactly as Latchkey signs: HS256 with the key SHA-256("latchkey:jwt-signing-key:" +
 secret). Logging in N times instead would cost N argon2 hashes.
 
-usage: mint_refresh_tokens.py <sqlite file> <secret> <user id> <count> <tokens out>
+usage: mint_refresh_tokens.py <sqlite file> <secret> <user id> <count> <tokens out> [issuer]
+
+The issuer (`iss` and `aud`) is the server's public_url, http://localhost:8000 by default.
 """
 import base64
 import hashlib
@@ -23,6 +25,7 @@ def b64(data: bytes) -> str:
 
 def main() -> None:
     db_path, secret, user_id, count, out_path = sys.argv[1:6]
+    issuer = sys.argv[6] if len(sys.argv) > 6 else "http://localhost:8000"
     user_id, count = int(user_id), int(count)
     key = hashlib.sha256(b"latchkey:jwt-signing-key:" + secret.encode()).digest()
     header = b64(json.dumps({"typ": "JWT", "alg": "HS256"}, separators=(",", ":")).encode())
@@ -33,7 +36,7 @@ def main() -> None:
     for _ in range(count):
         sid, jti = os.urandom(16).hex(), os.urandom(16).hex()
         claims = {"token_type": "refresh", "exp": now + 86400, "iat": now, "jti": jti,
-                  "user_id": user_id, "sid": sid}
+                  "user_id": user_id, "sid": sid, "aud": issuer, "iss": issuer}
         payload = b64(json.dumps(claims, separators=(",", ":")).encode())
         signing_input = f"{header}.{payload}".encode()
         signature = b64(hmac.new(key, signing_input, hashlib.sha256).digest())
