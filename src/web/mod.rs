@@ -11,6 +11,10 @@ pub use middleware::{
 
 use actix_web::web;
 
+/// DRF's message for text containing NUL characters (refused by both adapters at parsing:
+/// PostgreSQL cannot store them).
+pub const NULL_CHARACTERS: &str = "Null characters are not allowed.";
+
 /// Registers every route.
 pub fn routes(cfg: &mut web::ServiceConfig, settings: &crate::config::Settings) {
     health::routes(cfg);

@@ -34,7 +34,10 @@ fn defaults_work_with_nothing_set_and_keep_a_generated_secret() {
     assert_eq!(settings.jwt_issuer, settings.public_url);
     assert_eq!(settings.db_pool_timeout_ms, 1000);
     assert_eq!(settings.body_read_timeout, 10);
-    assert!(settings.mail.email_changed_email_confirmation, "on by default");
+    assert!(
+        settings.mail.email_changed_email_confirmation,
+        "on by default"
+    );
     assert_eq!(settings.log_format, LogFormat::Text);
     let cores = std::thread::available_parallelism().unwrap().get();
     assert_eq!(settings.hash_workers, cores);

@@ -786,6 +786,7 @@ async fn logout_with_a_rotated_token_ends_the_session(backend: Backend) {
 backend_tests!(
     delivered_mail_keeps_no_working_link,
     a_dead_workers_mail_is_taken_over_within_seconds,
+    a_live_worker_keeps_its_lease_while_it_sends,
     an_email_shaped_username_cannot_squat_an_address,
     prevent_enumeration_has_no_side_doors,
     unauthenticated_writes_share_the_ip_bucket,
@@ -898,6 +899,71 @@ async fn a_dead_workers_mail_is_taken_over_within_seconds(backend: Backend) {
     assert_eq!(row.attempts, 2, "the dead claim counted as an attempt");
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(app.wait_for_mail(1).await.len(), 1, "sent once");
+}
+
+async fn a_live_worker_keeps_its_lease_while_it_sends(backend: Backend) {
+    use latchkey::mail::outbox;
+    let Some(db) = crate::helpers::TestDb::create(backend) else {
+        return;
+    };
+    let state = crate::helpers::state_for(&db);
+    state
+        .db
+        .run(latchkey::db::run_pending_migrations)
+        .await
+        .unwrap();
+    let t0 = start().naive_utc();
+    let at = move |seconds: i64| t0 + Duration::seconds(seconds);
+    let run = |f: Box<dyn FnOnce(&mut latchkey::db::DbConn) -> QueryResult<usize> + Send>| {
+        let state = state.clone();
+        async move {
+            state
+                .db
+                .run(move |conn| f(conn).map_err(DbError::from))
+                .await
+                .unwrap()
+        }
+    };
+    let mail = latchkey::mail::RenderedMail {
+        subject: "Slow".into(),
+        text: "slow".into(),
+        html: "<p>slow</p>".into(),
+    };
+    run(Box::new(move |conn| {
+        outbox::enqueue(conn, "a@example.com", "b@example.com", &mail, t0).map(|()| 1)
+    }))
+    .await;
+    let claimed = run(Box::new(move |conn| {
+        outbox::claim_due(conn, t0, 10, "alive").map(|c| c.len())
+    }))
+    .await;
+    assert_eq!(claimed, 1);
+    // A slow SMTP server: the owner renews before the lease runs out, again and again.
+    for second in [3, 6, 9, 12, 15] {
+        let renewed = run(Box::new(move |conn| {
+            outbox::renew(conn, &[1], "alive", at(second))
+        }))
+        .await;
+        assert_eq!(renewed, 1, "renewed at {second} s");
+        let stolen = run(Box::new(move |conn| {
+            outbox::claim_due(conn, at(second + 1), 10, "other").map(|c| c.len())
+        }))
+        .await;
+        assert_eq!(stolen, 0, "nobody else takes a renewed lease at {second} s");
+    }
+    // Another worker cannot renew what it does not hold.
+    let renewed = run(Box::new(move |conn| {
+        outbox::renew(conn, &[1], "other", at(16))
+    }))
+    .await;
+    assert_eq!(renewed, 0);
+    // When the owner stops (it died), the lease lapses LEASE after its last renewal.
+    let lapse = 15 + outbox::LEASE.num_seconds() + 1;
+    let taken = run(Box::new(move |conn| {
+        outbox::claim_due(conn, at(lapse), 10, "other").map(|c| c.len())
+    }))
+    .await;
+    assert_eq!(taken, 1);
 }
 
 async fn an_email_shaped_username_cannot_squat_an_address(backend: Backend) {

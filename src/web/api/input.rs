@@ -10,9 +10,7 @@ use serde_json::{Map, Value};
 use super::ApiError;
 use crate::domain::FieldErrors;
 use crate::state::AppState;
-
-/// DRF's message for text containing NUL characters.
-pub const NULL_CHARACTERS: &str = "Null characters are not allowed.";
+use crate::web::NULL_CHARACTERS;
 
 /// A request body as DRF sees it: JSON or form-encoded, as a map of fields. Unknown fields are
 /// simply never read.

@@ -11,7 +11,7 @@ mod users;
 
 pub use auth::{BearerUser, client_ip, client_meta};
 pub use error::ApiError;
-pub use input::{Input, NULL_CHARACTERS, body_error};
+pub use input::{Input, body_error};
 
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 

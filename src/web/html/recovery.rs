@@ -264,6 +264,29 @@ pub async fn reset_complete(
     )
 }
 
+/// A mailed link's page: a valid link shows `template`, whose button posts back to the link;
+/// nothing is used up by the GET (mail scanners open links).
+async fn button_page(
+    state: &AppState,
+    templates: &PageTemplates,
+    session: &Session,
+    req: &HttpRequest,
+    link: (&str, &str, Purpose),
+    template: &str,
+) -> HttpResponse {
+    let (uid, token, purpose) = link;
+    let mut context = base_context(state, session, req, None);
+    match flows::link_is_valid(state, uid, token, purpose).await {
+        Ok(true) => {
+            // The link itself (NormalizePath has trimmed its trailing slash).
+            context.insert("action", &format!("{}/", req.path()));
+            templates.page(StatusCode::OK, template, &context)
+        }
+        Ok(false) => invalid_link(templates, context, purpose),
+        Err(e) => logged_error(&e),
+    }
+}
+
 /// GET /accounts/activate/{uid}/{token}/ — a page with a button; nothing is used up yet.
 pub async fn activate_page(
     state: web::Data<AppState>,
@@ -273,15 +296,16 @@ pub async fn activate_page(
     path: web::Path<(String, String)>,
 ) -> HttpResponse {
     let (uid, token) = path.into_inner();
-    let mut context = base_context(&state, &session, &req, None);
-    match flows::link_is_valid(&state, &uid, &token, Purpose::Activation).await {
-        Ok(true) => {
-            context.insert("action", &format!("/accounts/activate/{uid}/{token}/"));
-            templates.page(StatusCode::OK, "accounts/activate.html", &context)
-        }
-        Ok(false) => invalid_link(&templates, context, Purpose::Activation),
-        Err(e) => logged_error(&e),
-    }
+    let link = (uid.as_str(), token.as_str(), Purpose::Activation);
+    button_page(
+        &state,
+        &templates,
+        &session,
+        &req,
+        link,
+        "accounts/activate.html",
+    )
+    .await
 }
 
 /// POST /accounts/activate/{uid}/{token}/ — activates (the link is used up).
@@ -321,15 +345,16 @@ pub async fn email_confirm_page(
     path: web::Path<(String, String)>,
 ) -> HttpResponse {
     let (uid, token) = path.into_inner();
-    let mut context = base_context(&state, &session, &req, None);
-    match flows::link_is_valid(&state, &uid, &token, Purpose::EmailChange).await {
-        Ok(true) => {
-            context.insert("action", &format!("/accounts/email/confirm/{uid}/{token}/"));
-            templates.page(StatusCode::OK, "accounts/email_confirm.html", &context)
-        }
-        Ok(false) => invalid_link(&templates, context, Purpose::EmailChange),
-        Err(e) => logged_error(&e),
-    }
+    let link = (uid.as_str(), token.as_str(), Purpose::EmailChange);
+    button_page(
+        &state,
+        &templates,
+        &session,
+        &req,
+        link,
+        "accounts/email_confirm.html",
+    )
+    .await
 }
 
 /// POST /accounts/email/confirm/{uid}/{token}/ — the address changes (the link is used up).
