@@ -901,6 +901,9 @@ async fn a_dead_workers_mail_is_taken_over_within_seconds(backend: Backend) {
     assert_eq!(app.wait_for_mail(1).await.len(), 1, "sent once");
 }
 
+/// One outbox operation, run on a pooled connection.
+type OutboxStep = dyn FnOnce(&mut latchkey::db::DbConn) -> QueryResult<usize> + Send;
+
 async fn a_live_worker_keeps_its_lease_while_it_sends(backend: Backend) {
     use latchkey::mail::outbox;
     let Some(db) = crate::helpers::TestDb::create(backend) else {
@@ -914,7 +917,7 @@ async fn a_live_worker_keeps_its_lease_while_it_sends(backend: Backend) {
         .unwrap();
     let t0 = start().naive_utc();
     let at = move |seconds: i64| t0 + Duration::seconds(seconds);
-    let run = |f: Box<dyn FnOnce(&mut latchkey::db::DbConn) -> QueryResult<usize> + Send>| {
+    let run = |f: Box<OutboxStep>| {
         let state = state.clone();
         async move {
             state
