@@ -33,6 +33,30 @@ pub enum Environment {
     Production,
 }
 
+/// What `jwt/refresh` does with the refresh token it is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshRotation {
+    /// Rotate, with reuse detection that forgives one case: the parent of a session's newest
+    /// token presented again while that newest token was never used (front ends that never
+    /// store the rotated token).
+    Forgiving,
+    /// Rotate; any rotated token presented after the grace window revokes the session.
+    Strict,
+    /// No rotation: the refresh token stays valid until it expires or is blacklisted.
+    Off,
+}
+
+impl RefreshRotation {
+    /// The setting's word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Forgiving => "forgiving",
+            Self::Strict => "strict",
+            Self::Off => "off",
+        }
+    }
+}
+
 /// Log line format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
@@ -191,8 +215,8 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Seconds a client may take to send a request body before it gets 408.
     pub body_read_timeout: u64,
-    /// Whether `jwt/refresh` rotates the refresh token (and blacklists the old one).
-    pub rotate_refresh_tokens: bool,
+    /// How `jwt/refresh` treats the refresh token: forgiving rotation, strict rotation, or none.
+    pub refresh_rotation: RefreshRotation,
     /// Seconds after a rotation during which the old refresh token returns the same new pair.
     pub rotation_grace: u64,
     /// Whether registration requires `re_password` (Djoser's USER_CREATE_PASSWORD_RETYPE).
@@ -264,6 +288,8 @@ struct FileSettings {
     log_format: Option<String>,
     max_body_bytes: Option<usize>,
     body_read_timeout: Option<u64>,
+    refresh_rotation: Option<String>,
+    /// Replaced by `refresh_rotation`; read only to say so.
     rotate_refresh_tokens: Option<bool>,
     rotation_grace: Option<u64>,
     user_create_password_retype: Option<bool>,
@@ -643,12 +669,24 @@ impl Settings {
             (1, 3600),
         );
 
-        let rotate_refresh_tokens = layer.flag(
-            "rotate_refresh_tokens",
-            "LATCHKEY_ROTATE_REFRESH_TOKENS",
-            file.rotate_refresh_tokens.take(),
-            true,
+        let refresh_rotation = layer.choice(
+            "refresh_rotation",
+            "LATCHKEY_REFRESH_ROTATION",
+            file.refresh_rotation.take(),
+            ("forgiving", RefreshRotation::Forgiving),
+            &[
+                ("strict", RefreshRotation::Strict),
+                ("off", RefreshRotation::Off),
+            ],
         );
+        if file.rotate_refresh_tokens.take().is_some()
+            || layer.env("LATCHKEY_ROTATE_REFRESH_TOKENS").is_some()
+        {
+            layer.problems.push(
+                "LATCHKEY_ROTATE_REFRESH_TOKENS (rotate_refresh_tokens) was replaced by LATCHKEY_REFRESH_ROTATION (refresh_rotation): forgiving (the default), strict, or off (what false meant)"
+                    .to_owned(),
+            );
+        }
         let rotation_grace = layer.number(
             "rotation_grace",
             "LATCHKEY_ROTATION_GRACE",
@@ -807,7 +845,7 @@ impl Settings {
                 log_format,
                 max_body_bytes,
                 body_read_timeout,
-                rotate_refresh_tokens,
+                refresh_rotation,
                 rotation_grace,
                 user_create_password_retype,
                 set_password_retype,
@@ -878,8 +916,8 @@ impl Settings {
             ("max_body_bytes", self.max_body_bytes.to_string()),
             ("body_read_timeout", format!("{} s", self.body_read_timeout)),
             (
-                "rotate_refresh_tokens",
-                self.rotate_refresh_tokens.to_string(),
+                "refresh_rotation",
+                self.refresh_rotation.as_str().to_owned(),
             ),
             ("rotation_grace", format!("{} s", self.rotation_grace)),
             (

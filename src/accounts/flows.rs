@@ -292,9 +292,10 @@ async fn token_is_valid(
         .await
 }
 
-/// `users/reset_password_confirm/`: uid, then token, then the policy, then the retype (Djoser's
-/// order). Success consumes the token, kills the user's other tokens, ends every session and
-/// refresh family, lifts the failed-login lock, and queues the "password changed" notice.
+/// `users/reset_password_confirm/`: the policy, the retype, then uid and token, then the
+/// similarity to the user's details (Djoser's order, plus Django's similarity check). Success
+/// consumes the token, kills the user's other tokens, ends every session and refresh family,
+/// lifts the failed-login lock, and queues the "password changed" notice.
 pub async fn confirm_password_reset(
     state: &AppState,
     uid: &str,
@@ -302,22 +303,31 @@ pub async fn confirm_password_reset(
     new_password: String,
     retype: Option<&str>,
 ) -> Result<(), AccountsError> {
+    // Djoser checks the password before the link (its serializer validates the password with
+    // no user at hand, then the uid, then the token): the policy, then the retype...
+    NewPassword::parse(
+        new_password.clone(),
+        &state.policy,
+        &UserAttributes::default(),
+    )
+    .map_err(|problems| password_errors("new_password", &problems))?;
+    if retype.is_some_and(|r| r != new_password) {
+        return Err(field_error("non_field_errors", PASSWORD_MISMATCH));
+    }
+    // ...then the link...
     let user = user_for_uid(state, uid).await?;
     if !token_is_valid(state, user.id, Purpose::PasswordReset, token).await? {
         return Err(field_error("token", INVALID_TOKEN));
     }
+    // ...and, once the user is known, the similarity to their details (as Django's own form).
     let attributes = UserAttributes {
         username: &user.username,
         first_name: &user.first_name,
         last_name: &user.last_name,
         email: &user.email,
     };
-    let retyped_differently = retype.is_some_and(|r| r != new_password);
     let password = NewPassword::parse(new_password, &state.policy, &attributes)
         .map_err(|problems| password_errors("new_password", &problems))?;
-    if retyped_differently {
-        return Err(field_error("non_field_errors", PASSWORD_MISMATCH));
-    }
     let hash = state.hasher.hash(&password).await?;
     let now = state.clock.now_naive();
     let token = token.to_owned();

@@ -31,6 +31,7 @@ diesel::table! {
         ip -> Nullable<Text>,
         user_agent -> Nullable<Text>,
         revoked_at -> Nullable<Timestamp>,
+        renewable -> Bool,
     }
 }
 

@@ -51,9 +51,21 @@ impl Audience {
     }
 }
 
+/// How a token writes its `user_id` claim: as the dialect that issued it does. SimpleJWT 5.5
+/// (the Djoser routes) writes a string, django-ninja-jwt and the FastAPI pattern an integer.
+/// Both are accepted everywhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UserIdClaim {
+    /// `"user_id": "42"`.
+    Text,
+    /// `"user_id": 42`.
+    #[default]
+    Integer,
+}
+
 /// SimpleJWT's claims (in its emission order: `aud` and `iss` last, as its backend adds them)
 /// plus `sid`, the session the token belongs to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Claims {
     /// "access" or "refresh".
     pub token_type: String,
@@ -63,9 +75,12 @@ pub struct Claims {
     pub iat: i64,
     /// Unique id: 32 lower-case hex characters, like `uuid4().hex`.
     pub jti: String,
-    /// The user's id; emitted as an integer, accepted as an integer or a string.
+    /// The user's id; accepted as an integer or a string.
     #[serde(deserialize_with = "int_or_string")]
     pub user_id: i64,
+    /// How `user_id` is written when this token is signed.
+    #[serde(skip)]
+    pub user_id_claim: UserIdClaim,
     /// The session id.
     pub sid: String,
     /// Who the token is for; absent only in tokens minted before Latchkey wrote it.
@@ -74,6 +89,31 @@ pub struct Claims {
     /// Who minted the token; absent only in tokens minted before Latchkey wrote it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
+}
+
+impl Serialize for Claims {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut out = serializer.serialize_struct("Claims", 8)?;
+        out.serialize_field("token_type", &self.token_type)?;
+        out.serialize_field("exp", &self.exp)?;
+        out.serialize_field("iat", &self.iat)?;
+        out.serialize_field("jti", &self.jti)?;
+        match self.user_id_claim {
+            UserIdClaim::Text => out.serialize_field("user_id", &self.user_id.to_string())?,
+            UserIdClaim::Integer => out.serialize_field("user_id", &self.user_id)?,
+        }
+        out.serialize_field("sid", &self.sid)?;
+        match &self.aud {
+            Some(aud) => out.serialize_field("aud", aud)?,
+            None => out.skip_field("aud")?,
+        }
+        match &self.iss {
+            Some(iss) => out.serialize_field("iss", iss)?,
+            None => out.skip_field("iss")?,
+        }
+        out.end()
+    }
 }
 
 impl Claims {
@@ -165,6 +205,7 @@ impl JwtCodec {
             iat,
             jti,
             user_id,
+            user_id_claim: UserIdClaim::default(),
             sid,
             aud: Some(Audience::One(self.audience.clone())),
             iss: Some(self.issuer.clone()),
@@ -180,6 +221,15 @@ impl JwtCodec {
     /// Checks the signature, `typ` and shape, then expiry against `now` (Unix seconds), then
     /// `iat`, `iss` and `aud`.
     pub fn decode(&self, token: &str, now: i64) -> Result<Claims, TokenError> {
+        match self.decode_past_expiry(token, now)? {
+            (_, true) => Err(TokenError::Expired),
+            (claims, false) => Ok(claims),
+        }
+    }
+
+    /// Every check of [`JwtCodec::decode`] but expiry, which it reports instead (for the one
+    /// endpoint that renews tokens of a live session after they expire).
+    pub fn decode_past_expiry(&self, token: &str, now: i64) -> Result<(Claims, bool), TokenError> {
         let data = jsonwebtoken::decode::<Claims>(token.trim(), &self.decoding, &self.validation)
             .map_err(|_| TokenError::Invalid)?;
         let typ_ok = data
@@ -191,9 +241,7 @@ impl JwtCodec {
             return Err(TokenError::Invalid);
         }
         let claims = data.claims;
-        if claims.exp <= now {
-            return Err(TokenError::Expired);
-        }
+        let expired = claims.exp <= now;
         if claims.jti.is_empty() || claims.kind().is_none() {
             return Err(TokenError::Invalid);
         }
@@ -211,7 +259,7 @@ impl JwtCodec {
         if !ours && !legacy {
             return Err(TokenError::Invalid);
         }
-        Ok(claims)
+        Ok((claims, expired))
     }
 }
 
@@ -373,6 +421,14 @@ mod tests {
         )
         .unwrap();
         assert_eq!(parsed.user_id, 42);
+        let mut text = claims(200);
+        text.user_id_claim = UserIdClaim::Text;
+        assert!(
+            serde_json::to_string(&text)
+                .unwrap()
+                .contains(r#""user_id":"7""#)
+        );
+        assert!(json.contains(r#""user_id":7"#), "{json}");
     }
 
     #[test]

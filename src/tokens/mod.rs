@@ -8,5 +8,5 @@ pub mod ops;
 pub mod service;
 
 pub use error::TokenError;
-pub use jwt::{Audience, Claims, JwtCodec, TokenType};
+pub use jwt::{Audience, Claims, JwtCodec, TokenType, UserIdClaim};
 pub use models::{RefreshToken, Session, SessionKind};

@@ -44,6 +44,9 @@ pub struct Session {
     pub user_agent: Option<String>,
     /// Set when ended (logout, password change, reuse detection, operator).
     pub revoked_at: Option<NaiveDateTime>,
+    /// A FastAPI-style session: `/users/session/` renews its access token while it lives, even
+    /// past the token's expiry (idle timeout and absolute lifetime as for browser sessions).
+    pub renewable: bool,
 }
 
 /// A refresh token issued (only its claims' facts: the JWT itself is never stored).

@@ -33,13 +33,52 @@ pub fn find_refresh(conn: &mut DbConn, jti: &str) -> QueryResult<Option<RefreshT
         .optional()
 }
 
-/// The token a refresh token was rotated into.
+/// The token a refresh token was rotated into: its live child if it has one (a forgiven parent
+/// has superseded children too), else its newest.
 pub fn find_child(conn: &mut DbConn, parent_jti: &str) -> QueryResult<Option<RefreshToken>> {
     refresh_tokens::table
         .filter(refresh_tokens::parent_jti.eq(parent_jti))
+        .order((
+            refresh_tokens::blacklisted_at.is_null().desc(),
+            refresh_tokens::issued_at.desc(),
+        ))
         .select(RefreshToken::as_select())
         .first(conn)
         .optional()
+}
+
+/// A session's newest token that is still accepted (a rotating session has exactly one).
+pub fn newest_live(conn: &mut DbConn, sid: &str) -> QueryResult<Option<RefreshToken>> {
+    refresh_tokens::table
+        .filter(refresh_tokens::session_id.eq(sid))
+        .filter(refresh_tokens::blacklisted_at.is_null())
+        .order(refresh_tokens::issued_at.desc())
+        .select(RefreshToken::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Moves a used token's `used_at` from `seen` to `now`, if nobody moved it first: the
+/// compare-and-swap that lets one of several concurrent forgiven presentations issue the child.
+pub fn restart_grace(
+    conn: &mut DbConn,
+    jti: &str,
+    seen: NaiveDateTime,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    diesel::update(
+        refresh_tokens::table
+            .filter(refresh_tokens::jti.eq(jti))
+            .filter(refresh_tokens::used_at.eq(seen)),
+    )
+    .set(refresh_tokens::used_at.eq(Some(now)))
+    .execute(conn)
+    .map(|n| n == 1)
+}
+
+/// Blacklists a token that was never presented, because its parent was forgiven.
+pub fn supersede(conn: &mut DbConn, jti: &str, now: NaiveDateTime) -> QueryResult<()> {
+    blacklist_refresh(conn, jti, now).map(drop)
 }
 
 /// Marks a refresh token rotated, if and only if nobody has yet: the compare-and-swap that

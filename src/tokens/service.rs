@@ -4,9 +4,10 @@
 use chrono::{Duration, NaiveDateTime};
 
 use super::jwt::{paired_access_jti, random_id};
-use super::{Claims, RefreshToken, Session, SessionKind, TokenError, TokenType, ops};
+use super::{Claims, RefreshToken, Session, SessionKind, TokenError, TokenType, UserIdClaim, ops};
 use crate::accounts::{User, service as accounts};
 use crate::audit::{self, AuditKind};
+use crate::config::RefreshRotation;
 use crate::db::write_transaction;
 use crate::domain::ClientMeta;
 use crate::state::AppState;
@@ -52,22 +53,28 @@ fn seconds(n: u64) -> Duration {
 
 /// Signs the refresh token for `row`, and its paired access token, from stored facts only:
 /// the same row always yields the same two strings.
-fn mint_pair(state: &AppState, row: &RefreshToken) -> Result<TokenPair, TokenError> {
-    let refresh = state.jwt.encode(&state.jwt.claims(
+fn mint_pair(
+    state: &AppState,
+    row: &RefreshToken,
+    format: UserIdClaim,
+) -> Result<TokenPair, TokenError> {
+    let mut claims = state.jwt.claims(
         TokenType::Refresh,
         unix(row.expires_at),
         unix(row.issued_at),
         row.jti.clone(),
         row.user_id,
         row.session_id.clone(),
-    ))?;
+    );
+    claims.user_id_claim = format;
+    let refresh = state.jwt.encode(&claims)?;
     let access = mint_access(
         state,
-        row.user_id,
-        &row.session_id,
+        (row.user_id, &row.session_id),
         row.issued_at,
         &paired_access_jti(&row.jti),
         None,
+        format,
     )?;
     Ok(TokenPair { access, refresh })
 }
@@ -76,24 +83,26 @@ fn mint_pair(state: &AppState, row: &RefreshToken) -> Result<TokenPair, TokenErr
 /// of its session) when given.
 fn mint_access(
     state: &AppState,
-    user_id: i64,
-    sid: &str,
+    (user_id, sid): (i64, &str),
     issued_at: NaiveDateTime,
     jti: &str,
     until: Option<NaiveDateTime>,
+    format: UserIdClaim,
 ) -> Result<String, TokenError> {
     let iat = unix(issued_at);
     let lifetime = i64::try_from(state.settings.access_token_lifetime).unwrap_or(i64::MAX);
     let exp = iat.saturating_add(lifetime);
     let exp = until.map_or(exp, |end| exp.min(unix(end)));
-    state.jwt.encode(&state.jwt.claims(
+    let mut claims = state.jwt.claims(
         TokenType::Access,
         exp,
         iat,
         jti.to_owned(),
         user_id,
         sid.to_owned(),
-    ))
+    );
+    claims.user_id_claim = format;
+    state.jwt.encode(&claims)
 }
 
 fn new_session(
@@ -113,15 +122,18 @@ fn new_session(
         ip: meta.ip.clone(),
         user_agent: meta.user_agent.clone(),
         revoked_at: None,
+        renewable: false,
     }
 }
 
-/// Checks credentials (username or email) and opens an API session with a fresh pair.
+/// Checks credentials (username or email) and opens an API session with a fresh pair whose
+/// `user_id` is written as `format` says.
 pub async fn obtain_pair(
     state: &AppState,
     identifier: &str,
     password: &str,
     meta: &ClientMeta,
+    format: UserIdClaim,
 ) -> Result<(User, TokenPair), TokenError> {
     let user = accounts::authenticate(state, identifier, password, meta).await?;
     let now = state.clock.now_naive();
@@ -148,12 +160,13 @@ pub async fn obtain_pair(
             })
         })
         .await?;
-    let pair = mint_pair(state, &row)?;
+    let pair = mint_pair(state, &row, format)?;
     Ok((user, pair))
 }
 
-/// Checks credentials and opens an API session answered with an access token only (the
-/// FastAPI-style `/users/login/`); the session lives as long as a refresh token would.
+/// Checks credentials and opens a renewable API session answered with an access token only
+/// (the FastAPI-style `/users/login/`): `/users/session/` renews it while the session lives,
+/// which is as long as a browser session (`session_absolute_lifetime`, `session_idle_timeout`).
 pub async fn obtain_access(
     state: &AppState,
     identifier: &str,
@@ -162,14 +175,22 @@ pub async fn obtain_access(
 ) -> Result<(User, String), TokenError> {
     let user = accounts::authenticate(state, identifier, password, meta).await?;
     let now = state.clock.now_naive();
-    let expires_at = now + seconds(state.settings.refresh_token_lifetime);
-    let session = new_session(user.id, SessionKind::Api, meta, now, expires_at);
+    let expires_at = now + seconds(state.settings.session_absolute_lifetime);
+    let mut session = new_session(user.id, SessionKind::Api, meta, now, expires_at);
+    session.renewable = true;
     let sid = session.id.clone();
     state
         .db
         .run(move |conn| ops::insert_session(conn, &session).map_err(TokenError::from))
         .await?;
-    let access = mint_access(state, user.id, &sid, now, &random_id(), Some(expires_at))?;
+    let access = mint_access(
+        state,
+        (user.id, &sid),
+        now,
+        &random_id(),
+        Some(expires_at),
+        UserIdClaim::Integer,
+    )?;
     Ok((user, access))
 }
 
@@ -180,44 +201,32 @@ enum Rotation {
     ReuseDetected { session_id: String, user_id: i64 },
 }
 
-/// `jwt/refresh`. With rotation on, the presented token is marked used and blacklisted and a
-/// child is issued; presenting it again within the grace window returns that same child pair,
-/// after it revokes the whole session. Concurrent refreshes of one token all get the same child:
-/// the compare-and-swap in [`ops::claim_rotation`] lets exactly one of them rotate.
-pub async fn refresh(state: &AppState, token: &str) -> Result<Refreshed, TokenError> {
+/// `jwt/refresh`, as `refresh_rotation` says.
+///
+/// With rotation (`forgiving` or `strict`) the presented token is marked used and blacklisted
+/// and a child is issued. Presented again within the grace window it returns the session's
+/// newest child (tabs racing each other all get the same one: the compare-and-swap in
+/// [`ops::claim_rotation`] lets exactly one of them rotate). Presented later it is reuse: the
+/// whole session is revoked. `forgiving` excuses exactly one later presentation: the parent of
+/// the session's newest token, while that newest token has never been presented (a front end
+/// that never stores rotated tokens); it gets a new child and the unused newest one is
+/// superseded. A superseded token presented later is reuse too (someone kept it).
+pub async fn refresh(
+    state: &AppState,
+    token: &str,
+    format: UserIdClaim,
+) -> Result<Refreshed, TokenError> {
     let now = state.clock.now_naive();
     let claims = state.jwt.decode(token, unix(now))?;
     if claims.kind() != Some(TokenType::Refresh) {
         return Err(TokenError::WrongType);
     }
     let idle = seconds(state.settings.session_idle_timeout);
-    if !state.settings.rotate_refresh_tokens {
-        let jti = claims.jti.clone();
-        let sid = claims.sid.clone();
-        let session_end = state
-            .db
-            .run(move |conn| -> Result<NaiveDateTime, TokenError> {
-                let row = ops::find_refresh(conn, &jti)?.ok_or(TokenError::Invalid)?;
-                if row.blacklisted_at.is_some() || row.session_id != sid {
-                    return Err(TokenError::Blacklisted);
-                }
-                live_session(conn, &sid, now, idle).map(|(session, _)| session.expires_at)
-            })
-            .await?;
-        let access = mint_access(
-            state,
-            claims.user_id,
-            &claims.sid,
-            now,
-            &random_id(),
-            Some(session_end),
-        )?;
-        return Ok(Refreshed {
-            access,
-            refresh: None,
-        });
-    }
-
+    let forgiving = match state.settings.refresh_rotation {
+        RefreshRotation::Off => return refresh_without_rotation(state, &claims, format).await,
+        RefreshRotation::Forgiving => true,
+        RefreshRotation::Strict => false,
+    };
     let grace = seconds(state.settings.rotation_grace);
     let lifetime = seconds(state.settings.refresh_token_lifetime);
     let jti = claims.jti.clone();
@@ -230,37 +239,47 @@ pub async fn refresh(state: &AppState, token: &str) -> Result<Refreshed, TokenEr
                 let row = ops::find_refresh(conn, &jti)?.ok_or(TokenError::Invalid)?;
                 live_session(conn, &row.session_id, now, idle)?;
                 if won {
-                    let child = RefreshToken {
-                        jti: random_id(),
-                        session_id: row.session_id.clone(),
-                        user_id: row.user_id,
-                        parent_jti: Some(row.jti.clone()),
-                        issued_at: now,
-                        expires_at: now + lifetime,
-                        used_at: None,
-                        blacklisted_at: None,
-                    };
-                    ops::insert_refresh(conn, &child)?;
-                    ops::touch_session(conn, &row.session_id, now, child.expires_at)?;
-                    return Ok(Rotation::Fresh(child));
+                    return issue_child(conn, &row, now, lifetime).map(Rotation::Fresh);
                 }
-                match row.used_at {
-                    // Rotated already: within the grace window that is a tab racing another.
-                    Some(used) if now - used <= grace => ops::find_child(conn, &row.jti)?
+                let reuse = || Rotation::ReuseDetected {
+                    session_id: row.session_id.clone(),
+                    user_id: row.user_id,
+                };
+                let Some(used) = row.used_at else {
+                    // Blacklisted without ever being presented: superseded, so kept by someone.
+                    return Ok(reuse());
+                };
+                if now - used <= grace {
+                    // Rotated moments ago: a tab racing another gets the same child.
+                    return ops::find_child(conn, &row.jti)?
+                        .map(Rotation::Repeat)
+                        .ok_or(TokenError::Blacklisted);
+                }
+                if !forgiving {
+                    return Ok(reuse());
+                }
+                let newest = ops::newest_live(conn, &row.session_id)?;
+                let forgivable = newest.as_ref().is_some_and(|n| {
+                    n.parent_jti.as_deref() == Some(row.jti.as_str()) && n.used_at.is_none()
+                });
+                match newest.filter(|_| forgivable) {
+                    None => Ok(reuse()),
+                    // The grace restarts now, so tabs re-sending it together share one child.
+                    Some(newest) if ops::restart_grace(conn, &row.jti, used, now)? => {
+                        ops::supersede(conn, &newest.jti, now)?;
+                        issue_child(conn, &row, now, lifetime).map(Rotation::Fresh)
+                    }
+                    // Another request forgave it a moment ago: share its child.
+                    Some(_) => ops::find_child(conn, &row.jti)?
                         .map(Rotation::Repeat)
                         .ok_or(TokenError::Blacklisted),
-                    Some(_) => Ok(Rotation::ReuseDetected {
-                        session_id: row.session_id,
-                        user_id: row.user_id,
-                    }),
-                    None => Err(TokenError::Blacklisted),
                 }
             })
         })
         .await?;
     match outcome {
         Rotation::Fresh(child) | Rotation::Repeat(child) => {
-            let pair = mint_pair(state, &child)?;
+            let pair = mint_pair(state, &child, format)?;
             Ok(Refreshed {
                 access: pair.access,
                 refresh: Some(pair.refresh),
@@ -297,27 +316,86 @@ pub async fn refresh(state: &AppState, token: &str) -> Result<Refreshed, TokenEr
     }
 }
 
+/// A new child of `parent` in its session (the session's expiry moves with it).
+fn issue_child(
+    conn: &mut crate::db::DbConn,
+    parent: &RefreshToken,
+    now: NaiveDateTime,
+    lifetime: Duration,
+) -> Result<RefreshToken, TokenError> {
+    let child = RefreshToken {
+        jti: random_id(),
+        session_id: parent.session_id.clone(),
+        user_id: parent.user_id,
+        parent_jti: Some(parent.jti.clone()),
+        issued_at: now,
+        expires_at: now + lifetime,
+        used_at: None,
+        blacklisted_at: None,
+    };
+    ops::insert_refresh(conn, &child)?;
+    ops::touch_session(conn, &parent.session_id, now, child.expires_at)?;
+    Ok(child)
+}
+
+/// `refresh_rotation = off`: SimpleJWT's default. The token stays valid (until it expires, is
+/// blacklisted or its session ends); each call answers a new access token only.
+async fn refresh_without_rotation(
+    state: &AppState,
+    claims: &Claims,
+    format: UserIdClaim,
+) -> Result<Refreshed, TokenError> {
+    let now = state.clock.now_naive();
+    let idle = seconds(state.settings.session_idle_timeout);
+    let jti = claims.jti.clone();
+    let sid = claims.sid.clone();
+    let session_end = state
+        .db
+        .run(move |conn| -> Result<NaiveDateTime, TokenError> {
+            let row = ops::find_refresh(conn, &jti)?.ok_or(TokenError::Invalid)?;
+            if row.blacklisted_at.is_some() || row.session_id != sid {
+                return Err(TokenError::Blacklisted);
+            }
+            live_session(conn, &sid, now, idle).map(|(session, _)| session.expires_at)
+        })
+        .await?;
+    let access = mint_access(
+        state,
+        (claims.user_id, &claims.sid),
+        now,
+        &random_id(),
+        Some(session_end),
+        format,
+    )?;
+    Ok(Refreshed {
+        access,
+        refresh: None,
+    })
+}
+
 /// A live session and its active user. A session is dead everywhere once revoked, past its
-/// `expires_at` (the absolute lifetime of a browser session, the newest refresh token's expiry
-/// of an API session), or, for a browser session, idle for `browser_idle` (an API session lives
-/// while its refresh tokens do: each rotation pushes `expires_at` forward).
+/// `expires_at` (the absolute lifetime of a browser or renewable session, the newest refresh
+/// token's expiry of a refresh-token session), or, for a browser or renewable session, idle for
+/// `idle` (a refresh-token session lives while its tokens do: each rotation moves
+/// `expires_at`). An inactive user is reported first, whatever became of the session
+/// (deactivation ends them all), as SimpleJWT reports `user_inactive`.
 fn live_session(
     conn: &mut crate::db::DbConn,
     sid: &str,
     now: NaiveDateTime,
-    browser_idle: Duration,
+    idle: Duration,
 ) -> Result<(Session, User), TokenError> {
     let (session, user) = ops::session_with_user(conn, sid)?.ok_or(TokenError::UserNotFound)?;
+    if !user.is_active {
+        return Err(TokenError::UserInactive);
+    }
     if session.revoked_at.is_some() {
         return Err(TokenError::Blacklisted);
     }
-    let browser = session.kind == SessionKind::Browser.as_str();
-    let idle_out = browser && session.last_seen_at + browser_idle <= now;
+    let idles = session.renewable || session.kind == SessionKind::Browser.as_str();
+    let idle_out = idles && session.last_seen_at + idle <= now;
     if session.expires_at <= now || idle_out {
         return Err(TokenError::Expired);
-    }
-    if !user.is_active {
-        return Err(TokenError::UserInactive);
     }
     Ok((session, user))
 }
@@ -411,24 +489,49 @@ pub async fn authenticate_access(
 }
 
 /// `/users/session/`: the same access token while it has more than `margin` left, else a new
-/// one for the same session, which never outlives the session.
+/// one for the same session, which never outlives the session. A token of a renewable session
+/// (from `/users/login/`) is renewed even after its own expiry, for as long as the session
+/// lives: the FastAPI-style front ends re-send their sign-in token on every render and cannot
+/// store the new one. Every other endpoint keeps honouring `exp`.
 pub async fn renew_access(state: &AppState, token: &str) -> Result<(User, String), TokenError> {
-    let auth = authenticate_access(state, token).await?;
     let now = state.clock.now();
-    let left = auth.claims.exp - now.timestamp();
+    let (claims, expired) = state.jwt.decode_past_expiry(token, now.timestamp())?;
+    if claims.kind() != Some(TokenType::Access) {
+        return Err(TokenError::WrongType);
+    }
+    let idle = seconds(state.settings.session_idle_timeout);
+    let at = now.naive_utc();
+    let sid = claims.sid.clone();
+    let (session, user) = state
+        .db
+        .run(move |conn| -> Result<(Session, User), TokenError> {
+            let (session, user) = live_session(conn, &sid, at, idle)?;
+            if session.renewable && at - session.last_seen_at >= LAST_SEEN_RESOLUTION {
+                ops::touch_last_seen(conn, &sid, at)?;
+            }
+            Ok((session, user))
+        })
+        .await?;
+    if user.id != claims.user_id {
+        return Err(TokenError::Invalid);
+    }
+    if expired && !session.renewable {
+        return Err(TokenError::Expired);
+    }
+    let left = claims.exp - now.timestamp();
     let margin = i64::try_from(state.settings.session_refresh_margin).unwrap_or(i64::MAX);
     if left > margin {
-        return Ok((auth.user, token.trim().to_owned()));
+        return Ok((user, token.trim().to_owned()));
     }
     let access = mint_access(
         state,
-        auth.user.id,
-        &auth.session_id,
-        now.naive_utc(),
+        (user.id, &session.id),
+        at,
         &random_id(),
-        Some(auth.session_expires_at),
+        Some(session.expires_at),
+        UserIdClaim::Integer,
     )?;
-    Ok((auth.user, access))
+    Ok((user, access))
 }
 
 /// Ends every session of the user except `keep`.

@@ -52,7 +52,8 @@ async fn migrations_apply_once_and_then_are_a_no_op(backend: Backend) {
             "20261122000001",
             "20261122000002",
             "20261122000003",
-            "20261129000004"
+            "20261129000004",
+            "20261129000005"
         ]
     );
     let second: Vec<String> = pool.run(run_pending_migrations).await.unwrap();

@@ -11,6 +11,7 @@ mod cli;
 mod compat;
 mod config;
 mod database;
+mod frontends;
 mod html;
 mod http;
 mod jwt;

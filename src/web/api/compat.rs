@@ -13,8 +13,8 @@ use super::{ApiError, Input, allow_only};
 use crate::accounts::User;
 use crate::domain::FieldErrors;
 use crate::state::AppState;
-use crate::tokens::TokenError;
 use crate::tokens::service;
+use crate::tokens::{TokenError, UserIdClaim};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     for (path, handler) in [
@@ -117,7 +117,13 @@ async fn ninja_pair(
         ninja_invalid(&missing)
     })?;
     let meta = client_meta(&req);
-    let (_, pair) = service::obtain_pair(&state, &login.identifier, &login.password, &meta)
+    let (_, pair) = service::obtain_pair(
+        &state,
+        &login.identifier,
+        &login.password,
+        &meta,
+        UserIdClaim::Integer,
+    )
         .await
         .map_err(|e| match e {
             TokenError::InvalidCredentials => custom(
@@ -153,7 +159,7 @@ async fn ninja_refresh(
 ) -> Result<HttpResponse, ApiError> {
     let input = ninja_body(input)?;
     let token = ninja_token_field(&input, "refresh", "token is required")?;
-    let refreshed = service::refresh(&state, &token)
+    let refreshed = service::refresh(&state, &token, UserIdClaim::Integer)
         .await
         .map_err(ninja_token_error)?;
     let refresh = refreshed.refresh.unwrap_or(token);

@@ -150,7 +150,12 @@ impl From<AccountsError> for ApiError {
             AccountsError::NotFound => Self::NotFound("No User matches the given query."),
             AccountsError::Throttled { retry_after } => Self::Throttled(retry_after),
             AccountsError::StaleToken => Self::Forbidden(e.to_string()),
-            AccountsError::ActivationDisabled => Self::Parse(e.to_string()),
+            // Djoser answers a bare 400 with no body at all.
+            AccountsError::ActivationDisabled => Self::Custom {
+                status: StatusCode::BAD_REQUEST,
+                body: Value::Null,
+                www_authenticate: None,
+            },
             AccountsError::Unavailable => Self::Unavailable,
             AccountsError::Unexpected(e) => Self::Unexpected(e),
         }
@@ -208,6 +213,9 @@ impl ResponseError for ApiError {
                 if let Some(value) = www_authenticate {
                     response
                         .insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static(value)));
+                }
+                if body.is_null() {
+                    return response.finish();
                 }
                 return response.json(body);
             }

@@ -106,18 +106,22 @@ impl FromRequest for Input {
             let bytes = web::Bytes::from_request(&req, &mut payload)
                 .await
                 .map_err(|e| body_error(e, limit))?;
-            let media_type = req
+            let content_type = req
                 .headers()
                 .get(CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
-                .map(|v| {
-                    v.split(';')
-                        .next()
-                        .unwrap_or_default()
-                        .trim()
-                        .to_ascii_lowercase()
-                });
-            parse(media_type.as_deref(), &bytes)
+                .map(str::to_owned);
+            let media_type = content_type.as_deref().map(|v| {
+                v.split(';')
+                    .next()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_ascii_lowercase()
+            });
+            match (media_type.as_deref(), content_type) {
+                (Some("multipart/form-data"), Some(full)) => parse_multipart(&full, bytes).await,
+                _ => parse(media_type.as_deref(), &bytes),
+            }
         })
     }
 }
@@ -141,6 +145,27 @@ fn parse(media_type: Option<&str>, bytes: &[u8]) -> Result<Input, ApiError> {
             other.unwrap_or_default().to_owned(),
         )),
     }
+}
+
+/// DRF's `MultiPartParser`: the text fields are the data (a file field is not a value of it);
+/// a repeated field keeps its last value, as `QueryDict` does.
+async fn parse_multipart(content_type: &str, bytes: web::Bytes) -> Result<Input, ApiError> {
+    let failed = |e: multer::Error| ApiError::Parse(format!("Multipart form parse error - {e}"));
+    let boundary = multer::parse_boundary(content_type).map_err(failed)?;
+    let body = futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(bytes) });
+    let mut multipart = multer::Multipart::new(body, boundary);
+    let mut fields = Map::new();
+    while let Some(field) = multipart.next_field().await.map_err(failed)? {
+        let Some(name) = field.name().map(str::to_owned) else {
+            continue;
+        };
+        if field.file_name().is_some() {
+            continue;
+        }
+        let text = field.text().await.map_err(failed)?;
+        fields.insert(name, Value::String(text));
+    }
+    Ok(Input(fields))
 }
 
 fn parse_json(bytes: &[u8]) -> Result<Input, ApiError> {
@@ -231,5 +256,30 @@ mod tests {
             Err(ApiError::UnsupportedMediaType(t)) if t == "text/plain"
         ));
         assert!(parse(None, b"").is_ok());
+    }
+
+    #[actix_web::test]
+    async fn multipart_text_fields_are_the_data() {
+        let body = "--XyZ\r\nContent-Disposition: form-data; name=\"username\"\r\n\r\nann\r\n\
+                    --XyZ\r\nContent-Disposition: form-data; name=\"avatar\"; filename=\"a.png\"\r\n\
+                    Content-Type: image/png\r\n\r\nPNG\r\n\
+                    --XyZ\r\nContent-Disposition: form-data; name=\"password\"\r\n\r\nsecret\r\n--XyZ--\r\n";
+        let input = parse_multipart("multipart/form-data; boundary=XyZ", body.into())
+            .await
+            .unwrap();
+        let mut errors = FieldErrors::new();
+        assert_eq!(
+            input.required("username", true, &mut errors).as_deref(),
+            Some("ann")
+        );
+        assert_eq!(
+            input.required("password", false, &mut errors).as_deref(),
+            Some("secret")
+        );
+        assert!(!input.has("avatar"), "a file is not a value");
+        assert!(matches!(
+            parse_multipart("multipart/form-data", web::Bytes::new()).await,
+            Err(ApiError::Parse(m)) if m.starts_with("Multipart form parse error")
+        ));
     }
 }

@@ -7,8 +7,8 @@ use super::throttled;
 use super::{ApiError, Input, allow_only};
 use crate::domain::FieldErrors;
 use crate::state::AppState;
-use crate::tokens::TokenError;
 use crate::tokens::service;
+use crate::tokens::{TokenError, UserIdClaim};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     for (path, handler) in [
@@ -90,9 +90,15 @@ async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let login = credentials(&input).map_err(ApiError::Validation)?;
     let meta = client_meta(&req);
-    let (_, pair) = service::obtain_pair(&state, &login.identifier, &login.password, &meta)
-        .await
-        .map_err(ApiError::from_token_endpoint)?;
+    let (_, pair) = service::obtain_pair(
+        &state,
+        &login.identifier,
+        &login.password,
+        &meta,
+        UserIdClaim::Text,
+    )
+    .await
+    .map_err(ApiError::from_token_endpoint)?;
     Ok(HttpResponse::Ok().json(Pair {
         refresh: pair.refresh,
         access: pair.access,
@@ -122,7 +128,7 @@ fn required_token(input: &Input, field: &str) -> Result<String, ApiError> {
 )]
 async fn refresh(state: web::Data<AppState>, input: Input) -> Result<HttpResponse, ApiError> {
     let token = required_token(&input, "refresh")?;
-    let refreshed = service::refresh(&state, &token)
+    let refreshed = service::refresh(&state, &token, UserIdClaim::Text)
         .await
         .map_err(ApiError::from_token_endpoint)?;
     Ok(HttpResponse::Ok().json(Refreshed {

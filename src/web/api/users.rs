@@ -3,7 +3,7 @@ use chrono::{NaiveDateTime, Timelike};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::auth::BearerUser;
+use super::auth::{BearerUser, drf_authentication};
 use super::error::NOT_FOUND;
 use super::throttled;
 use super::{ApiError, Input, allow_only};
@@ -11,66 +11,65 @@ use crate::accounts::service::{self, PageAt, ProfileChanges, Registered, Registr
 use crate::accounts::{AccountsError, User, flows};
 use crate::domain::{Email, FieldErrors, PersonName, Username};
 use crate::state::AppState;
+use actix_web::middleware::from_fn;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    // Fixed paths first: `/auth/users/{id}` would otherwise swallow them.
+    // Djoser's views authenticate every request, open ones too: a bad `Authorization` header
+    // is a 401 even on registration. Fixed paths come first: `/{id}` would swallow them.
     cfg.service(
-        web::resource("/auth/users")
-            .route(throttled(web::post().to(create)))
-            .route(web::get().to(list))
-            .default_service(allow_only("GET, POST")),
-    )
-    .service(
-        web::resource("/auth/users/me")
-            .route(web::get().to(me))
-            .route(web::put().to(me_put))
-            .route(web::patch().to(me_patch))
-            .route(web::delete().to(me_delete))
-            .default_service(allow_only("GET, PUT, PATCH, DELETE")),
-    )
-    .service(
-        web::resource("/auth/users/set_password")
-            .route(web::post().to(set_password))
-            .default_service(allow_only("POST")),
-    )
-    .service(
-        web::resource("/auth/users/set_email")
-            .route(web::post().to(set_email))
-            .default_service(allow_only("POST")),
-    )
-    .service(
-        web::resource("/auth/users/set_email_confirm")
-            .route(throttled(web::post().to(set_email_confirm)))
-            .default_service(allow_only("POST")),
-    )
-    .service(
-        web::resource("/auth/users/reset_password")
-            .route(throttled(web::post().to(reset_password)))
-            .default_service(allow_only("POST")),
-    )
-    .service(
-        web::resource("/auth/users/reset_password_confirm")
-            .route(throttled(web::post().to(reset_password_confirm)))
-            .default_service(allow_only("POST")),
-    )
-    .service(
-        web::resource("/auth/users/activation")
-            .route(throttled(web::post().to(activation)))
-            .default_service(allow_only("POST")),
-    )
-    .service(
-        web::resource("/auth/users/resend_activation")
-            .route(throttled(web::post().to(resend_activation)))
-            .default_service(allow_only("POST")),
-    )
-    .service(
-        web::resource("/auth/users/{id}")
-            .route(web::get().to(detail))
-            .route(web::put().to(detail_put))
-            .route(web::patch().to(detail_patch))
-            .route(web::delete().to(detail_delete))
-            .default_service(allow_only("GET, PUT, PATCH, DELETE")),
+        web::scope("/auth/users")
+            .wrap(from_fn(drf_authentication))
+            .service(
+                web::resource("")
+                    .route(throttled(web::post().to(create)))
+                    .route(web::get().to(list))
+                    .default_service(allow_only("GET, POST")),
+            )
+            .service(
+                web::resource("/me")
+                    .route(web::get().to(me))
+                    .route(web::put().to(me_put))
+                    .route(web::patch().to(me_patch))
+                    .route(web::delete().to(me_delete))
+                    .default_service(allow_only("GET, PUT, PATCH, DELETE")),
+            )
+            .service(post_only("/set_password", web::post().to(set_password)))
+            .service(post_only("/set_email", web::post().to(set_email)))
+            .service(post_only(
+                "/set_email_confirm",
+                throttled(web::post().to(set_email_confirm)),
+            ))
+            .service(post_only(
+                "/reset_password",
+                throttled(web::post().to(reset_password)),
+            ))
+            .service(post_only(
+                "/reset_password_confirm",
+                throttled(web::post().to(reset_password_confirm)),
+            ))
+            .service(post_only(
+                "/activation",
+                throttled(web::post().to(activation)),
+            ))
+            .service(post_only(
+                "/resend_activation",
+                throttled(web::post().to(resend_activation)),
+            ))
+            .service(
+                web::resource("/{id}")
+                    .route(web::get().to(detail))
+                    .route(web::put().to(detail_put))
+                    .route(web::patch().to(detail_patch))
+                    .route(web::delete().to(detail_delete))
+                    .default_service(allow_only("GET, PUT, PATCH, DELETE")),
+            ),
     );
+}
+
+fn post_only(path: &str, route: actix_web::Route) -> actix_web::Resource {
+    web::resource(path)
+        .route(route)
+        .default_service(allow_only("POST"))
 }
 
 /// The user object every endpoint returns: a superset of Djoser's fields.

@@ -26,10 +26,11 @@ pub fn routes(cfg: &mut web::ServiceConfig, settings: &Settings) {
             .wrap(session_middleware(settings))
             .route("/login", web::get().to(pages::login_form))
             .route("/login", throttled(web::post().to(pages::login_submit)))
+            // Logging out changes state, so it is POST only (as in Django 5).
             .service(
                 web::resource("/logout")
                     .route(web::post().to(pages::logout))
-                    .default_service(web::to(post_only)),
+                    .default_service(allow("POST")),
             )
             .route("/profile", web::get().to(pages::profile))
             .route("/profile", web::post().to(pages::profile_submit))
@@ -83,9 +84,45 @@ pub fn routes(cfg: &mut web::ServiceConfig, settings: &Settings) {
             .route(
                 "/activate/{uid}/{token}",
                 throttled(web::post().to(recovery::activate_submit)),
-            ),
+            )
+            .configure(other_methods),
     )
-    .route("/static/{path:.*}", web::get().to(static_file));
+    .route("/static/{path:.*}", web::get().to(static_file))
+    .service(web::resource("/static/{path:.*}").default_service(allow("GET")));
+}
+
+/// Each page's other methods answer 405 with `Allow`, as Django's views do. The routes above
+/// carry their method as a guard, so a request with another one falls through to these.
+fn other_methods(cfg: &mut web::ServiceConfig) {
+    for (path, methods) in [
+        ("/login", "GET, POST"),
+        ("/profile", "GET, POST"),
+        ("/email", "POST"),
+        ("/email/confirm/{uid}/{token}", "GET, POST"),
+        ("/sessions/end-others", "POST"),
+        ("/sessions/{handle}/end", "POST"),
+        ("/register", "GET, POST"),
+        ("/password_change", "GET, POST"),
+        ("/password_change/done", "GET"),
+        ("/password_reset", "GET, POST"),
+        ("/password_reset/done", "GET"),
+        ("/reset/done", "GET"),
+        // Before `/reset/{uid}/{token}`, which would swallow it (GET works on both).
+        ("/reset/{uid}/set-password", "GET, POST"),
+        ("/reset/{uid}/{token}", "GET"),
+        ("/activate/{uid}/{token}", "GET, POST"),
+    ] {
+        cfg.service(web::resource(path).default_service(allow(methods)));
+    }
+}
+
+/// 405 with `Allow: <methods>`.
+fn allow(methods: &'static str) -> actix_web::Route {
+    web::to(move || async move {
+        HttpResponse::MethodNotAllowed()
+            .insert_header(("allow", methods))
+            .finish()
+    })
 }
 
 /// The per-IP token bucket of the JSON API, on every form that needs no login (they guess
@@ -93,13 +130,6 @@ pub fn routes(cfg: &mut web::ServiceConfig, settings: &Settings) {
 /// attempts" page in `page_middleware`.
 fn throttled(route: actix_web::Route) -> actix_web::Route {
     route.wrap(from_fn(crate::web::ip_throttle))
-}
-
-/// Logging out changes state, so it is POST only (as in Django 5): 405 with `Allow: POST`.
-async fn post_only() -> HttpResponse {
-    HttpResponse::MethodNotAllowed()
-        .insert_header(("allow", "POST"))
-        .finish()
 }
 
 /// The few static files, compiled in and served with a day of caching.
