@@ -534,6 +534,41 @@ pub async fn renew_access(state: &AppState, token: &str) -> Result<(User, String
     Ok((user, access))
 }
 
+/// `/users/logout/`: ends the session of a bearer access token (a renewable session's token
+/// even after its `exp`, as `/users/session/` accepts it).
+pub async fn end_session_of(state: &AppState, token: &str) -> Result<(), TokenError> {
+    let now = state.clock.now_naive();
+    let (claims, expired) = state.jwt.decode_past_expiry(token, unix(now))?;
+    if claims.kind() != Some(TokenType::Access) {
+        return Err(TokenError::WrongType);
+    }
+    let idle = seconds(state.settings.session_idle_timeout);
+    state
+        .db
+        .run(move |conn| {
+            write_transaction(conn, |conn| -> Result<(), TokenError> {
+                let (session, user) = live_session(conn, &claims.sid, now, idle)?;
+                if user.id != claims.user_id {
+                    return Err(TokenError::Invalid);
+                }
+                if expired && !session.renewable {
+                    return Err(TokenError::Expired);
+                }
+                ops::revoke_session(conn, &session.id, now)?;
+                audit::record(
+                    conn,
+                    AuditKind::SessionsRevoked,
+                    Some(user.id),
+                    None,
+                    Some("logout"),
+                    now,
+                )?;
+                Ok(())
+            })
+        })
+        .await
+}
+
 /// Ends every session of the user except `keep`.
 pub async fn revoke_other_sessions(
     state: &AppState,

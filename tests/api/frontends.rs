@@ -190,8 +190,27 @@ async fn fastapi_front_end_renders_with_its_sign_in_token_for_the_whole_session(
             "what it answers is a working token"
         );
     }
-    // Only this endpoint looks past the sign-in token's own expiry.
+    // Only this endpoint (and the logout below) looks past the sign-in token's own expiry.
     assert_eq!(me(&app, &sign_in).await, 401);
+    // The guide's events.signOut posts the stored token to /users/logout/: the session ends.
+    let (status, second) = post(
+        &app,
+        "/users/login/",
+        json!({"username": "fay", "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let second = field(&second, "access_token");
+    clock.advance(Duration::hours(2));
+    let out = app
+        .client
+        .post(app.url("/users/logout/"))
+        .bearer_auth(&second)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 204);
+    assert_eq!(render(second).await.0, 401);
     // When the session ends (here the password changes elsewhere), every render fails at once.
     let (status, _) = {
         let response = app

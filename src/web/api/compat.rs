@@ -27,6 +27,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         ("/api/token/blacklist", web::post().to(ninja_blacklist)),
         ("/users/login", throttled(web::post().to(fastapi_login))),
         ("/users/session", web::post().to(fastapi_session)),
+        ("/users/logout", web::post().to(fastapi_logout)),
     ] {
         cfg.service(
             web::resource(path)
@@ -302,6 +303,34 @@ async fn fastapi_session(
     };
     match service::renew_access(&state, &token).await {
         Ok((user, access)) => Ok(fastapi_answer(user, access)),
+        Err(TokenError::Unexpected(e)) => Err(ApiError::Unexpected(e)),
+        Err(TokenError::Unavailable) => Err(ApiError::Unavailable),
+        Err(_) => Err(could_not_validate()),
+    }
+}
+
+/// POST /users/logout/ — ends the session of the bearer token (what an Auth.js `signOut` event
+/// posts, so signing out ends the session on the server too).
+#[utoipa::path(
+    operation_id = "compat_fastapi_logout",
+    post,
+    path = "/users/logout/",
+    tag = "fastapi",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "The session ended; its tokens stop working at once"),
+        (status = 401, description = "Unauthorized", body = crate::web::api::openapi::Detail),
+    ),
+)]
+async fn fastapi_logout(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let BearerHeader::Token(token) = bearer_header(&req) else {
+        return Err(could_not_validate());
+    };
+    match service::end_session_of(&state, &token).await {
+        Ok(()) => Ok(HttpResponse::NoContent().finish()),
         Err(TokenError::Unexpected(e)) => Err(ApiError::Unexpected(e)),
         Err(TokenError::Unavailable) => Err(ApiError::Unavailable),
         Err(_) => Err(could_not_validate()),

@@ -251,8 +251,9 @@ pub struct HealthResponse {
 }
 
 /// Answers any operation may give besides its own: a request that could not be read (400),
-/// a body too slow, too large or of another type (408, 413, 415), the per-IP or per-account
-/// limits (429), and a database that cannot be reached (503).
+/// on Djoser's routes a bad `Authorization` header (401), a body too slow, too large or of
+/// another type (408, 413, 415), the per-IP or per-account limits (429), and a database that
+/// cannot be reached (503).
 struct CommonResponses;
 
 impl Modify for CommonResponses {
@@ -277,7 +278,10 @@ impl Modify for CommonResponses {
                     .build(),
             )
             .build();
-        for item in openapi.paths.paths.values_mut() {
+        let unauthorized =
+            detail("A present but invalid Authorization header (DRF authenticates first)");
+        for (path, item) in &mut openapi.paths.paths {
+            let djoser = path.starts_with("/auth/users");
             let operations = [
                 item.get.as_mut(),
                 item.put.as_mut(),
@@ -293,6 +297,9 @@ impl Modify for CommonResponses {
                         .or_insert_with(|| RefOr::T(response.clone()));
                 };
                 add("400", &bad_request);
+                if djoser {
+                    add("401", &unauthorized);
+                }
                 if operation.request_body.is_some() {
                     add("408", &detail("The body was not received in time"));
                     add("413", &detail("The body is larger than `max_body_bytes`"));
@@ -364,6 +371,7 @@ impl Modify for BearerSecurity {
         compat::ninja_blacklist,
         compat::fastapi_login,
         compat::fastapi_session,
+        compat::fastapi_logout,
     ),
     components(schemas(
         Detail,
