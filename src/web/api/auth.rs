@@ -89,8 +89,8 @@ impl FromRequest for BearerUser {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        // Already authenticated by `drf_authentication`: no second lookup.
-        let done = req.extensions().get::<Authenticated>().cloned();
+        // Already authenticated by `drf_authentication`: no second lookup (and no copy).
+        let done = req.extensions_mut().remove::<Authenticated>();
         let header = bearer_header(req);
         let state = req.app_data::<web::Data<AppState>>().cloned();
         Box::pin(async move {
