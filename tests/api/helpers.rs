@@ -61,9 +61,10 @@ pub fn postgres_admin_url() -> Option<String> {
                     std::io::stderr(),
                     "\n*** WARNING: PostgreSQL tests are SKIPPED: LATCHKEY_TEST_POSTGRES_URL is not set \
                      (e.g. postgres://postgres@127.0.0.1:5432/test). Every `::postgres` test below \
-                     passes without running. ***\n"
+                     returns without running. ***\n"
                 );
             });
+            record_skip("LATCHKEY_TEST_POSTGRES_URL is not set");
             None
         }
     }
@@ -632,6 +633,7 @@ pub fn free_port() -> u16 {
 }
 
 /// A tool a test needs is missing: a failure in CI, a loud warning (once per message) outside it.
+/// The test is recorded as skipped (see [`record_skip`]).
 pub fn missing_tool(message: &str) {
     if in_ci() {
         panic!("CI=true but {message}");
@@ -640,4 +642,25 @@ pub fn missing_tool(message: &str) {
         std::io::stderr(),
         "\n*** WARNING: {message}: tests that need it are SKIPPED. ***\n"
     );
+    record_skip(message);
+}
+
+/// Notes that the running test returns without testing anything. libtest can only count it as
+/// passed, so the name goes to the file `LATCHKEY_SKIP_LOG` names (when set), one line per
+/// skipped test, and `.ci/run` reports those as skipped, not passed.
+pub fn record_skip(reason: &str) {
+    let Some(path) = std::env::var_os("LATCHKEY_SKIP_LOG") else {
+        return;
+    };
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("unnamed test")
+        .to_owned();
+    if let Ok(mut file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        let _ = writeln!(file, "{test}\t{reason}");
+    }
 }
