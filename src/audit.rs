@@ -23,7 +23,7 @@ pub enum AuditKind {
     EmailChangeRequested,
     /// The address changed (its link was used).
     EmailChanged,
-    /// An operator re-activated an account.
+    /// An account was activated: by an operator, or by its activation link (the detail says).
     UserActivated,
     /// An operator deactivated an account.
     UserDeactivated,

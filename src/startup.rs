@@ -95,7 +95,8 @@ impl Application {
         &self.state
     }
 
-    /// Stops the outbox worker (tests do this before dropping their database).
+    /// A handle that stops the outbox worker when aborted (tests abort it before dropping their
+    /// database).
     pub fn outbox_worker(&self) -> tokio::task::AbortHandle {
         self.outbox_worker.abort_handle()
     }

@@ -83,25 +83,24 @@ pub fn email_exists(conn: &mut DbConn, email_lookup: &str) -> QueryResult<bool> 
 }
 
 /// Inserts a user and reads it back. A unique violation comes back as `Ok(Err(Taken))` so the
-/// caller can name the field even when a concurrent insert won the race.
+/// caller can name the field even when a concurrent insert won the race: the insert runs in a
+/// savepoint, so the transaction stays usable to ask which value is taken (SQLite names no
+/// constraint in its error, and the message text is not an interface).
 pub fn insert_user(conn: &mut DbConn, new: &NewUser<'_>) -> QueryResult<Result<User, Taken>> {
-    let inserted = diesel::insert_into(users::table)
-        .values(new)
-        .returning(users::id)
-        .get_result::<i64>(conn);
+    let inserted = conn.transaction(|conn| {
+        diesel::insert_into(users::table)
+            .values(new)
+            .returning(users::id)
+            .get_result::<i64>(conn)
+    });
     match inserted {
         Ok(id) => users::table
             .find(id)
             .select(User::as_select())
             .first(conn)
             .map(Ok),
-        Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info)) => {
-            let text = format!(
-                "{} {}",
-                info.message(),
-                info.constraint_name().unwrap_or("")
-            );
-            Ok(Err(if text.contains("username") {
+        Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
+            Ok(Err(if username_exists(conn, new.username)? {
                 Taken::Username
             } else {
                 Taken::Email
