@@ -12,6 +12,13 @@ impl FieldErrors {
         Self::default()
     }
 
+    /// One message for one field.
+    pub fn one(field: &str, message: impl ToString) -> Self {
+        let mut errors = Self::new();
+        errors.add(field, message.to_string());
+        errors
+    }
+
     /// Adds one message to `field`, keeping the first-seen field order.
     pub fn add(&mut self, field: &str, message: impl Into<String>) {
         let message = message.into();

@@ -49,6 +49,19 @@ pub struct Session {
     pub renewable: bool,
 }
 
+impl Session {
+    /// A public handle for the session, for pages and lists: the id itself (a bearer secret for
+    /// a browser session) never leaves the server.
+    pub fn handle(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::new()
+            .chain_update(b"latchkey:session-handle:")
+            .chain_update(self.id.as_bytes())
+            .finalize();
+        digest.iter().take(12).map(|b| format!("{b:02x}")).collect()
+    }
+}
+
 /// A refresh token issued (only its claims' facts: the JWT itself is never stored).
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = refresh_tokens)]

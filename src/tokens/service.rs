@@ -653,6 +653,30 @@ pub async fn list_sessions(state: &AppState, user_id: i64) -> Result<Vec<Session
         .await
 }
 
+/// Ends the user's own live session with this public [`Session::handle`]; false when they
+/// have none with it.
+pub async fn end_own_session_by_handle(
+    state: &AppState,
+    user_id: i64,
+    handle: &str,
+) -> Result<bool, TokenError> {
+    let now = state.clock.now_naive();
+    let idle = seconds(state.settings.session_idle_timeout);
+    let handle = handle.to_owned();
+    state
+        .db
+        .run(move |conn| {
+            write_transaction(conn, |conn| -> Result<bool, TokenError> {
+                let sessions = ops::live_sessions(conn, user_id, now, idle)?;
+                match sessions.iter().find(|s| s.handle() == handle) {
+                    Some(session) => Ok(ops::revoke_own_session(conn, user_id, &session.id, now)?),
+                    None => Ok(false),
+                }
+            })
+        })
+        .await
+}
+
 /// Ends one of the user's own sessions; false when it is not theirs.
 pub async fn end_own_session(
     state: &AppState,

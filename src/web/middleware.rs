@@ -17,7 +17,8 @@ use actix_web::{Error, HttpMessage, web};
 use futures_util::FutureExt;
 use tracing_actix_web::RequestId;
 
-use super::api::{ApiError, client_ip};
+use super::api::ApiError;
+use super::client::client_ip;
 use crate::state::AppState;
 use crate::throttle::whole_seconds;
 

@@ -1,6 +1,7 @@
 //! HTTP adapters: they parse requests, call one core function and map its result.
 
 pub mod api;
+pub mod client;
 pub(crate) mod health;
 pub mod html;
 mod middleware;

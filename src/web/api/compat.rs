@@ -5,7 +5,6 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
-use super::auth::{BearerHeader, bearer_header, client_meta};
 use super::jwt::credentials;
 use super::throttled;
 use super::users::UserBody;
@@ -15,6 +14,7 @@ use crate::domain::FieldErrors;
 use crate::state::AppState;
 use crate::tokens::service;
 use crate::tokens::{TokenError, UserIdClaim};
+use crate::web::client::{BearerHeader, bearer_header, client_meta};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     for (path, handler) in [

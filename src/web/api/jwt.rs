@@ -2,13 +2,13 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 use serde_json::json;
 
-use super::auth::client_meta;
 use super::throttled;
 use super::{ApiError, Input, allow_only};
 use crate::domain::FieldErrors;
 use crate::state::AppState;
 use crate::tokens::service;
 use crate::tokens::{TokenError, UserIdClaim};
+use crate::web::client::client_meta;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     for (path, handler) in [

@@ -9,7 +9,7 @@ mod jwt;
 pub(crate) mod openapi;
 mod users;
 
-pub use auth::{BearerUser, client_ip, client_meta};
+pub use auth::BearerUser;
 pub use error::ApiError;
 pub use input::{Input, body_error};
 

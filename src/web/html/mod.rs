@@ -3,8 +3,13 @@
 
 mod csrf;
 mod form;
-mod pages;
+mod login;
+mod middleware;
+pub(crate) mod page;
+mod password;
+mod profile;
 mod recovery;
+mod register;
 mod render;
 mod session;
 
@@ -20,21 +25,21 @@ use crate::config::Settings;
 pub fn routes(cfg: &mut web::ServiceConfig, settings: &Settings) {
     cfg.service(
         web::scope("/accounts")
-            .wrap(from_fn(pages::page_middleware))
+            .wrap(from_fn(middleware::page_middleware))
             // Identity sits inside the session layer: the session is loaded first.
             .wrap(actix_identity::IdentityMiddleware::default())
             .wrap(session_middleware(settings))
-            .route("/login", web::get().to(pages::login_form))
-            .route("/login", throttled(web::post().to(pages::login_submit)))
+            .route("/login", web::get().to(login::login_form))
+            .route("/login", throttled(web::post().to(login::login_submit)))
             // Logging out changes state, so it is POST only (as in Django 5).
             .service(
                 web::resource("/logout")
-                    .route(web::post().to(pages::logout))
+                    .route(web::post().to(login::logout))
                     .default_service(allow("POST")),
             )
-            .route("/profile", web::get().to(pages::profile))
-            .route("/profile", web::post().to(pages::profile_submit))
-            .route("/email", web::post().to(pages::email_submit))
+            .route("/profile", web::get().to(profile::profile))
+            .route("/profile", web::post().to(profile::profile_submit))
+            .route("/email", web::post().to(profile::email_submit))
             .route(
                 "/email/confirm/{uid}/{token}",
                 web::get().to(recovery::email_confirm_page),
@@ -45,25 +50,28 @@ pub fn routes(cfg: &mut web::ServiceConfig, settings: &Settings) {
             )
             .route(
                 "/sessions/end-others",
-                web::post().to(pages::end_other_sessions),
+                web::post().to(profile::end_other_sessions),
             )
-            .route("/sessions/{handle}/end", web::post().to(pages::end_session))
-            .route("/register", web::get().to(pages::register_form))
+            .route(
+                "/sessions/{handle}/end",
+                web::post().to(profile::end_session),
+            )
+            .route("/register", web::get().to(register::register_form))
             .route(
                 "/register",
-                throttled(web::post().to(pages::register_submit)),
+                throttled(web::post().to(register::register_submit)),
             )
             .route(
                 "/password_change",
-                web::get().to(pages::password_change_form),
+                web::get().to(password::password_change_form),
             )
             .route(
                 "/password_change",
-                web::post().to(pages::password_change_submit),
+                web::post().to(password::password_change_submit),
             )
             .route(
                 "/password_change/done",
-                web::get().to(pages::password_change_done),
+                web::get().to(password::password_change_done),
             )
             .route("/password_reset", web::get().to(recovery::reset_form))
             .route(
@@ -143,7 +151,7 @@ async fn static_file(path: web::Path<String>) -> HttpResponse {
             include_bytes!("../../../static/css/latchkey.css"),
             "text/css; charset=utf-8",
         ),
-        _ => return super::api::not_found().await,
+        _ => return HttpResponse::NotFound().finish(),
     };
     HttpResponse::Ok()
         .content_type(content_type)

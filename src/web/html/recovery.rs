@@ -1,36 +1,23 @@
-//! Password reset and activation pages: thin over `accounts::flows`, the same core the JSON
-//! API uses. Links are checked on GET and used up only by a POST from the page, so mail scanners
-//! that open links cannot burn them; the reset token leaves the URL after the first hop.
+//! Mailed links: password reset, activation and a new address's confirmation. Thin over
+//! `accounts::flows`, the same core the JSON API uses. Links are checked on GET and used up only
+//! by a POST from the page, so mail scanners that open links cannot burn them; the reset token
+//! leaves the URL after the first hop.
 
-use actix_session::Session;
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::web;
 use serde::Deserialize;
-use tera::Context;
 
-use super::PageTemplates;
-use super::csrf;
-use super::form::Form;
-use super::pages::{
-    CsrfForm, PASSWORDS_DIFFER, base_context, csrf_failure, failed, see_other, server_error,
-};
-use crate::accounts::AccountsError;
-use crate::accounts::flows::{self, INVALID_TOKEN};
-use crate::domain::Email;
-use crate::state::AppState;
+use super::page::{Checked, Page, PageResult, TokenOnly, csrf_form, see_other};
+use super::password::PASSWORDS_DIFFER;
+use crate::accounts::{AccountsError, flows};
+use crate::domain::{Email, FieldErrors};
 use crate::tokens::onetime::Purpose;
 
 const RESET_TOKEN: &str = "reset_token";
 const RESET_UID: &str = "reset_uid";
 
-#[derive(Deserialize)]
-pub struct EmailForm {
-    csrf_token: Option<String>,
-    #[serde(default)]
-    email: String,
-}
-
-fn invalid_link(templates: &PageTemplates, mut context: Context, purpose: Purpose) -> HttpResponse {
+/// "This link is no longer valid", with a way to carry on.
+fn invalid_link(page: &Page, purpose: Purpose) -> PageResult {
     let (url, text) = match purpose {
         Purpose::PasswordReset => (
             "/accounts/password_reset/",
@@ -39,141 +26,19 @@ fn invalid_link(templates: &PageTemplates, mut context: Context, purpose: Purpos
         Purpose::Activation => ("/accounts/login/", "Back to the login page"),
         Purpose::EmailChange => ("/accounts/profile/", "Back to your account"),
     };
-    context.insert("retry_url", url);
-    context.insert("retry_text", text);
-    templates.page(StatusCode::OK, "accounts/link_invalid.html", &context)
-}
-
-fn logged_error(e: &AccountsError) -> HttpResponse {
-    failed("recovery page failed", e)
-}
-
-/// GET /accounts/password_reset/
-pub async fn reset_form(
-    state: web::Data<AppState>,
-    templates: web::Data<PageTemplates>,
-    session: Session,
-    req: HttpRequest,
-) -> HttpResponse {
-    let mut context = base_context(&state, &session, &req, None);
-    context.insert("email", "");
-    templates.page(
-        StatusCode::OK,
-        "accounts/password_reset_form.html",
-        &context,
+    Ok(
+        page.show(StatusCode::OK, "accounts/link_invalid.html", None, |c| {
+            c.insert("retry_url", url);
+            c.insert("retry_text", text);
+        }),
     )
 }
 
-/// POST /accounts/password_reset/ — the same answer whether or not the address has an account.
-pub async fn reset_submit(
-    state: web::Data<AppState>,
-    templates: web::Data<PageTemplates>,
-    session: Session,
-    req: HttpRequest,
-    form: Form<EmailForm>,
-) -> HttpResponse {
-    if !csrf::verify(&req, &session, form.csrf_token.as_deref()) {
-        return csrf_failure(&templates, &state, &session, &req);
-    }
-    let email = match Email::parse(&form.email) {
-        Ok(email) => email,
-        Err(e) => {
-            let mut context = base_context(&state, &session, &req, None);
-            context.insert("email", form.email.trim());
-            context.insert("error", &e.to_string());
-            return templates.page(
-                StatusCode::BAD_REQUEST,
-                "accounts/password_reset_form.html",
-                &context,
-            );
-        }
-    };
-    match flows::request_password_reset(&state, &email).await {
-        Ok(()) => see_other("/accounts/password_reset/done/"),
-        Err(e) => logged_error(&e),
-    }
-}
-
-/// GET /accounts/password_reset/done/
-pub async fn reset_done(
-    state: web::Data<AppState>,
-    templates: web::Data<PageTemplates>,
-    session: Session,
-    req: HttpRequest,
-) -> HttpResponse {
-    let context = base_context(&state, &session, &req, None);
-    templates.page(
-        StatusCode::OK,
-        "accounts/password_reset_done.html",
-        &context,
-    )
-}
-
-/// GET /accounts/reset/{uid}/{token}/ — a valid link moves the token into the session and
-/// redirects to `…/set-password/`, so it no longer sits in the address bar or history.
-pub async fn reset_link(
-    state: web::Data<AppState>,
-    templates: web::Data<PageTemplates>,
-    session: Session,
-    req: HttpRequest,
-    path: web::Path<(String, String)>,
-) -> HttpResponse {
-    let (uid, token) = path.into_inner();
-    if token == "set-password" {
-        return set_password_form(&state, &templates, &session, &req, &uid, Vec::new()).await;
-    }
-    match flows::link_is_valid(&state, &uid, &token, Purpose::PasswordReset).await {
-        Ok(true) => {
-            let stored = session
-                .insert(RESET_TOKEN, &token)
-                .and(session.insert(RESET_UID, &uid));
-            if stored.is_err() {
-                return server_error();
-            }
-            see_other(&format!("/accounts/reset/{uid}/set-password/"))
-        }
-        Ok(false) => invalid_link(
-            &templates,
-            base_context(&state, &session, &req, None),
-            Purpose::PasswordReset,
-        ),
-        Err(e) => logged_error(&e),
-    }
-}
-
-fn session_token(session: &Session, uid: &str) -> Option<String> {
-    let stored_uid = session.get::<String>(RESET_UID).ok().flatten()?;
-    (stored_uid == uid).then(|| session.get::<String>(RESET_TOKEN).ok().flatten())?
-}
-
-async fn set_password_form(
-    state: &AppState,
-    templates: &PageTemplates,
-    session: &Session,
-    req: &HttpRequest,
-    uid: &str,
-    errors: Vec<String>,
-) -> HttpResponse {
-    let context = base_context(state, session, req, None);
-    let valid = match session_token(session, uid) {
-        Some(token) => flows::link_is_valid(state, uid, &token, Purpose::PasswordReset).await,
-        None => Ok(false),
-    };
-    match valid {
-        Ok(true) => {
-            let mut context = context;
-            context.insert("action", &format!("/accounts/reset/{uid}/set-password/"));
-            let status = if errors.is_empty() {
-                StatusCode::OK
-            } else {
-                StatusCode::BAD_REQUEST
-            };
-            context.insert("errors", &errors);
-            templates.page(status, "accounts/password_reset_confirm.html", &context)
-        }
-        Ok(false) => invalid_link(templates, context, Purpose::PasswordReset),
-        Err(e) => logged_error(&e),
-    }
+#[derive(Deserialize)]
+pub struct EmailForm {
+    csrf_token: Option<String>,
+    #[serde(default)]
+    email: String,
 }
 
 #[derive(Deserialize)]
@@ -185,124 +50,176 @@ pub struct NewPasswordForm {
     new_password2: String,
 }
 
+csrf_form!(EmailForm, NewPasswordForm);
+
+/// GET /accounts/password_reset/
+pub async fn reset_form(page: Page) -> PageResult {
+    Ok(page.show(
+        StatusCode::OK,
+        "accounts/password_reset_form.html",
+        None,
+        |c| {
+            c.insert("email", "");
+        },
+    ))
+}
+
+/// POST /accounts/password_reset/ — the same answer whether or not the address has an account.
+pub async fn reset_submit(page: Page, form: Checked<EmailForm>) -> PageResult {
+    let email = match Email::parse(&form.email) {
+        Ok(email) => email,
+        Err(e) => {
+            let status = StatusCode::BAD_REQUEST;
+            return Ok(
+                page.show(status, "accounts/password_reset_form.html", None, |c| {
+                    c.insert("email", form.email.trim());
+                    c.insert("error", &e.to_string());
+                }),
+            );
+        }
+    };
+    flows::request_password_reset(&page.state, &email).await?;
+    Ok(see_other("/accounts/password_reset/done/"))
+}
+
+/// GET /accounts/password_reset/done/
+pub async fn reset_done(page: Page) -> PageResult {
+    Ok(page.show(
+        StatusCode::OK,
+        "accounts/password_reset_done.html",
+        None,
+        |_| {},
+    ))
+}
+
+/// GET /accounts/reset/{uid}/{token}/ — a valid link moves the token into the session and
+/// redirects to `…/set-password/`, so it no longer sits in the address bar or history.
+pub async fn reset_link(page: Page, path: web::Path<(String, String)>) -> PageResult {
+    let (uid, token) = path.into_inner();
+    if token == "set-password" {
+        return set_password_form(&page, &uid, Vec::new()).await;
+    }
+    if !flows::link_is_valid(&page.state, &uid, &token, Purpose::PasswordReset).await? {
+        return invalid_link(&page, Purpose::PasswordReset);
+    }
+    page.session
+        .insert(RESET_TOKEN, &token)
+        .and(page.session.insert(RESET_UID, &uid))
+        .map_err(|e| super::page::HtmlError::Failed(anyhow::anyhow!("session: {e}")))?;
+    Ok(see_other(&format!("/accounts/reset/{uid}/set-password/")))
+}
+
+/// The reset token the session holds for `uid`, if any.
+fn session_token(page: &Page, uid: &str) -> Option<String> {
+    let stored_uid = page.session.get::<String>(RESET_UID).ok().flatten()?;
+    (stored_uid == uid).then(|| page.session.get::<String>(RESET_TOKEN).ok().flatten())?
+}
+
+async fn set_password_form(page: &Page, uid: &str, errors: Vec<String>) -> PageResult {
+    let valid = match session_token(page, uid) {
+        Some(token) => {
+            flows::link_is_valid(&page.state, uid, &token, Purpose::PasswordReset).await?
+        }
+        None => false,
+    };
+    if !valid {
+        return invalid_link(page, Purpose::PasswordReset);
+    }
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    Ok(
+        page.show(status, "accounts/password_reset_confirm.html", None, |c| {
+            c.insert("action", &format!("/accounts/reset/{uid}/set-password/"));
+            c.insert("errors", &errors);
+        }),
+    )
+}
+
+/// The core's reset errors as the page's messages (Django's words for the retype).
+fn messages(errors: &FieldErrors) -> Vec<String> {
+    errors
+        .iter()
+        .flat_map(|(field, messages)| {
+            messages.iter().map(move |m| match field {
+                "non_field_errors" => PASSWORDS_DIFFER.to_owned(),
+                _ => m.clone(),
+            })
+        })
+        .collect()
+}
+
 /// POST /accounts/reset/{uid}/set-password/ — uses the link up and sets the password.
 pub async fn set_password_submit(
-    state: web::Data<AppState>,
-    templates: web::Data<PageTemplates>,
-    session: Session,
-    req: HttpRequest,
+    page: Page,
+    form: Checked<NewPasswordForm>,
     uid: web::Path<String>,
-    form: Form<NewPasswordForm>,
-) -> HttpResponse {
-    if !csrf::verify(&req, &session, form.csrf_token.as_deref()) {
-        return csrf_failure(&templates, &state, &session, &req);
-    }
-    let Some(token) = session_token(&session, &uid) else {
-        return invalid_link(
-            &templates,
-            base_context(&state, &session, &req, None),
-            Purpose::PasswordReset,
-        );
+) -> PageResult {
+    let Some(token) = session_token(&page, &uid) else {
+        return invalid_link(&page, Purpose::PasswordReset);
     };
     let form = form.into_inner();
+    let retype = Some(form.new_password2.as_str());
     let outcome = flows::confirm_password_reset(
-        &state,
+        &page.state,
         &uid,
         &token,
-        form.new_password1,
-        Some(&form.new_password2),
+        form.new_password1.clone(),
+        retype,
     )
     .await;
     match outcome {
         Ok(()) => {
-            session.remove(RESET_TOKEN);
-            session.remove(RESET_UID);
-            see_other("/accounts/reset/done/")
+            page.session.remove(RESET_TOKEN);
+            page.session.remove(RESET_UID);
+            Ok(see_other("/accounts/reset/done/"))
         }
-        Err(AccountsError::Validation(errors))
-            if errors
-                .get("token")
-                .is_some_and(|m| m.iter().any(|t| t == INVALID_TOKEN)) =>
-        {
-            invalid_link(
-                &templates,
-                base_context(&state, &session, &req, None),
-                Purpose::PasswordReset,
-            )
+        Err(AccountsError::Validation(errors)) if errors.get("token").is_some() => {
+            invalid_link(&page, Purpose::PasswordReset)
         }
         Err(AccountsError::Validation(errors)) => {
-            let messages: Vec<String> = errors
-                .iter()
-                .flat_map(|(field, messages)| {
-                    messages.iter().map(move |m| {
-                        if field == "non_field_errors" {
-                            PASSWORDS_DIFFER.to_owned()
-                        } else {
-                            m.clone()
-                        }
-                    })
-                })
-                .collect();
-            set_password_form(&state, &templates, &session, &req, &uid, messages).await
+            set_password_form(&page, &uid, messages(&errors)).await
         }
-        Err(e) => logged_error(&e),
+        Err(e) => Err(e.into()),
     }
 }
 
 /// GET /accounts/reset/done/
-pub async fn reset_complete(
-    state: web::Data<AppState>,
-    templates: web::Data<PageTemplates>,
-    session: Session,
-    req: HttpRequest,
-) -> HttpResponse {
-    let context = base_context(&state, &session, &req, None);
-    templates.page(
+pub async fn reset_complete(page: Page) -> PageResult {
+    Ok(page.show(
         StatusCode::OK,
         "accounts/password_reset_complete.html",
-        &context,
-    )
+        None,
+        |_| {},
+    ))
 }
 
 /// A mailed link's page: a valid link shows `template`, whose button posts back to the link;
 /// nothing is used up by the GET (mail scanners open links).
 async fn button_page(
-    state: &AppState,
-    templates: &PageTemplates,
-    session: &Session,
-    req: &HttpRequest,
-    link: (&str, &str, Purpose),
+    page: &Page,
+    (uid, token): (String, String),
+    purpose: Purpose,
     template: &str,
-) -> HttpResponse {
-    let (uid, token, purpose) = link;
-    let mut context = base_context(state, session, req, None);
-    match flows::link_is_valid(state, uid, token, purpose).await {
-        Ok(true) => {
-            // The link itself (NormalizePath has trimmed its trailing slash).
-            context.insert("action", &format!("{}/", req.path()));
-            templates.page(StatusCode::OK, template, &context)
-        }
-        Ok(false) => invalid_link(templates, context, purpose),
-        Err(e) => logged_error(&e),
+) -> PageResult {
+    if !flows::link_is_valid(&page.state, &uid, &token, purpose).await? {
+        return invalid_link(page, purpose);
     }
+    // The link itself (NormalizePath has trimmed its trailing slash).
+    let action = format!("{}/", page.req.path());
+    Ok(page.show(StatusCode::OK, template, None, |c| {
+        c.insert("action", &action)
+    }))
 }
 
 /// GET /accounts/activate/{uid}/{token}/ — a page with a button; nothing is used up yet.
-pub async fn activate_page(
-    state: web::Data<AppState>,
-    templates: web::Data<PageTemplates>,
-    session: Session,
-    req: HttpRequest,
-    path: web::Path<(String, String)>,
-) -> HttpResponse {
-    let (uid, token) = path.into_inner();
-    let link = (uid.as_str(), token.as_str(), Purpose::Activation);
+pub async fn activate_page(page: Page, path: web::Path<(String, String)>) -> PageResult {
     button_page(
-        &state,
-        &templates,
-        &session,
-        &req,
-        link,
+        &page,
+        path.into_inner(),
+        Purpose::Activation,
         "accounts/activate.html",
     )
     .await
@@ -310,75 +227,44 @@ pub async fn activate_page(
 
 /// POST /accounts/activate/{uid}/{token}/ — activates (the link is used up).
 pub async fn activate_submit(
-    state: web::Data<AppState>,
-    templates: web::Data<PageTemplates>,
-    session: Session,
-    req: HttpRequest,
+    page: Page,
+    _form: Checked<TokenOnly>,
     path: web::Path<(String, String)>,
-    form: Form<CsrfForm>,
-) -> HttpResponse {
-    if !csrf::verify(&req, &session, form.csrf_token.as_deref()) {
-        return csrf_failure(&templates, &state, &session, &req);
-    }
+) -> PageResult {
     let (uid, token) = path.into_inner();
-    let mut context = base_context(&state, &session, &req, None);
-    match flows::activate(&state, &uid, &token).await {
-        Ok(()) => {
-            context.insert("stale", &false);
-            templates.page(StatusCode::OK, "accounts/activated.html", &context)
-        }
-        Err(AccountsError::StaleToken) => {
-            context.insert("stale", &true);
-            templates.page(StatusCode::OK, "accounts/activated.html", &context)
-        }
-        Err(AccountsError::Validation(_)) => invalid_link(&templates, context, Purpose::Activation),
-        Err(e) => logged_error(&e),
-    }
+    let stale = match flows::activate(&page.state, &uid, &token).await {
+        Ok(()) => false,
+        Err(AccountsError::StaleToken) => true,
+        Err(AccountsError::Validation(_)) => return invalid_link(&page, Purpose::Activation),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(
+        page.show(StatusCode::OK, "accounts/activated.html", None, |c| {
+            c.insert("stale", &stale);
+        }),
+    )
 }
 
 /// GET /accounts/email/confirm/{uid}/{token}/ — a page with a button; nothing is used up yet.
-pub async fn email_confirm_page(
-    state: web::Data<AppState>,
-    templates: web::Data<PageTemplates>,
-    session: Session,
-    req: HttpRequest,
-    path: web::Path<(String, String)>,
-) -> HttpResponse {
-    let (uid, token) = path.into_inner();
-    let link = (uid.as_str(), token.as_str(), Purpose::EmailChange);
-    button_page(
-        &state,
-        &templates,
-        &session,
-        &req,
-        link,
-        "accounts/email_confirm.html",
-    )
-    .await
+pub async fn email_confirm_page(page: Page, path: web::Path<(String, String)>) -> PageResult {
+    let template = "accounts/email_confirm.html";
+    button_page(&page, path.into_inner(), Purpose::EmailChange, template).await
 }
 
 /// POST /accounts/email/confirm/{uid}/{token}/ — the address changes (the link is used up).
 pub async fn email_confirm_submit(
-    state: web::Data<AppState>,
-    templates: web::Data<PageTemplates>,
-    session: Session,
-    req: HttpRequest,
+    page: Page,
+    _form: Checked<TokenOnly>,
     path: web::Path<(String, String)>,
-    form: Form<CsrfForm>,
-) -> HttpResponse {
-    if !csrf::verify(&req, &session, form.csrf_token.as_deref()) {
-        return csrf_failure(&templates, &state, &session, &req);
-    }
+) -> PageResult {
     let (uid, token) = path.into_inner();
-    let mut context = base_context(&state, &session, &req, None);
-    match flows::confirm_email_change(&state, &uid, &token).await {
-        Ok(user) => {
-            context.insert("email", &user.email);
-            templates.page(StatusCode::OK, "accounts/email_confirmed.html", &context)
-        }
-        Err(AccountsError::Validation(_)) => {
-            invalid_link(&templates, context, Purpose::EmailChange)
-        }
-        Err(e) => logged_error(&e),
+    match flows::confirm_email_change(&page.state, &uid, &token).await {
+        Ok(user) => Ok(
+            page.show(StatusCode::OK, "accounts/email_confirmed.html", None, |c| {
+                c.insert("email", &user.email);
+            }),
+        ),
+        Err(AccountsError::Validation(_)) => invalid_link(&page, Purpose::EmailChange),
+        Err(e) => Err(e.into()),
     }
 }

@@ -1,0 +1,127 @@
+//! Logging in and out.
+
+use actix_identity::{Identity, IdentityExt};
+use actix_web::http::StatusCode;
+use actix_web::{HttpMessage, web};
+use serde::Deserialize;
+
+use super::csrf;
+use super::page::{
+    Checked, CurrentUser, MaybeUser, Page, PageResult, TokenOnly, csrf_form, see_other,
+};
+use crate::tokens::TokenError;
+use crate::tokens::service as tokens;
+use crate::web::client::client_meta;
+
+/// Django's message for any failed login (unknown user, wrong password, inactive account).
+const LOGIN_FAILED: &str =
+    "Please enter a correct username and password. Note that both fields may be case-sensitive.";
+
+/// `next=` is followed only for same-origin relative paths: `/x`, never `//host` or `/\host`.
+fn safe_next(next: Option<&str>) -> &str {
+    match next {
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.starts_with("/\\")
+                && !n.chars().any(|c| c.is_control() || c == '\\') =>
+        {
+            n
+        }
+        _ => super::page::PROFILE,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+/// GET /accounts/login/ — a logged-in visitor goes straight on to `next`.
+pub async fn login_form(
+    page: Page,
+    MaybeUser(current): MaybeUser,
+    query: web::Query<NextQuery>,
+) -> PageResult {
+    let next = safe_next(query.next.as_deref());
+    if current.is_some() {
+        return Ok(see_other(next));
+    }
+    Ok(page.show(StatusCode::OK, "accounts/login.html", None, |c| {
+        c.insert("next", next);
+        c.insert("username", "");
+    }))
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    csrf_token: Option<String>,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    next: Option<String>,
+}
+
+csrf_form!(LoginForm);
+
+/// POST /accounts/login/ — one message for every failed login; success renews the session id
+/// and the CSRF token and redirects (303) to a safe `next`.
+pub async fn login_submit(page: Page, form: Checked<LoginForm>) -> PageResult {
+    let meta = client_meta(&page.req);
+    let next = safe_next(form.next.as_deref());
+    let username = form.username.trim();
+    match tokens::browser_login(&page.state, username, &form.password, &meta).await {
+        Ok(sid) => {
+            // Identity::login renews the session id (no fixation); the CSRF token is new too.
+            Identity::login(&page.req.extensions(), sid)
+                .map_err(|e| super::page::HtmlError::Failed(anyhow::anyhow!("{e}")))?;
+            csrf::rotate(&page.session);
+            Ok(see_other(next))
+        }
+        Err(TokenError::InvalidCredentials) => {
+            Ok(
+                page.show(StatusCode::BAD_REQUEST, "accounts/login.html", None, |c| {
+                    c.insert("next", next);
+                    c.insert("username", username);
+                    c.insert("form_error", LOGIN_FAILED);
+                }),
+            )
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// POST /accounts/logout/ — ends the session row and clears the cookie's session.
+pub async fn logout(page: Page, _form: Checked<TokenOnly>) -> PageResult {
+    if let Some(current) = CurrentUser::find(&page.req).await? {
+        tokens::end_session(&page.state, &current.sid).await?;
+    }
+    if let Ok(identity) = page.req.get_identity() {
+        identity.logout();
+    }
+    Ok(page.show(StatusCode::OK, "accounts/logged_out.html", None, |_| {}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_must_be_a_same_origin_path() {
+        assert_eq!(
+            safe_next(Some("/accounts/profile/?tab=1")),
+            "/accounts/profile/?tab=1"
+        );
+        for bad in [
+            "//evil.example",
+            "/\\evil.example",
+            "https://evil.example/",
+            "evil",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/accounts/profile/", "{bad}");
+        }
+        assert_eq!(safe_next(None), "/accounts/profile/");
+    }
+}

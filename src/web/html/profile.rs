@@ -1,0 +1,215 @@
+//! The account page: details, names, the address change, and the sessions list with "end" and
+//! "end all others".
+
+use std::collections::HashMap;
+
+use actix_web::http::StatusCode;
+use actix_web::web;
+use serde::{Deserialize, Serialize};
+
+use super::page::{
+    Checked, CurrentUser, PROFILE, Page, PageResult, TokenOnly, csrf_form, see_other,
+};
+use crate::accounts::service::{self, ProfileChanges};
+use crate::accounts::{AccountsError, flows};
+use crate::domain::{Email, FieldErrors, PersonName};
+use crate::tokens::service as tokens;
+
+#[derive(Serialize)]
+struct SessionRow {
+    id: String,
+    kind: String,
+    created: String,
+    last_seen: String,
+    ip: String,
+    user_agent: String,
+    current: bool,
+}
+
+fn when(at: chrono::NaiveDateTime) -> String {
+    at.format("%Y-%m-%d %H:%M").to_string()
+}
+
+/// What the account page's forms show again after a refused post.
+#[derive(Default)]
+struct Refused<'a> {
+    errors: FieldErrors,
+    new_email: &'a str,
+}
+
+/// The account page with its forms (names, email) and sessions table.
+async fn account_page(page: &Page, current: &CurrentUser, refused: Refused<'_>) -> PageResult {
+    let sessions = tokens::list_sessions(&page.state, current.user.id).await?;
+    let rows: Vec<SessionRow> = sessions
+        .into_iter()
+        .map(|s| SessionRow {
+            id: s.handle(),
+            current: s.id == current.sid,
+            kind: s.kind,
+            created: when(s.created_at),
+            last_seen: when(s.last_seen_at),
+            ip: s.ip.unwrap_or_default(),
+            user_agent: s.user_agent.unwrap_or_default(),
+        })
+        .collect();
+    let errors: HashMap<&str, &[String]> = refused.errors.iter().collect();
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    let user = &current.user;
+    Ok(page.show(status, "accounts/profile.html", Some(user), |c| {
+        c.insert("sessions", &rows);
+        c.insert("joined", &when(user.date_joined));
+        c.insert("new_email", refused.new_email);
+        c.insert("errors", &errors);
+    }))
+}
+
+/// GET /accounts/profile/ — the account page; anonymous visitors go to the login page.
+pub async fn profile(page: Page, current: CurrentUser) -> PageResult {
+    account_page(&page, &current, Refused::default()).await
+}
+
+#[derive(Deserialize)]
+pub struct NamesForm {
+    csrf_token: Option<String>,
+    #[serde(default)]
+    first_name: String,
+    #[serde(default)]
+    last_name: String,
+}
+
+#[derive(Deserialize)]
+pub struct EmailChangeForm {
+    csrf_token: Option<String>,
+    #[serde(default)]
+    new_email: String,
+    #[serde(default)]
+    current_password: String,
+}
+
+csrf_form!(NamesForm, EmailChangeForm);
+
+impl NamesForm {
+    fn changes(&self) -> Result<ProfileChanges, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let mut name = |field: &str, raw: &str| {
+            PersonName::parse(raw)
+                .map_err(|e| errors.add(field, e.to_string()))
+                .ok()
+        };
+        let first_name = name("first_name", &self.first_name);
+        let last_name = name("last_name", &self.last_name);
+        errors.into_result()?;
+        Ok(ProfileChanges {
+            email: None,
+            first_name,
+            last_name,
+        })
+    }
+}
+
+/// POST /accounts/profile/ — first and last name.
+pub async fn profile_submit(
+    page: Page,
+    form: Checked<NamesForm>,
+    current: CurrentUser,
+) -> PageResult {
+    let changes = match form.changes() {
+        Ok(changes) => changes,
+        Err(errors) => {
+            let refused = Refused {
+                errors,
+                ..Refused::default()
+            };
+            return account_page(&page, &current, refused).await;
+        }
+    };
+    service::update_profile(&page.state, current.user.id, changes).await?;
+    page.flash("Your details were saved.");
+    Ok(see_other(PROFILE))
+}
+
+/// Django-form words for the core's set_email errors.
+fn email_form_errors(errors: &FieldErrors) -> FieldErrors {
+    let mut worded = FieldErrors::new();
+    for (field, messages) in errors.iter() {
+        for message in messages {
+            match field {
+                "current_password" => worded.add(
+                    "current_password",
+                    "Your password was entered incorrectly. Please enter it again.",
+                ),
+                _ => worded.add("new_email", message.clone()),
+            }
+        }
+    }
+    worded
+}
+
+/// POST /accounts/email/ — the same core as set_email: the password, then a link to the new
+/// address; nothing changes until it is opened.
+pub async fn email_submit(
+    page: Page,
+    form: Checked<EmailChangeForm>,
+    current: CurrentUser,
+) -> PageResult {
+    let typed = form.new_email.trim();
+    let outcome = match Email::parse(typed) {
+        Ok(email) => {
+            let (user, keep) = (&current.user, Some(current.sid.clone()));
+            flows::request_email_change(&page.state, user, &form.current_password, email, keep)
+                .await
+        }
+        Err(e) => Err(AccountsError::Validation(FieldErrors::one("new_email", e))),
+    };
+    match outcome {
+        Ok(()) => {
+            page.flash(&format!(
+                "We sent a link to {typed}. Your address changes when you open it."
+            ));
+            Ok(see_other(PROFILE))
+        }
+        Err(AccountsError::Validation(errors)) => {
+            let errors = email_form_errors(&errors);
+            account_page(
+                &page,
+                &current,
+                Refused {
+                    errors,
+                    new_email: typed,
+                },
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// POST /accounts/sessions/{handle}/end/ — ends one of the user's other sessions.
+pub async fn end_session(
+    page: Page,
+    _form: Checked<TokenOnly>,
+    current: CurrentUser,
+    handle: web::Path<String>,
+) -> PageResult {
+    if tokens::end_own_session_by_handle(&page.state, current.user.id, &handle).await? {
+        page.flash("The session was ended.");
+    }
+    Ok(see_other(PROFILE))
+}
+
+/// POST /accounts/sessions/end-others/ — every session but this one ends.
+pub async fn end_other_sessions(
+    page: Page,
+    _form: Checked<TokenOnly>,
+    current: CurrentUser,
+) -> PageResult {
+    let keep = Some(current.sid.clone());
+    let ended = tokens::revoke_other_sessions(&page.state, current.user.id, keep).await?;
+    let plural = if ended == 1 { "" } else { "s" };
+    page.flash(&format!("{ended} other session{plural} ended."));
+    Ok(see_other(PROFILE))
+}
