@@ -134,33 +134,27 @@ pub async fn ip_throttle<B: MessageBody + 'static>(
     req: ServiceRequest,
     next: Next<B>,
 ) -> Result<ServiceResponse<EitherBody<B>>, Error> {
-    let verdict = match (
-        req.app_data::<web::Data<AppState>>(),
-        client_ip(req.request()),
-    ) {
-        (Some(state), Some(ip)) => state
-            .ip_limiter
-            .take_from(&state.db, ip, state.clock.now())
-            .await
-            .map_err(|e| {
-                if e.is_unavailable() {
-                    ApiError::Unavailable
-                } else {
-                    ApiError::Unexpected(e.into())
-                }
-            }),
-        _ => Ok(Ok(())),
-    };
-    let refusal = match verdict {
-        Ok(Ok(())) => None,
-        Ok(Err(wait)) => Some(ApiError::Throttled(whole_seconds(wait))),
-        Err(e) => Some(e),
-    };
-    if let Some(refusal) = refusal {
+    if let Some(refusal) = ip_refusal(&req).await {
         let response = refusal.error_response();
         return Ok(req.into_response(response).map_into_right_body());
     }
     Ok(next.call(req).await?.map_into_left_body())
+}
+
+/// Why the client's bucket refuses this request, if it does (empty, or unreachable).
+async fn ip_refusal(req: &ServiceRequest) -> Option<ApiError> {
+    let state = req.app_data::<web::Data<AppState>>()?;
+    let ip = client_ip(req.request())?;
+    match state
+        .ip_limiter
+        .take_from(&state.db, ip, state.clock.now())
+        .await
+    {
+        Ok(Ok(())) => None,
+        Ok(Err(wait)) => Some(ApiError::Throttled(whole_seconds(wait))),
+        Err(e) if e.is_unavailable() => Some(ApiError::Unavailable),
+        Err(e) => Some(ApiError::Unexpected(e.into())),
+    }
 }
 
 /// The root span of every request: method, route pattern (never the raw path, which may carry

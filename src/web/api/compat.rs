@@ -90,6 +90,26 @@ fn ninja_token_field(input: &Input, field: &str, message: &str) -> Result<String
         .ok_or_else(|| ninja_invalid(&[(field, message)]))
 }
 
+/// ninja's body for missing credentials: `"<field> is required"` per field.
+fn ninja_missing(errors: FieldErrors) -> ApiError {
+    let missing: Vec<(&str, String)> = errors
+        .iter()
+        .map(|(name, _)| (name, format!("{name} is required")))
+        .collect();
+    ninja_invalid(&missing)
+}
+
+/// ninja's answer to a failed login.
+fn ninja_login_error(e: TokenError) -> ApiError {
+    match e {
+        TokenError::InvalidCredentials => custom(
+            StatusCode::UNAUTHORIZED,
+            json!({"detail": "No active account found with the given credentials", "code": "authentication_failed"}),
+        ),
+        other => ninja_token_error(other),
+    }
+}
+
 /// POST /api/token/pair — echoes the identifier field it was given.
 #[utoipa::path(
     operation_id = "compat_ninja_pair",
@@ -110,13 +130,7 @@ async fn ninja_pair(
     input: Result<Input, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
     let input = ninja_body(input)?;
-    let login = credentials(&input).map_err(|errors| {
-        let missing: Vec<(&str, String)> = errors
-            .iter()
-            .map(|(name, _)| (name, format!("{name} is required")))
-            .collect();
-        ninja_invalid(&missing)
-    })?;
+    let login = credentials(&input).map_err(ninja_missing)?;
     let meta = client_meta(&req);
     let (_, pair) = service::obtain_pair(
         &state,
@@ -125,14 +139,8 @@ async fn ninja_pair(
         &meta,
         UserIdClaim::Integer,
     )
-        .await
-        .map_err(|e| match e {
-            TokenError::InvalidCredentials => custom(
-                StatusCode::UNAUTHORIZED,
-                json!({"detail": "No active account found with the given credentials", "code": "authentication_failed"}),
-            ),
-            other => ninja_token_error(other),
-        })?;
+    .await
+    .map_err(ninja_login_error)?;
     let mut body = serde_json::Map::new();
     body.insert(login.field.to_owned(), json!(login.identifier));
     body.insert("refresh".to_owned(), json!(pair.refresh));
@@ -238,6 +246,22 @@ fn fastapi_answer(user: User, access: String) -> HttpResponse {
     }))
 }
 
+/// FastAPI's request-validation shape (422), one entry per refused field.
+fn fastapi_invalid(errors: FieldErrors) -> ApiError {
+    let detail: Vec<Value> = errors
+        .iter()
+        .map(|(field, messages)| match messages.first().map(String::as_str) {
+            Some("This field is required.") => {
+                json!({"type": "missing", "loc": ["body", field], "msg": "Field required", "input": null})
+            }
+            other => {
+                json!({"type": "value_error", "loc": ["body", field], "msg": other.unwrap_or_default(), "input": null})
+            }
+        })
+        .collect();
+    custom(StatusCode::UNPROCESSABLE_ENTITY, json!({"detail": detail}))
+}
+
 /// POST /users/login/ — what an Auth.js Credentials `authorize()` posts.
 #[utoipa::path(
     operation_id = "compat_fastapi_login",
@@ -257,21 +281,7 @@ async fn fastapi_login(
     req: HttpRequest,
     input: Input,
 ) -> Result<HttpResponse, ApiError> {
-    let login = credentials(&input).map_err(|errors| {
-        // FastAPI's request-validation shape.
-        let detail: Vec<Value> = errors
-            .iter()
-            .map(|(field, messages)| match messages.first().map(String::as_str) {
-                Some("This field is required.") => {
-                    json!({"type": "missing", "loc": ["body", field], "msg": "Field required", "input": null})
-                }
-                other => {
-                    json!({"type": "value_error", "loc": ["body", field], "msg": other.unwrap_or_default(), "input": null})
-                }
-            })
-            .collect();
-        custom(StatusCode::UNPROCESSABLE_ENTITY, json!({"detail": detail}))
-    })?;
+    let login = credentials(&input).map_err(fastapi_invalid)?;
     let meta = client_meta(&req);
     match service::obtain_access(&state, &login.identifier, &login.password, &meta).await {
         Ok((user, access)) => Ok(fastapi_answer(user, access)),

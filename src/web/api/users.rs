@@ -131,6 +131,20 @@ fn no_content() -> HttpResponse {
     ),
 )]
 async fn create(state: web::Data<AppState>, input: Input) -> Result<HttpResponse, ApiError> {
+    let registration = registration(&input, state.settings.user_create_password_retype)?;
+    let body = match service::register(&state, registration).await? {
+        // With enumeration protection every registration answers alike.
+        Registered::Created(user) if state.settings.mail.prevent_enumeration => {
+            json!({"email": user.email, "username": user.username})
+        }
+        Registered::Created(user) => json!(UserBody::from(user)),
+        Registered::Concealed { email, username } => json!({"email": email, "username": username}),
+    };
+    Ok(HttpResponse::Created().json(body))
+}
+
+/// Djoser's registration fields (and `re_password` when retyping is on), or every problem.
+fn registration(input: &Input, retype_required: bool) -> Result<Registration, ApiError> {
     let mut errors = FieldErrors::new();
     let email = input.parsed("email", true, &mut errors, Email::parse);
     let username = input
@@ -144,11 +158,9 @@ async fn create(state: web::Data<AppState>, input: Input) -> Result<HttpResponse
     let password = input.required("password", false, &mut errors);
     let first_name = input.parsed("first_name", false, &mut errors, PersonName::parse);
     let last_name = input.parsed("last_name", false, &mut errors, PersonName::parse);
-    let retype = if state.settings.user_create_password_retype {
-        input.required("re_password", false, &mut errors)
-    } else {
-        None
-    };
+    let retype = retype_required
+        .then(|| input.required("re_password", false, &mut errors))
+        .flatten();
     let (Some(email), Some(password), true) = (email, password, errors.is_empty()) else {
         return Err(ApiError::Validation(errors));
     };
@@ -156,24 +168,13 @@ async fn create(state: web::Data<AppState>, input: Input) -> Result<HttpResponse
         errors.add("non_field_errors", service::PASSWORD_MISMATCH);
         return Err(ApiError::Validation(errors));
     }
-    let registration = Registration {
+    Ok(Registration {
         email,
         username,
         first_name: first_name.unwrap_or_default(),
         last_name: last_name.unwrap_or_default(),
         password,
-    };
-    match service::register(&state, registration).await? {
-        // With enumeration protection every registration answers alike.
-        Registered::Created(user) if state.settings.mail.prevent_enumeration => {
-            Ok(HttpResponse::Created()
-                .json(json!({"email": user.email, "username": user.username})))
-        }
-        Registered::Created(user) => Ok(HttpResponse::Created().json(UserBody::from(user))),
-        Registered::Concealed { email, username } => {
-            Ok(HttpResponse::Created().json(json!({"email": email, "username": username})))
-        }
-    }
+    })
 }
 
 #[derive(Deserialize)]
@@ -181,6 +182,38 @@ struct PageQuery {
     page: Option<String>,
     after: Option<String>,
     before: Option<String>,
+}
+
+impl PageQuery {
+    fn number(&self) -> Result<i64, ApiError> {
+        self.page
+            .as_deref()
+            .and_then(|raw| raw.parse::<i64>().ok())
+            .filter(|n| *n >= 1)
+            .ok_or(ApiError::NotFound("Invalid page."))
+    }
+}
+
+/// Where the asked-for page starts; `None` without `page` (the whole list). `after` and
+/// `before` are checked even then.
+fn page_at(query: &PageQuery) -> Result<Option<PageAt>, ApiError> {
+    let id = |raw: &Option<String>| {
+        raw.as_deref()
+            .map(|r| {
+                r.parse::<i64>()
+                    .map_err(|_| ApiError::NotFound("Invalid page."))
+            })
+            .transpose()
+    };
+    let (after, before) = (id(&query.after)?, id(&query.before)?);
+    if query.page.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(match (after, before) {
+        (Some(after), _) => PageAt::After(after),
+        (None, Some(before)) => PageAt::Before(before),
+        (None, None) => PageAt::Number(query.number()?),
+    }))
 }
 
 /// Users per round trip to the database when streaming the whole list.
@@ -213,30 +246,14 @@ async fn list(
     query: web::Query<PageQuery>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let invalid = || ApiError::NotFound("Invalid page.");
-    let id = |raw: &Option<String>| {
-        raw.as_deref()
-            .map(|r| r.parse::<i64>().map_err(|_| invalid()))
-            .transpose()
-    };
-    let (after, before) = (id(&query.after)?, id(&query.before)?);
-    let Some(raw) = &query.page else {
+    let Some(at) = page_at(&query)? else {
         return Ok(stream_users(state.into_inner(), auth.user));
     };
-    let number = raw
-        .parse::<i64>()
-        .ok()
-        .filter(|n| *n >= 1)
-        .ok_or_else(invalid)?;
-    let at = match (after, before) {
-        (Some(after), _) => PageAt::After(after),
-        (None, Some(before)) => PageAt::Before(before),
-        (None, None) => PageAt::Number(number),
-    };
+    let number = query.number()?;
     let size = i64::from(state.settings.users_page_size);
     let page = service::visible_users(&state, &auth.user, at, size).await?;
     if page.users.is_empty() && number > 1 {
-        return Err(invalid());
+        return Err(ApiError::NotFound("Invalid page."));
     }
     Ok(HttpResponse::Ok().json(page_body(&req, number, size, page)))
 }
@@ -561,27 +578,27 @@ async fn set_password(
     BearerUser(auth): BearerUser,
     input: Input,
 ) -> Result<HttpResponse, ApiError> {
+    let (current, new, retype) = password_change(&input, state.settings.set_password_retype)?;
+    let keep = Some(auth.session_id);
+    service::change_password(&state, &auth.user, &current, new, retype.as_deref(), keep).await?;
+    Ok(no_content())
+}
+
+/// set_password's `current_password`, `new_password` and (when retyping is on) `re_new_password`.
+fn password_change(
+    input: &Input,
+    retype_required: bool,
+) -> Result<(String, String, Option<String>), ApiError> {
     let mut errors = FieldErrors::new();
     let new = input.required("new_password", false, &mut errors);
-    let retype = if state.settings.set_password_retype {
-        input.required("re_new_password", false, &mut errors)
-    } else {
-        None
-    };
+    let retype = retype_required
+        .then(|| input.required("re_new_password", false, &mut errors))
+        .flatten();
     let current = input.required("current_password", false, &mut errors);
-    let (Some(new), Some(current), true) = (new, current, errors.is_empty()) else {
-        return Err(ApiError::Validation(errors));
-    };
-    service::change_password(
-        &state,
-        &auth.user,
-        &current,
-        new,
-        retype.as_deref(),
-        Some(auth.session_id),
-    )
-    .await?;
-    Ok(no_content())
+    match (current, new, errors.is_empty()) {
+        (Some(current), Some(new), true) => Ok((current, new, retype)),
+        _ => Err(ApiError::Validation(errors)),
+    }
 }
 
 /// POST /auth/users/set_email/ — 204; a confirmation link goes to the new address, which takes

@@ -28,18 +28,8 @@ pub async fn page_middleware<B: MessageBody + 'static>(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/html"));
-    let status = res.status();
-    let mut res = if !is_html && has_page(status) {
-        // The page replaces the error response, so log the client's fault here (the server's
-        // own faults were logged where they happened).
-        if let Some(error) = res.response().error()
-            && status.is_client_error()
-        {
-            tracing::warn!(%status, %error, "answered with the HTML error page");
-        }
-        let retry_after = res.headers().get(header::RETRY_AFTER).cloned();
-        let page = friendly_error(res.request(), status, retry_after.as_ref());
-        res.into_response(page).map_into_right_body()
+    let mut res = if !is_html && has_page(res.status()) {
+        with_error_page(res).map_into_right_body()
     } else {
         res.map_into_left_body()
     };
@@ -49,6 +39,21 @@ pub async fn page_middleware<B: MessageBody + 'static>(
         .is_some_and(|s| s.settings.secure_cookies);
     security_headers(res.headers_mut(), private_url, hsts);
     Ok(res)
+}
+
+/// The HTML page of the response's status in place of its body. The page replaces the error
+/// response, so a client's fault is logged here (the server's own were logged where they
+/// happened).
+fn with_error_page<B>(res: ServiceResponse<B>) -> ServiceResponse {
+    let status = res.status();
+    if let Some(error) = res.response().error()
+        && status.is_client_error()
+    {
+        tracing::warn!(%status, %error, "answered with the HTML error page");
+    }
+    let retry_after = res.headers().get(header::RETRY_AFTER).cloned();
+    let page = friendly_error(res.request(), status, retry_after.as_ref());
+    res.into_response(page)
 }
 
 /// Pages whose URL carries a one-time token (they must never leak it in a Referer).

@@ -301,13 +301,6 @@ pub trait CsrfForm {
 /// A form whose CSRF token (and the request's Origin) matched: [`HtmlError::Csrf`] otherwise.
 pub struct Checked<T>(pub T);
 
-impl<T> Checked<T> {
-    /// The form.
-    pub fn into_inner(self) -> T {
-        self.0
-    }
-}
-
 impl<T> std::ops::Deref for Checked<T> {
     type Target = T;
 

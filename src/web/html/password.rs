@@ -62,19 +62,10 @@ pub async fn password_change_submit(
     form: Checked<PasswordChangeForm>,
     current: CurrentUser,
 ) -> PageResult {
-    let form = form.into_inner();
     let (user, keep) = (&current.user, Some(current.sid.clone()));
+    let (old, new) = (&form.old_password, form.new_password1.clone());
     let retype = Some(form.new_password2.as_str());
-    let outcome = service::change_password(
-        &page.state,
-        user,
-        &form.old_password,
-        form.new_password1.clone(),
-        retype,
-        keep,
-    )
-    .await;
-    match outcome {
+    match service::change_password(&page.state, user, old, new, retype, keep).await {
         Ok(()) => Ok(see_other("/accounts/password_change/done/")),
         Err(AccountsError::Validation(errors)) => Ok(page.show(
             StatusCode::BAD_REQUEST,

@@ -13,6 +13,7 @@ use super::page::{
 use crate::accounts::service::{self, ProfileChanges};
 use crate::accounts::{AccountsError, flows};
 use crate::domain::{Email, FieldErrors, PersonName};
+use crate::tokens::Session;
 use crate::tokens::service as tokens;
 
 #[derive(Serialize)]
@@ -24,6 +25,21 @@ struct SessionRow {
     ip: String,
     user_agent: String,
     current: bool,
+}
+
+impl SessionRow {
+    /// A session as the table shows it: by its public handle, never its id.
+    fn of(session: Session, current_sid: &str) -> Self {
+        Self {
+            id: session.handle(),
+            current: session.id == current_sid,
+            kind: session.kind,
+            created: when(session.created_at),
+            last_seen: when(session.last_seen_at),
+            ip: session.ip.unwrap_or_default(),
+            user_agent: session.user_agent.unwrap_or_default(),
+        }
+    }
 }
 
 fn when(at: chrono::NaiveDateTime) -> String {
@@ -42,15 +58,7 @@ async fn account_page(page: &Page, current: &CurrentUser, refused: Refused<'_>) 
     let sessions = tokens::list_sessions(&page.state, current.user.id).await?;
     let rows: Vec<SessionRow> = sessions
         .into_iter()
-        .map(|s| SessionRow {
-            id: s.handle(),
-            current: s.id == current.sid,
-            kind: s.kind,
-            created: when(s.created_at),
-            last_seen: when(s.last_seen_at),
-            ip: s.ip.unwrap_or_default(),
-            user_agent: s.user_agent.unwrap_or_default(),
-        })
+        .map(|s| SessionRow::of(s, &current.sid))
         .collect();
     let errors: HashMap<&str, &[String]> = refused.errors.iter().collect();
     let status = if errors.is_empty() {
@@ -157,18 +165,10 @@ pub async fn email_submit(
     current: CurrentUser,
 ) -> PageResult {
     let typed = form.new_email.trim();
-    let outcome = match Email::parse(typed) {
-        Ok(email) => {
-            let (user, keep) = (&current.user, Some(current.sid.clone()));
-            flows::request_email_change(&page.state, user, &form.current_password, email, keep)
-                .await
-        }
-        Err(e) => Err(AccountsError::Validation(FieldErrors::one("new_email", e))),
-    };
-    match outcome {
+    match request_email_change(&page, &form, &current).await {
         Ok(()) => {
             page.flash(&format!(
-                "We sent a link to {typed}. Your address changes when you open it."
+                "We sent a link to {typed}. It changes when you open it."
             ));
             Ok(see_other(PROFILE))
         }
@@ -186,6 +186,18 @@ pub async fn email_submit(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// The form's address, parsed, handed to the core's set_email.
+async fn request_email_change(
+    page: &Page,
+    form: &EmailChangeForm,
+    current: &CurrentUser,
+) -> Result<(), AccountsError> {
+    let email = Email::parse(&form.new_email)
+        .map_err(|e| AccountsError::Validation(FieldErrors::one("new_email", e)))?;
+    let (user, keep) = (&current.user, Some(current.sid.clone()));
+    flows::request_email_change(&page.state, user, &form.current_password, email, keep).await
 }
 
 /// POST /accounts/sessions/{handle}/end/ — ends one of the user's other sessions.

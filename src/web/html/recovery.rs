@@ -160,20 +160,15 @@ pub async fn set_password_submit(
     let Some(token) = session_token(&page, &uid) else {
         return invalid_link(&page, Purpose::PasswordReset);
     };
-    let form = form.into_inner();
-    let retype = Some(form.new_password2.as_str());
-    let outcome = flows::confirm_password_reset(
-        &page.state,
-        &uid,
-        &token,
+    let (new, retype) = (
         form.new_password1.clone(),
-        retype,
-    )
-    .await;
-    match outcome {
+        Some(form.new_password2.as_str()),
+    );
+    match flows::confirm_password_reset(&page.state, &uid, &token, new, retype).await {
         Ok(()) => {
-            page.session.remove(RESET_TOKEN);
-            page.session.remove(RESET_UID);
+            for key in [RESET_TOKEN, RESET_UID] {
+                page.session.remove(key);
+            }
             Ok(see_other("/accounts/reset/done/"))
         }
         Err(AccountsError::Validation(errors)) if errors.get("token").is_some() => {
