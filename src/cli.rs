@@ -213,10 +213,10 @@ async fn admin(command: Command, state: &AppState, env: &HashMap<String, String>
             let flushed = crate::maintenance::flush_expired(state)
                 .await
                 .map_err(|e| CliError::new(e.to_string()))?;
-            let tokens = flushed.tokens;
+            let sessions = flushed.sessions;
             println!(
                 "Deleted {} sessions, {} refresh tokens and {} one-time tokens.",
-                tokens.sessions, tokens.refresh_tokens, tokens.one_time_tokens
+                sessions.sessions, sessions.refresh_tokens, flushed.one_time_tokens
             );
             println!(
                 "Deleted {} delivered mails, {} mail cooldowns and {} throttle records.",

@@ -39,6 +39,7 @@ pub mod db;
 pub mod domain;
 pub mod mail;
 pub mod maintenance;
+pub mod sessions;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

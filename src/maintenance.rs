@@ -3,17 +3,20 @@
 
 use chrono::Duration;
 
+use crate::accounts::onetime;
 use crate::db::{DbError, write_transaction};
 use crate::mail::{cooldown, outbox};
+use crate::sessions::ops as session_ops;
 use crate::state::AppState;
 use crate::throttle;
-use crate::tokens::ops as token_ops;
 
 /// What [`flush_expired`] removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Flushed {
-    /// Sessions, refresh tokens and one-time tokens.
-    pub tokens: token_ops::Flushed,
+    /// Ended sessions and expired refresh tokens.
+    pub sessions: session_ops::Flushed,
+    /// Expired or used one-time tokens (reset, activation and address-change links).
+    pub one_time_tokens: usize,
     /// Delivered mail older than `sent_mail_retention`.
     pub sent_mail: usize,
     /// Mail cooldowns that ended.
@@ -41,13 +44,15 @@ pub async fn flush_expired(state: &AppState) -> Result<Flushed, DbError> {
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| -> Result<Flushed, diesel::result::Error> {
-                let tokens = token_ops::flush_expired(conn, now)?;
+                let sessions = session_ops::flush_expired(conn, now)?;
+                let one_time_tokens = onetime::flush_spent(conn, now)?;
                 let sent_mail = outbox::flush_sent(conn, now - retention)?;
                 let cooldowns = cooldown::flush_ended(conn, now - cooldown)?;
                 let throttle = throttle::flush_stale(conn, now, &limits)?
                     + ip_limiter.flush_full(conn, now)?;
                 Ok(Flushed {
-                    tokens,
+                    sessions,
+                    one_time_tokens,
                     sent_mail,
                     cooldowns,
                     throttle,

@@ -5,6 +5,7 @@
 use chrono::Duration;
 use serde::Serialize;
 
+use super::onetime::{self, Purpose};
 use super::ops;
 use super::service::{PASSWORD_MISMATCH, password_errors};
 use super::{AccountsError, User};
@@ -13,10 +14,9 @@ use crate::db::DbConn;
 use crate::db::write_transaction;
 use crate::domain::{Email, FieldErrors, NewPassword, UserAttributes, decode_uid, encode_uid};
 use crate::mail::{MailError, MailKind, cooldown, outbox};
+use crate::sessions::ops as session_ops;
 use crate::state::AppState;
 use crate::throttle;
-use crate::tokens::onetime::{self, Purpose};
-use crate::tokens::ops as token_ops;
 
 /// Djoser's message for a bad, used or expired token.
 pub const INVALID_TOKEN: &str = "Invalid token for given user.";
@@ -177,7 +177,7 @@ pub(crate) fn apply_new_password(
     let now = state.clock.now_naive();
     ops::set_password_hash(conn, user.id, hash)?;
     onetime::revoke_all(conn, user.id, now)?;
-    token_ops::revoke_user_sessions(conn, user.id, keep, now)?;
+    session_ops::revoke_user_sessions(conn, user.id, keep, now)?;
     throttle::clear(conn, &throttle::user_key(user.id))?;
     audit::record(conn, kind, Some(user.id), None, None, now)?;
     let notice = state.settings.mail.password_changed_email_confirmation;
@@ -579,7 +579,12 @@ pub async fn confirm_email_change(
                 }
                 ops::set_email(conn, user.id, &email)?;
                 onetime::revoke_all(conn, user.id, now)?;
-                token_ops::revoke_user_sessions(conn, user.id, pending.session_id.as_deref(), now)?;
+                session_ops::revoke_user_sessions(
+                    conn,
+                    user.id,
+                    pending.session_id.as_deref(),
+                    now,
+                )?;
                 audit::record(
                     conn,
                     AuditKind::EmailChanged,

@@ -3,6 +3,7 @@
 mod error;
 pub mod flows;
 mod models;
+pub mod onetime;
 pub mod ops;
 mod password;
 pub mod service;

@@ -12,9 +12,9 @@ use crate::domain::{
     Username,
 };
 use crate::mail::MailKind;
+use crate::sessions::ops as session_ops;
 use crate::state::AppState;
 use crate::throttle::{self, Reservation, ThrottleLimits};
-use crate::tokens::ops as token_ops;
 use chrono::NaiveDateTime;
 
 /// Django's message for a duplicate username.
@@ -531,7 +531,7 @@ pub async fn set_active(
                 let kind = if active {
                     AuditKind::UserActivated
                 } else {
-                    token_ops::revoke_user_sessions(conn, user.id, None, now)?;
+                    session_ops::revoke_user_sessions(conn, user.id, None, now)?;
                     AuditKind::UserDeactivated
                 };
                 audit::record(conn, kind, Some(user.id), None, None, now)?;

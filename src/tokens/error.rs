@@ -1,5 +1,6 @@
 use crate::accounts::AccountsError;
 use crate::db::DbError;
+use crate::sessions::SessionError;
 
 /// Why a token (or the login that would mint one) was refused.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +53,15 @@ impl From<DbError> for TokenError {
 impl From<diesel::result::Error> for TokenError {
     fn from(e: diesel::result::Error) -> Self {
         DbError::Query(e).into()
+    }
+}
+
+impl From<SessionError> for TokenError {
+    fn from(e: SessionError) -> Self {
+        match e {
+            SessionError::Unavailable => Self::Unavailable,
+            SessionError::Unexpected(e) => Self::Unexpected(e),
+        }
     }
 }
 

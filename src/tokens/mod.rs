@@ -1,12 +1,9 @@
-//! Tokens: JWT access/refresh pairs, sessions (one per login), rotation with reuse detection.
+//! Tokens: JWT access/refresh pairs over sessions (one per login), rotation with reuse
+//! detection, bearer and browser-cookie authentication. Above accounts (logins) and sessions.
 
 mod error;
 mod jwt;
-mod models;
-pub mod onetime;
-pub mod ops;
 pub mod service;
 
 pub use error::TokenError;
 pub use jwt::{Audience, Claims, JwtCodec, TokenType, UserIdClaim};
-pub use models::{RefreshToken, Session, SessionKind};

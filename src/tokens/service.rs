@@ -2,14 +2,18 @@
 //! blacklist, and authenticate a bearer token.
 
 use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
 
 use super::jwt::{paired_access_jti, random_id};
-use super::{Claims, RefreshToken, Session, SessionKind, TokenError, TokenType, UserIdClaim, ops};
+use super::{Claims, TokenError, TokenType, UserIdClaim};
 use crate::accounts::{User, service as accounts};
 use crate::audit::{self, AuditKind};
 use crate::config::RefreshRotation;
+use crate::db::DbConn;
+use crate::db::schema::{sessions, users};
 use crate::db::write_transaction;
 use crate::domain::ClientMeta;
+use crate::sessions::{RefreshToken, Session, SessionKind, ops, service as session_service};
 use crate::state::AppState;
 
 /// An access/refresh pair, as JWT strings.
@@ -105,27 +109,6 @@ fn mint_access(
     state.jwt.encode(&claims)
 }
 
-fn new_session(
-    user_id: i64,
-    kind: SessionKind,
-    meta: &ClientMeta,
-    now: NaiveDateTime,
-    expires_at: NaiveDateTime,
-) -> Session {
-    Session {
-        id: random_id(),
-        user_id,
-        kind: kind.as_str().to_owned(),
-        created_at: now,
-        last_seen_at: now,
-        expires_at,
-        ip: meta.ip.clone(),
-        user_agent: meta.user_agent.clone(),
-        revoked_at: None,
-        renewable: false,
-    }
-}
-
 /// Checks credentials (username or email) and opens an API session with a fresh pair whose
 /// `user_id` is written as `format` says.
 pub async fn obtain_pair(
@@ -138,7 +121,7 @@ pub async fn obtain_pair(
     let user = accounts::authenticate(state, identifier, password, meta).await?;
     let now = state.clock.now_naive();
     let expires_at = now + seconds(state.settings.refresh_token_lifetime);
-    let session = new_session(user.id, SessionKind::Api, meta, now, expires_at);
+    let session = Session::open(user.id, SessionKind::Api, meta, now, expires_at);
     let row = RefreshToken {
         jti: random_id(),
         session_id: session.id.clone(),
@@ -176,7 +159,7 @@ pub async fn obtain_access(
     let user = accounts::authenticate(state, identifier, password, meta).await?;
     let now = state.clock.now_naive();
     let expires_at = now + seconds(state.settings.session_absolute_lifetime);
-    let mut session = new_session(user.id, SessionKind::Api, meta, now, expires_at);
+    let mut session = Session::open(user.id, SessionKind::Api, meta, now, expires_at);
     session.renewable = true;
     let sid = session.id.clone();
     state
@@ -318,7 +301,7 @@ pub async fn refresh(
 
 /// A new child of `parent` in its session (the session's expiry moves with it).
 fn issue_child(
-    conn: &mut crate::db::DbConn,
+    conn: &mut DbConn,
     parent: &RefreshToken,
     now: NaiveDateTime,
     lifetime: Duration,
@@ -380,12 +363,12 @@ async fn refresh_without_rotation(
 /// `expires_at`). An inactive user is reported first, whatever became of the session
 /// (deactivation ends them all), as SimpleJWT reports `user_inactive`.
 fn live_session(
-    conn: &mut crate::db::DbConn,
+    conn: &mut DbConn,
     sid: &str,
     now: NaiveDateTime,
     idle: Duration,
 ) -> Result<(Session, User), TokenError> {
-    let (session, user) = ops::session_with_user(conn, sid)?.ok_or(TokenError::UserNotFound)?;
+    let (session, user) = session_with_user(conn, sid)?.ok_or(TokenError::UserNotFound)?;
     if !user.is_active {
         return Err(TokenError::UserInactive);
     }
@@ -441,7 +424,7 @@ pub async fn blacklist(state: &AppState, token: &str) -> Result<(), TokenError> 
                     return Err(TokenError::Invalid);
                 }
                 let (session, _) =
-                    ops::session_with_user(conn, &row.session_id)?.ok_or(TokenError::Invalid)?;
+                    session_with_user(conn, &row.session_id)?.ok_or(TokenError::Invalid)?;
                 if session.revoked_at.is_some() {
                     return Err(TokenError::Blacklisted);
                 }
@@ -569,41 +552,9 @@ pub async fn end_session_of(state: &AppState, token: &str) -> Result<(), TokenEr
         .await
 }
 
-/// Ends every session of the user except `keep`.
-pub async fn revoke_other_sessions(
-    state: &AppState,
-    user_id: i64,
-    keep: Option<String>,
-) -> Result<usize, TokenError> {
-    let now = state.clock.now_naive();
-    state
-        .db
-        .run(move |conn| {
-            ops::revoke_user_sessions(conn, user_id, keep.as_deref(), now).map_err(TokenError::from)
-        })
-        .await
-}
-
 /// How stale `last_seen_at` may get before a request refreshes it: one write a minute per
 /// session at most, not one per request.
 const LAST_SEEN_RESOLUTION: Duration = Duration::seconds(60);
-
-/// Opens a browser session (one `sessions` row) for a user who just logged in; returns its id.
-pub async fn open_browser_session(
-    state: &AppState,
-    user_id: i64,
-    meta: &ClientMeta,
-) -> Result<String, TokenError> {
-    let now = state.clock.now_naive();
-    let expires_at = now + seconds(state.settings.session_absolute_lifetime);
-    let session = new_session(user_id, SessionKind::Browser, meta, now, expires_at);
-    let sid = session.id.clone();
-    state
-        .db
-        .run(move |conn| ops::insert_session(conn, &session).map_err(TokenError::from))
-        .await?;
-    Ok(sid)
-}
 
 /// The user of a live browser session: not revoked, not past its absolute lifetime or idle
 /// timeout, user active. One indexed lookup (plus a last-seen write once a minute).
@@ -629,72 +580,6 @@ pub async fn browser_session_user(state: &AppState, sid: &str) -> Result<User, T
         .await
 }
 
-/// Ends one session (logout).
-pub async fn end_session(state: &AppState, sid: &str) -> Result<(), TokenError> {
-    let now = state.clock.now_naive();
-    let sid = sid.to_owned();
-    state
-        .db
-        .run(move |conn| {
-            write_transaction(conn, |conn| {
-                ops::revoke_session(conn, &sid, now).map_err(TokenError::from)
-            })
-        })
-        .await
-}
-
-/// The user's live sessions (browser and API), newest first.
-pub async fn list_sessions(state: &AppState, user_id: i64) -> Result<Vec<Session>, TokenError> {
-    let now = state.clock.now_naive();
-    let idle = seconds(state.settings.session_idle_timeout);
-    state
-        .db
-        .run(move |conn| ops::live_sessions(conn, user_id, now, idle).map_err(TokenError::from))
-        .await
-}
-
-/// Ends the user's own live session with this public [`Session::handle`]; false when they
-/// have none with it.
-pub async fn end_own_session_by_handle(
-    state: &AppState,
-    user_id: i64,
-    handle: &str,
-) -> Result<bool, TokenError> {
-    let now = state.clock.now_naive();
-    let idle = seconds(state.settings.session_idle_timeout);
-    let handle = handle.to_owned();
-    state
-        .db
-        .run(move |conn| {
-            write_transaction(conn, |conn| -> Result<bool, TokenError> {
-                let sessions = ops::live_sessions(conn, user_id, now, idle)?;
-                match sessions.iter().find(|s| s.handle() == handle) {
-                    Some(session) => Ok(ops::revoke_own_session(conn, user_id, &session.id, now)?),
-                    None => Ok(false),
-                }
-            })
-        })
-        .await
-}
-
-/// Ends one of the user's own sessions; false when it is not theirs.
-pub async fn end_own_session(
-    state: &AppState,
-    user_id: i64,
-    sid: &str,
-) -> Result<bool, TokenError> {
-    let now = state.clock.now_naive();
-    let sid = sid.to_owned();
-    state
-        .db
-        .run(move |conn| {
-            write_transaction(conn, |conn| {
-                ops::revoke_own_session(conn, user_id, &sid, now).map_err(TokenError::from)
-            })
-        })
-        .await
-}
-
 /// Checks credentials (username or email) and opens a browser session; returns its id.
 pub async fn browser_login(
     state: &AppState,
@@ -703,5 +588,15 @@ pub async fn browser_login(
     meta: &ClientMeta,
 ) -> Result<String, TokenError> {
     let user = accounts::authenticate(state, identifier, password, meta).await?;
-    open_browser_session(state, user.id, meta).await
+    Ok(session_service::open_browser_session(state, user.id, meta).await?)
+}
+
+/// A session with its user, in one indexed lookup (primary keys on both sides).
+fn session_with_user(conn: &mut DbConn, sid: &str) -> QueryResult<Option<(Session, User)>> {
+    sessions::table
+        .inner_join(users::table)
+        .filter(sessions::id.eq(sid))
+        .select((Session::as_select(), User::as_select()))
+        .first(conn)
+        .optional()
 }

@@ -385,7 +385,7 @@ async fn an_expired_session_renews_nothing(backend: Backend) {
     assert_eq!(renew(last.clone()).await.status(), 401);
     assert_eq!(app.get_bearer("/auth/users/me/", &last).await.status(), 401);
     let sam = accounts::get_by_username(&app.state, "sam").await.unwrap();
-    let live = latchkey::tokens::service::list_sessions(&app.state, sam.id)
+    let live = latchkey::sessions::service::list_sessions(&app.state, sam.id)
         .await
         .unwrap();
     assert!(live.is_empty(), "and gone from the account page: {live:?}");
@@ -709,10 +709,10 @@ async fn a_deactivated_user_cannot_reactivate_themselves(backend: Backend) {
         .state
         .db
         .run(move |conn| {
-            latchkey::tokens::onetime::issue(
+            latchkey::accounts::onetime::issue(
                 conn,
                 dee.id,
-                latchkey::tokens::onetime::Purpose::Activation,
+                latchkey::accounts::onetime::Purpose::Activation,
                 now,
                 Duration::hours(1),
             )

@@ -9,6 +9,7 @@ use super::csrf;
 use super::page::{
     Checked, CurrentUser, MaybeUser, Page, PageResult, TokenOnly, csrf_form, see_other,
 };
+use crate::sessions::service as sessions;
 use crate::tokens::TokenError;
 use crate::tokens::service as tokens;
 use crate::web::client::client_meta;
@@ -95,7 +96,7 @@ pub async fn login_submit(page: Page, form: Checked<LoginForm>) -> PageResult {
 /// POST /accounts/logout/ — ends the session row and clears the cookie's session.
 pub async fn logout(page: Page, _form: Checked<TokenOnly>) -> PageResult {
     if let Some(current) = CurrentUser::find(&page.req).await? {
-        tokens::end_session(&page.state, &current.sid).await?;
+        sessions::end_session(&page.state, &current.sid).await?;
     }
     if let Ok(identity) = page.req.get_identity() {
         identity.logout();

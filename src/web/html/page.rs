@@ -18,6 +18,7 @@ use tera::Context;
 use super::form::Form;
 use super::{PageTemplates, csrf};
 use crate::accounts::{AccountsError, User};
+use crate::sessions::SessionError;
 use crate::state::AppState;
 use crate::tokens::TokenError;
 use crate::tokens::service as tokens;
@@ -100,6 +101,15 @@ impl From<TokenError> for HtmlError {
             TokenError::Throttled { retry_after } => Self::Throttled(retry_after),
             TokenError::Unavailable => Self::Unavailable,
             other => Self::Failed(other.into()),
+        }
+    }
+}
+
+impl From<SessionError> for HtmlError {
+    fn from(e: SessionError) -> Self {
+        match e {
+            SessionError::Unavailable => Self::Unavailable,
+            SessionError::Unexpected(e) => Self::Failed(e),
         }
     }
 }

@@ -13,8 +13,8 @@ use super::page::{
 use crate::accounts::service::{self, ProfileChanges};
 use crate::accounts::{AccountsError, flows};
 use crate::domain::{Email, FieldErrors, PersonName};
-use crate::tokens::Session;
-use crate::tokens::service as tokens;
+use crate::sessions::Session;
+use crate::sessions::service as sessions;
 
 #[derive(Serialize)]
 struct SessionRow {
@@ -55,7 +55,7 @@ struct Refused<'a> {
 
 /// The account page with its forms (names, email) and sessions table.
 async fn account_page(page: &Page, current: &CurrentUser, refused: Refused<'_>) -> PageResult {
-    let sessions = tokens::list_sessions(&page.state, current.user.id).await?;
+    let sessions = sessions::list_sessions(&page.state, current.user.id).await?;
     let rows: Vec<SessionRow> = sessions
         .into_iter()
         .map(|s| SessionRow::of(s, &current.sid))
@@ -207,7 +207,7 @@ pub async fn end_session(
     current: CurrentUser,
     handle: web::Path<String>,
 ) -> PageResult {
-    if tokens::end_own_session_by_handle(&page.state, current.user.id, &handle).await? {
+    if sessions::end_own_session_by_handle(&page.state, current.user.id, &handle).await? {
         page.flash("The session was ended.");
     }
     Ok(see_other(PROFILE))
@@ -220,7 +220,7 @@ pub async fn end_other_sessions(
     current: CurrentUser,
 ) -> PageResult {
     let keep = Some(current.sid.clone());
-    let ended = tokens::revoke_other_sessions(&page.state, current.user.id, keep).await?;
+    let ended = sessions::revoke_other_sessions(&page.state, current.user.id, keep).await?;
     let plural = if ended == 1 { "" } else { "s" };
     page.flash(&format!("{ended} other session{plural} ended."));
     Ok(see_other(PROFILE))

@@ -9,9 +9,9 @@ use serde::Deserialize;
 
 use super::page::{Checked, Page, PageResult, TokenOnly, csrf_form, see_other};
 use super::password::PASSWORDS_DIFFER;
+use crate::accounts::onetime::Purpose;
 use crate::accounts::{AccountsError, flows};
 use crate::domain::{Email, FieldErrors};
-use crate::tokens::onetime::Purpose;
 
 const RESET_TOKEN: &str = "reset_token";
 const RESET_UID: &str = "reset_uid";

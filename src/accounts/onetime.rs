@@ -185,3 +185,15 @@ pub fn revoke_all(conn: &mut DbConn, user_id: i64, now: NaiveDateTime) -> QueryR
     .set(one_time_tokens::used_at.eq(Some(now)))
     .execute(conn)
 }
+
+/// Deletes expired and used tokens (housekeeping): they can never be accepted again.
+pub fn flush_spent(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::delete(
+        one_time_tokens::table.filter(
+            one_time_tokens::expires_at
+                .le(now)
+                .or(one_time_tokens::used_at.is_not_null()),
+        ),
+    )
+    .execute(conn)
+}

@@ -2,6 +2,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::{refresh_tokens, sessions};
+use crate::domain::ClientMeta;
 
 /// Where a session came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +51,30 @@ pub struct Session {
 }
 
 impl Session {
+    /// A new live session of `user_id`, opened now from the client described by `meta`.
+    pub fn open(
+        user_id: i64,
+        kind: SessionKind,
+        meta: &ClientMeta,
+        now: NaiveDateTime,
+        expires_at: NaiveDateTime,
+    ) -> Self {
+        let mut id = [0u8; 16];
+        rand::fill(&mut id);
+        Self {
+            id: id.iter().map(|b| format!("{b:02x}")).collect(),
+            user_id,
+            kind: kind.as_str().to_owned(),
+            created_at: now,
+            last_seen_at: now,
+            expires_at,
+            ip: meta.ip.clone(),
+            user_agent: meta.user_agent.clone(),
+            revoked_at: None,
+            renewable: false,
+        }
+    }
+
     /// A public handle for the session, for pages and lists: the id itself (a bearer secret for
     /// a browser session) never leaves the server.
     pub fn handle(&self) -> String {

@@ -1,12 +1,12 @@
-//! Synchronous, connection-first session and refresh-token operations.
+//! Synchronous, connection-first session and refresh-token operations (no users: a join with
+//! the user belongs to the module that needs it).
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::{RefreshToken, Session};
-use crate::accounts::User;
 use crate::db::DbConn;
-use crate::db::schema::{refresh_tokens, sessions, users};
+use crate::db::schema::{refresh_tokens, sessions};
 
 /// Stores a new session.
 pub fn insert_session(conn: &mut DbConn, session: &Session) -> QueryResult<()> {
@@ -110,16 +110,6 @@ pub fn blacklist_refresh(conn: &mut DbConn, jti: &str, now: NaiveDateTime) -> Qu
     .map(|n| n == 1)
 }
 
-/// A session with its user, in one indexed lookup (primary keys on both sides).
-pub fn session_with_user(conn: &mut DbConn, sid: &str) -> QueryResult<Option<(Session, User)>> {
-    sessions::table
-        .inner_join(users::table)
-        .filter(sessions::id.eq(sid))
-        .select((Session::as_select(), User::as_select()))
-        .first(conn)
-        .optional()
-}
-
 /// Ends one session and blacklists every refresh token of its family.
 pub fn revoke_session(conn: &mut DbConn, sid: &str, now: NaiveDateTime) -> QueryResult<()> {
     diesel::update(
@@ -190,14 +180,11 @@ pub struct Flushed {
     pub sessions: usize,
     /// Expired refresh tokens of sessions that remain.
     pub refresh_tokens: usize,
-    /// Expired or used one-time tokens.
-    pub one_time_tokens: usize,
 }
 
-/// Deletes what can never be accepted again (SimpleJWT's `flushexpiredtokens`, plus sessions
-/// and one-time tokens).
+/// Deletes sessions and refresh tokens that can never be accepted again (SimpleJWT's
+/// `flushexpiredtokens`, plus sessions).
 pub fn flush_expired(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<Flushed> {
-    use crate::db::schema::one_time_tokens;
     let sessions = diesel::delete(
         sessions::table.filter(
             sessions::expires_at
@@ -209,18 +196,9 @@ pub fn flush_expired(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<Flush
     let refresh_tokens =
         diesel::delete(refresh_tokens::table.filter(refresh_tokens::expires_at.le(now)))
             .execute(conn)?;
-    let one_time_tokens = diesel::delete(
-        one_time_tokens::table.filter(
-            one_time_tokens::expires_at
-                .le(now)
-                .or(one_time_tokens::used_at.is_not_null()),
-        ),
-    )
-    .execute(conn)?;
     Ok(Flushed {
         sessions,
         refresh_tokens,
-        one_time_tokens,
     })
 }
 
