@@ -6,8 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::accounts::service::{self, NewSuperuser};
-use crate::accounts::{AccountsError, User};
+use crate::accounts::{self, AccountsError, Actor, Narrowing, NewSuperuser, PageAt, User};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::{Db, run_pending_migrations};
@@ -141,17 +140,36 @@ impl CliError {
 }
 
 impl From<AccountsError> for CliError {
+    /// One line in the operator's words (Django's `manage.py` phrasing where it has one).
     fn from(e: AccountsError) -> Self {
-        match e {
-            AccountsError::Validation(errors) => Self(errors.to_string()),
-            AccountsError::InvalidCredentials => Self("invalid credentials".into()),
-            AccountsError::Throttled { .. }
-            | AccountsError::Unavailable
-            | AccountsError::StaleToken
-            | AccountsError::ActivationDisabled => Self(e.to_string()),
-            AccountsError::NotFound => Self("user not found".into()),
-            AccountsError::Unexpected(e) => Self(format!("{e:#}")),
-        }
+        let line = match e {
+            AccountsError::UsernameRequired => "A username is required.".to_owned(),
+            AccountsError::UsernameIsAnotherEmail => {
+                "A username that is an email address must be the account's own address.".to_owned()
+            }
+            AccountsError::Taken { username: true, .. } => {
+                "That username is already taken.".to_owned()
+            }
+            AccountsError::Taken { .. } => "That email address is already taken.".to_owned(),
+            AccountsError::WeakPassword(problems) => problems
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" "),
+            AccountsError::PasswordMismatch => "Passwords do not match.".to_owned(),
+            AccountsError::NotFound => "user not found".to_owned(),
+            AccountsError::Forbidden => "not allowed".to_owned(),
+            AccountsError::Throttled { retry_after } => {
+                format!("too many attempts: try again in {retry_after} seconds")
+            }
+            AccountsError::Unavailable => {
+                "the database cannot be reached (or the server is saturated): try again".to_owned()
+            }
+            AccountsError::Unexpected(e) => format!("{e:#}"),
+            // Outcomes of flows the CLI does not offer.
+            other => other.to_string(),
+        };
+        Self(line)
     }
 }
 
@@ -225,21 +243,21 @@ async fn admin(command: Command, state: &AppState, env: &HashMap<String, String>
             Ok(())
         }
         Command::Users(UsersCommand::Activate { username }) => {
-            service::set_active(state, &username, true)
+            accounts::set_active(state, &Actor::Operator, &username, true)
                 .await
                 .map_err(|e| not_found(e, &username))?;
             println!("User '{username}' activated.");
             Ok(())
         }
         Command::Users(UsersCommand::Deactivate { username }) => {
-            service::set_active(state, &username, false)
+            accounts::set_active(state, &Actor::Operator, &username, false)
                 .await
                 .map_err(|e| not_found(e, &username))?;
             println!("User '{username}' deactivated; their sessions have ended.");
             Ok(())
         }
         Command::Users(UsersCommand::Unlock { username }) => {
-            let had = service::unlock(state, &username)
+            let had = accounts::unlock(state, &Actor::Operator, &username)
                 .await
                 .map_err(|e| not_found(e, &username))?;
             if had {
@@ -348,7 +366,7 @@ async fn createsuperuser_noinput(
         .or_else(|| from_env("LATCHKEY_SUPERUSER_USERNAME"))
     {
         Some(raw) => Username::parse(&raw).map_err(|e| CliError::new(e.to_string()))?,
-        None => service::default_username(&email)
+        None => accounts::default_username(&email)
             .ok_or_else(|| CliError::new("You must use --username with --noinput."))?,
     };
     // As in Django, a password given by environment skips the policy (the operator chose it);
@@ -362,10 +380,10 @@ async fn createsuperuser_noinput(
 }
 
 async fn check_free(state: &AppState, username: &Username, email: &Email) -> CliResult {
-    if service::username_taken(state, username).await? {
+    if accounts::username_taken(state, username).await? {
         return Err(CliError::new("That username is already taken."));
     }
-    if service::email_taken(state, email).await? {
+    if accounts::email_taken(state, email).await? {
         return Err(CliError::new("That email address is already taken."));
     }
     Ok(())
@@ -382,7 +400,7 @@ async fn create(
         email,
         password,
     };
-    service::create_superuser(state, input).await?;
+    accounts::create_superuser(state, &Actor::Operator, input).await?;
     println!("Superuser created successfully.");
     Ok(())
 }
@@ -430,7 +448,7 @@ async fn createsuperuser_interactive(state: &AppState, args: CreateSuperuserArgs
         }
         match Username::parse(&raw) {
             Err(e) => eprintln!("Error: {e}"),
-            Ok(name) if service::username_taken(state, &name).await? => {
+            Ok(name) if accounts::username_taken(state, &name).await? => {
                 eprintln!("Error: That username is already taken.");
             }
             Ok(name) => break Some(name),
@@ -444,15 +462,15 @@ async fn createsuperuser_interactive(state: &AppState, args: CreateSuperuserArgs
         };
         match Email::parse(&raw) {
             Err(e) => eprintln!("Error: {e}"),
-            Ok(email) if service::email_taken(state, &email).await? => {
+            Ok(email) if accounts::email_taken(state, &email).await? => {
                 eprintln!("Error: That email address is already taken.");
             }
             Ok(email) => break email,
         }
     };
     if username.is_none() {
-        match service::default_username(&email) {
-            Some(name) if !service::username_taken(state, &name).await? => username = Some(name),
+        match accounts::default_username(&email) {
+            Some(name) if !accounts::username_taken(state, &name).await? => username = Some(name),
             _ => {
                 eprintln!(
                     "Error: That email address cannot be used as the username; please enter one."
@@ -466,7 +484,7 @@ async fn createsuperuser_interactive(state: &AppState, args: CreateSuperuserArgs
             let raw = prompt.line("Username: ")?;
             match Username::parse(&raw) {
                 Err(e) => eprintln!("Error: {e}"),
-                Ok(name) if service::username_taken(state, &name).await? => {
+                Ok(name) if accounts::username_taken(state, &name).await? => {
                     eprintln!("Error: That username is already taken.");
                 }
                 Ok(name) => break name,
@@ -481,7 +499,7 @@ async fn createsuperuser_interactive(state: &AppState, args: CreateSuperuserArgs
     let password = loop {
         let first = prompt.secret("Password: ")?;
         let second = prompt.secret("Password (again): ")?;
-        if first != second {
+        if accounts::check_retype(&first, Some(&second)).is_err() {
             eprintln!("Error: Your passwords didn't match.");
             continue;
         }
@@ -489,7 +507,7 @@ async fn createsuperuser_interactive(state: &AppState, args: CreateSuperuserArgs
             eprintln!("Error: Blank passwords aren't allowed.");
             continue;
         }
-        let problems = service::password_problems(state, &first, &attributes);
+        let problems = accounts::password_problems(state, &first, &attributes);
         if problems
             .iter()
             .any(|p| matches!(p, PasswordProblem::TooLong { .. }))
@@ -530,36 +548,31 @@ async fn changepassword(
         .username
         .or_else(|| env.get("USER").cloned())
         .unwrap_or_else(|| "root".to_owned());
-    let user: User = service::get_by_username(state, &username)
+    let user: User = accounts::get_by_username(state, &Actor::Operator, &username)
         .await
         .map_err(|e| not_found(e, &username))?;
     println!("Changing password for user '{}'", user.username);
     let prompt = Prompt {
         stdin: std::io::stdin(),
     };
-    let attributes = UserAttributes {
-        username: &user.username,
-        first_name: &user.first_name,
-        last_name: &user.last_name,
-        email: &user.email,
-    };
+    let attributes = accounts::attributes_of(&user);
     for _ in 0..MAX_PASSWORD_TRIES {
         let first = prompt.secret("Password: ")?;
         if first.is_empty() {
             return Err(CliError::new("aborted"));
         }
         let second = prompt.secret("Password (again): ")?;
-        if first != second {
-            println!("Passwords do not match. Please try again.");
-            continue;
-        }
-        match NewPassword::parse(second, &state.policy, &attributes) {
+        match accounts::accept_new_password(state, first, Some(&second), &attributes) {
             Ok(password) => {
-                service::set_password(state, user.id, &password, None).await?;
+                accounts::set_password(state, &Actor::Operator, &user, &password).await?;
                 println!("Password changed successfully for user '{}'", user.username);
                 return Ok(());
             }
-            Err(problems) => print_problems(&problems),
+            Err(AccountsError::PasswordMismatch) => {
+                println!("Passwords do not match. Please try again.");
+            }
+            Err(AccountsError::WeakPassword(problems)) => print_problems(&problems),
+            Err(e) => return Err(e.into()),
         }
     }
     Err(CliError::new(format!(
@@ -569,13 +582,13 @@ async fn changepassword(
 }
 
 async fn users_list(state: &AppState, args: ListArgs) -> CliResult {
-    let filter = service::UserFilter {
-        only: None,
+    let narrowing = Narrowing {
         search: args.search.clone(),
         staff: args.staff,
         inactive: args.inactive,
     };
-    let page = service::list_users(state, filter, args.after, args.limit).await?;
+    let at = PageAt::After(args.after);
+    let page = accounts::list_users(state, &Actor::Operator, narrowing, at, args.limit).await?;
     let users = page.users;
     if users.is_empty() {
         println!("No users.");
@@ -643,7 +656,7 @@ fn yes_no(value: bool) -> String {
 }
 
 async fn users_delete(state: &AppState, username: &str, yes: bool) -> CliResult {
-    service::get_by_username(state, username)
+    let user = accounts::get_by_username(state, &Actor::Operator, username)
         .await
         .map_err(|e| not_found(e, username))?;
     if !yes {
@@ -662,7 +675,7 @@ async fn users_delete(state: &AppState, username: &str, yes: bool) -> CliResult 
             return Err(CliError::new("Deletion cancelled."));
         }
     }
-    service::delete_user(state, username)
+    accounts::delete_account(state, &Actor::Operator, user.id, None)
         .await
         .map_err(|e| not_found(e, username))?;
     println!("User '{username}' deleted.");

@@ -7,19 +7,28 @@
 //!   browser (forms + cookie)     API client (JSON + Bearer)      operator (argv)
 //!          web::html                     web::api                      cli          adapters
 //!              └──────────────┬──────────────┴───────────────────────────┘
-//!                 accounts · tokens · mail · throttle · audit · maintenance          core
-//!                 domain (parsed values) · clock · config · state
-//!                                      db (diesel: SQLite | PostgreSQL)
+//!                          tokens · maintenance                                       core
+//!                            accounts
+//!                  sessions · mail · throttle · audit
+//!          domain (parsed values) · clock · config · state · db (SQLite | PostgreSQL)
 //! ```
 //!
-//! - **Adapters** parse input into [`domain`] values, call one core function, and map its
-//!   result to a response (DRF's bodies in [`web::api`], Django's pages in [`web::html`], lines
-//!   and exit codes in [`cli`]). HTTP types stay in `web`; the core imports nothing from actix.
-//! - **Core** use cases are async functions over [`state::AppState`]; the rules (permissions,
-//!   validation, token policy, throttling) live there once. Each module has one error enum.
-//!   Synchronous, connection-first `ops` functions compose inside one transaction
-//!   ([`db::write_transaction`]), so a change, its audit event and its outbox mail commit
-//!   together.
+//! Each layer imports only the ones below it: tokens (logins, JWTs, bearer and cookie
+//! authentication) sits on accounts (users, passwords, links, who may do what) and sessions (one
+//! row per login, knowing user ids but not users); none of them imports an adapter or actix.
+//!
+//! - **Adapters** parse input into [`domain`] values, call one core function, and word its
+//!   result: DRF's bodies in [`web::api`], Django's pages in [`web::html`], lines and exit codes
+//!   in [`cli`]. The HTML adapter shares nothing with the JSON one but [`web::client`] (client
+//!   address, bearer parsing).
+//! - **Core** use cases are async functions over [`state::AppState`]. The rules live there once:
+//!   validation, token policy, throttling, and permissions, decided from the
+//!   [`accounts::Actor`] each use case is given (anonymous, a user, staff, the operator), so the
+//!   pages, the API and the CLI cannot disagree. Each module has one error enum whose variants
+//!   are meanings (`WrongCurrentPassword`, `InvalidLink`, `Forbidden`, …); the adapters choose
+//!   the words, and none of them inspects a message string. Synchronous, connection-first `ops`
+//!   functions compose inside one transaction ([`db::write_transaction`]), so a change, its
+//!   audit event and its outbox mail commit together.
 //! - **Storage** is [`db::Db::run`]: a pooled connection on the blocking pool, never on an async
 //!   worker. Everything shared between processes (sessions, throttle counters, per-IP buckets on
 //!   PostgreSQL, the mail outbox) lives in the database.

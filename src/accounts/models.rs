@@ -3,6 +3,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use crate::db::schema::users;
+use crate::domain::{Email, PersonName};
 
 /// A stored account. `password` is a PHC string; one starting with `!` can never match.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Identifiable, Serialize)]
@@ -73,4 +74,15 @@ pub struct NewUser<'a> {
     pub date_joined: NaiveDateTime,
     /// Waiting for the activation link.
     pub activation_pending: bool,
+}
+
+/// Profile fields a user may change; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ProfileChanges {
+    /// The address: only its current value (any spelling) is accepted here.
+    pub email: Option<Email>,
+    /// New given name.
+    pub first_name: Option<PersonName>,
+    /// New family name.
+    pub last_name: Option<PersonName>,
 }

@@ -5,11 +5,10 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
-use super::service::ProfileChanges;
-use super::{NewUser, User};
+use super::{NewUser, ProfileChanges, User};
 use crate::db::DbConn;
 use crate::db::schema::users;
-use crate::domain::{Email, normalize_username};
+use crate::domain::{Email, PersonName, normalize_username};
 
 /// Which unique column a failed insert collided with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,20 +182,27 @@ pub fn set_email(conn: &mut DbConn, user_id: i64, email: &Email) -> QueryResult<
         .map(drop)
 }
 
-/// Applies name changes (only the fields given).
+/// The name columns a profile update sets (`None` leaves a column alone).
+#[derive(AsChangeset)]
+#[diesel(table_name = users)]
+struct NameChanges<'a> {
+    first_name: Option<&'a str>,
+    last_name: Option<&'a str>,
+}
+
+/// Applies name changes (only the fields given) in one UPDATE.
 pub fn update_names(conn: &mut DbConn, user_id: i64, changes: &ProfileChanges) -> QueryResult<()> {
-    let target = users::table.find(user_id);
-    if let Some(name) = &changes.first_name {
-        diesel::update(target)
-            .set(users::first_name.eq(name.as_str()))
-            .execute(conn)?;
+    let names = NameChanges {
+        first_name: changes.first_name.as_ref().map(PersonName::as_str),
+        last_name: changes.last_name.as_ref().map(PersonName::as_str),
+    };
+    if names.first_name.is_none() && names.last_name.is_none() {
+        return Ok(());
     }
-    if let Some(name) = &changes.last_name {
-        diesel::update(target)
-            .set(users::last_name.eq(name.as_str()))
-            .execute(conn)?;
-    }
-    Ok(())
+    diesel::update(users::table.find(user_id))
+        .set(&names)
+        .execute(conn)
+        .map(drop)
 }
 
 /// Which users a listing shows.

@@ -2,38 +2,39 @@ use crate::accounts::AccountsError;
 use crate::db::DbError;
 use crate::sessions::SessionError;
 
-/// Why a token (or the login that would mint one) was refused.
+/// Why a token (or the login that would mint one) was refused. Each variant is a meaning;
+/// the adapters word it (SimpleJWT's messages in the API). `Display` is for logs.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
     /// Unknown user, wrong password or inactive account at login.
-    #[error("No active account found with the given credentials")]
+    #[error("invalid credentials")]
     InvalidCredentials,
     /// Bad signature, malformed, unknown jti or missing claims.
-    #[error("Token is invalid")]
+    #[error("invalid token")]
     Invalid,
     /// Past its `exp`.
-    #[error("Token is expired")]
+    #[error("expired token")]
     Expired,
     /// An access token where a refresh token was expected, or the reverse.
-    #[error("Token has wrong type")]
+    #[error("wrong token type")]
     WrongType,
     /// Blacklisted, rotated out, or its session was revoked.
-    #[error("Token is blacklisted")]
+    #[error("blacklisted token")]
     Blacklisted,
     /// The session's user no longer exists.
-    #[error("User not found")]
+    #[error("user not found")]
     UserNotFound,
     /// The session's user is inactive.
-    #[error("User is inactive")]
+    #[error("user inactive")]
     UserInactive,
     /// Too many failed logins.
-    #[error("Request was throttled. Expected available in {retry_after} seconds.")]
+    #[error("throttled for {retry_after} s")]
     Throttled {
         /// Seconds to wait.
         retry_after: u64,
     },
     /// The database could not be reached, or the hashing queue is full: try again shortly.
-    #[error("Service temporarily unavailable, try again later.")]
+    #[error("service unavailable")]
     Unavailable,
     /// Anything else; logged, never shown.
     #[error(transparent)]
@@ -71,6 +72,7 @@ impl From<AccountsError> for TokenError {
             AccountsError::InvalidCredentials => Self::InvalidCredentials,
             AccountsError::Throttled { retry_after } => Self::Throttled { retry_after },
             AccountsError::Unavailable => Self::Unavailable,
+            AccountsError::Unexpected(e) => Self::Unexpected(e),
             other => Self::Unexpected(anyhow::Error::new(other)),
         }
     }

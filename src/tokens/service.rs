@@ -6,7 +6,7 @@ use diesel::prelude::*;
 
 use super::jwt::{paired_access_jti, random_id};
 use super::{Claims, TokenError, TokenType, UserIdClaim};
-use crate::accounts::{User, service as accounts};
+use crate::accounts::{self, User};
 use crate::audit::{self, AuditKind};
 use crate::config::RefreshRotation;
 use crate::db::DbConn;

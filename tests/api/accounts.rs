@@ -2,7 +2,7 @@
 
 use diesel::prelude::*;
 use latchkey::accounts::AccountsError;
-use latchkey::accounts::service::{self, NewSuperuser};
+use latchkey::accounts::{self as service, NewSuperuser};
 use latchkey::db::DbError;
 use latchkey::db::schema::audit_events;
 use latchkey::domain::{ClientMeta, Email, NewPassword, Username};
@@ -45,7 +45,9 @@ async fn registration_creates_an_active_user_with_an_argon2id_hash(backend: Back
     assert_eq!(body["last_login"], serde_json::Value::Null);
     assert!(body["date_joined"].as_str().unwrap().ends_with('Z'));
 
-    let stored = service::get_by_username(&app.state, "ada").await.unwrap();
+    let stored = service::get_by_username(&app.state, &latchkey::accounts::Actor::Operator, "ada")
+        .await
+        .unwrap();
     assert_eq!(stored.id, body["id"].as_i64().unwrap());
     assert_eq!(stored.email_lookup, "ada@example.com");
     assert!(
@@ -87,10 +89,16 @@ async fn registration_reports_every_password_problem_in_djangos_order(backend: B
         body,
         json!({"password": ["The password is too similar to the email address."]})
     );
-    let users = service::list_users(&app.state, Default::default(), 0, 1000)
-        .await
-        .unwrap()
-        .users;
+    let users = service::list_users(
+        &app.state,
+        &latchkey::accounts::Actor::Operator,
+        Default::default(),
+        latchkey::accounts::PageAt::After(0),
+        1000,
+    )
+    .await
+    .unwrap()
+    .users;
     assert!(users.is_empty(), "a refused registration stores nothing");
 }
 
@@ -180,11 +188,17 @@ async fn duplicate_username_or_email_hides_password_errors(backend: Backend) {
         })
     );
     assert_eq!(
-        service::list_users(&app.state, Default::default(), 0, 1000)
-            .await
-            .unwrap()
-            .users
-            .len(),
+        service::list_users(
+            &app.state,
+            &latchkey::accounts::Actor::Operator,
+            Default::default(),
+            latchkey::accounts::PageAt::After(0),
+            1000
+        )
+        .await
+        .unwrap()
+        .users
+        .len(),
         1
     );
 }
@@ -192,6 +206,7 @@ async fn duplicate_username_or_email_hides_password_errors(backend: Backend) {
 async fn make_user(app: &TestApp, username: &str, email: &str, password: &str) -> i64 {
     service::create_superuser(
         &app.state,
+        &latchkey::accounts::Actor::Operator,
         NewSuperuser {
             username: Username::parse(username).unwrap(),
             email: Email::parse(email).unwrap(),
@@ -231,7 +246,10 @@ async fn authenticate_accepts_username_or_email_case_insensitively(backend: Back
         matches!(error, AccountsError::InvalidCredentials),
         "usernames match case-sensitively, as in Django"
     );
-    let stored = service::get_by_username(&app.state, "Linus").await.unwrap();
+    let stored =
+        service::get_by_username(&app.state, &latchkey::accounts::Actor::Operator, "Linus")
+            .await
+            .unwrap();
     assert!(stored.last_login.is_some(), "last_login is recorded");
 }
 
@@ -241,12 +259,16 @@ async fn authenticate_gives_one_error_for_unknown_wrong_and_inactive(backend: Ba
     };
     make_user(&app, "active", "active@example.com", "right password here").await;
     make_user(&app, "sleepy", "sleepy@example.com", "right password here").await;
-    service::set_active(&app.state, "sleepy", false)
-        .await
-        .unwrap();
+    service::set_active(
+        &app.state,
+        &latchkey::accounts::Actor::Operator,
+        "sleepy",
+        false,
+    )
+    .await
+    .unwrap();
     let meta = ClientMeta::default();
 
-    let mut messages = Vec::new();
     for (identifier, password) in [
         ("nobody", "right password here"),
         ("active", "wrong password"),
@@ -259,13 +281,7 @@ async fn authenticate_gives_one_error_for_unknown_wrong_and_inactive(backend: Ba
             matches!(error, AccountsError::InvalidCredentials),
             "{identifier}: {error:?}"
         );
-        messages.push(error.to_string());
     }
-    assert!(
-        messages
-            .iter()
-            .all(|m| m == "No active account found with the given credentials")
-    );
 
     let kinds: Vec<String> = app
         .state

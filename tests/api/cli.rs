@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::process::Command;
 
-use latchkey::accounts::service;
+use latchkey::accounts as service;
 use latchkey::domain::ClientMeta;
 use rexpect::session::{Options, spawn_with_options};
 
@@ -53,7 +53,9 @@ async fn createsuperuser_noinput_creates_an_active_staff_superuser(backend: Back
     assert_eq!(stdout(&output).trim(), "Superuser created successfully.");
 
     let state = state_for(&db);
-    let admin = service::get_by_username(&state, "admin").await.unwrap();
+    let admin = service::get_by_username(&state, &latchkey::accounts::Actor::Operator, "admin")
+        .await
+        .unwrap();
     assert!(admin.is_active && admin.is_staff && admin.is_superuser);
     assert_eq!(admin.email, "Admin@Example.com");
     assert!(login_works(&db, "admin@example.com", "123").await);
@@ -73,7 +75,9 @@ async fn createsuperuser_noinput_creates_an_active_staff_superuser(backend: Back
         db.dir.path(),
     );
     assert!(output.status.success(), "{}", stderr(&output));
-    let ops = service::get_by_username(&state, "ops").await.unwrap();
+    let ops = service::get_by_username(&state, &latchkey::accounts::Actor::Operator, "ops")
+        .await
+        .unwrap();
     assert_eq!(ops.email, "ops@example.com");
     assert!(!ops.has_usable_password());
     assert!(ops.password.starts_with('!') && ops.password.len() == 41);
@@ -130,11 +134,17 @@ async fn createsuperuser_noinput_rejects_bad_input_with_one_line(backend: Backen
     }
     let state = state_for(&db);
     assert_eq!(
-        service::list_users(&state, Default::default(), 0, 1000)
-            .await
-            .unwrap()
-            .users
-            .len(),
+        service::list_users(
+            &state,
+            &latchkey::accounts::Actor::Operator,
+            Default::default(),
+            latchkey::accounts::PageAt::After(0),
+            1000
+        )
+        .await
+        .unwrap()
+        .users
+        .len(),
         1
     );
 
@@ -230,9 +240,13 @@ async fn createsuperuser_interactive_prompts_like_django(backend: Backend) {
     .unwrap();
 
     let state = state_for(&db);
-    let boss = service::get_by_username(&state, "boss@example.com")
-        .await
-        .unwrap();
+    let boss = service::get_by_username(
+        &state,
+        &latchkey::accounts::Actor::Operator,
+        "boss@example.com",
+    )
+    .await
+    .unwrap();
     assert!(boss.is_superuser && boss.is_staff && boss.is_active);
     assert!(
         login_works(&db, "Boss@example.com", "boss").await,
@@ -367,7 +381,7 @@ async fn users_commands_list_activate_deactivate_and_delete(backend: Backend) {
     assert!(!login_works(&db, "alice", "the right one").await);
     let state = state_for(&db);
     assert!(
-        !service::get_by_username(&state, "alice")
+        !service::get_by_username(&state, &latchkey::accounts::Actor::Operator, "alice")
             .await
             .unwrap()
             .is_active
@@ -385,12 +399,20 @@ async fn users_commands_list_activate_deactivate_and_delete(backend: Backend) {
         "no TTY and no --yes must not delete"
     );
     assert!(stderr(&out).contains("pass --yes"), "{}", stderr(&out));
-    assert!(service::get_by_username(&state, "bob").await.is_ok());
+    assert!(
+        service::get_by_username(&state, &latchkey::accounts::Actor::Operator, "bob")
+            .await
+            .is_ok()
+    );
 
     let out = run_cli(&["users", "delete", "bob", "--yes"], &env, db.dir.path());
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out).trim(), "User 'bob' deleted.");
-    assert!(service::get_by_username(&state, "bob").await.is_err());
+    assert!(
+        service::get_by_username(&state, &latchkey::accounts::Actor::Operator, "bob")
+            .await
+            .is_err()
+    );
 
     for args in [
         ["users", "activate", "nobody"],

@@ -3,7 +3,7 @@
 use chrono::{TimeZone, Timelike, Utc};
 use diesel::prelude::*;
 use latchkey::accounts::ops;
-use latchkey::accounts::service::{self, Registration};
+use latchkey::accounts::{self as service, Registration};
 use latchkey::clock::Clock;
 use latchkey::db::{Db, DbError, run_pending_migrations};
 use latchkey::domain::{Email, PersonName};
@@ -127,6 +127,7 @@ async fn times_round_trip_equal_at_microsecond_precision(backend: Backend) {
             first_name: PersonName::default(),
             last_name: PersonName::default(),
             password: "a perfectly fine passphrase".into(),
+            password_retype: None,
         },
     )
     .await

@@ -3,7 +3,7 @@
 //! forgiving rotation's attacker/victim timelines; and the rest of Djoser's contract.
 
 use chrono::{Duration, TimeZone, Utc};
-use latchkey::accounts::service as accounts;
+use latchkey::accounts;
 use latchkey::clock::Clock;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -532,9 +532,14 @@ async fn a_deactivated_users_tokens_say_so(backend: Backend) {
     };
     create_user(&app, "dee", "dee@example.com", PASSWORD).await;
     let tokens = app.login("dee", PASSWORD).await;
-    accounts::set_active(&app.state, "dee", false)
-        .await
-        .unwrap();
+    accounts::set_active(
+        &app.state,
+        &latchkey::accounts::Actor::Operator,
+        "dee",
+        false,
+    )
+    .await
+    .unwrap();
     assert_401(
         app.get_bearer("/auth/users/me/", &tokens.access).await,
         json!({"detail": "User is inactive", "code": "user_inactive"}),

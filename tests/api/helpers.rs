@@ -322,7 +322,7 @@ fn swaps_database_names_in_urls() {
 
 /// A user made through the core (same hashing as production).
 pub async fn create_user(app: &TestApp, username: &str, email: &str, password: &str) -> i64 {
-    use latchkey::accounts::service::{self, Registration};
+    use latchkey::accounts::{self as service, Registration};
     use latchkey::domain::{Email, PersonName, Username};
     service::register(
         &app.state,
@@ -332,6 +332,7 @@ pub async fn create_user(app: &TestApp, username: &str, email: &str, password: &
             first_name: PersonName::default(),
             last_name: PersonName::default(),
             password: password.to_owned(),
+            password_retype: None,
         },
     )
     .await
@@ -344,10 +345,11 @@ pub async fn create_user(app: &TestApp, username: &str, email: &str, password: &
 
 /// A staff superuser made through the core.
 pub async fn create_staff(app: &TestApp, username: &str, email: &str, password: &str) -> i64 {
-    use latchkey::accounts::service::{self, NewSuperuser};
+    use latchkey::accounts::{self as service, NewSuperuser};
     use latchkey::domain::{Email, NewPassword, Username};
     service::create_superuser(
         &app.state,
+        &latchkey::accounts::Actor::Operator,
         NewSuperuser {
             username: Username::parse(username).expect("username"),
             email: Email::parse(email).expect("email"),
@@ -662,5 +664,75 @@ pub fn record_skip(reason: &str) {
         .open(path)
     {
         let _ = writeln!(file, "{test}\t{reason}");
+    }
+}
+
+/// The password every persona has.
+pub const PERSONA_PASSWORD: &str = "correct horse battery staple";
+
+/// A test user with a live API session: who a request is made as.
+#[derive(Debug, Clone)]
+pub struct Persona {
+    pub id: i64,
+    pub tokens: Tokens,
+}
+
+/// Requests made as one persona (a bearer access token).
+pub struct AsUser<'a> {
+    app: &'a TestApp,
+    token: &'a str,
+}
+
+impl TestApp {
+    /// A new user `username` (`<username>@example.com`, [`PERSONA_PASSWORD`]), logged in.
+    pub async fn persona(&self, username: &str) -> Persona {
+        let email = format!("{username}@example.com");
+        let id = create_user(self, username, &email, PERSONA_PASSWORD).await;
+        self.logged_in(id, username).await
+    }
+
+    /// A new staff superuser, logged in.
+    pub async fn staff_persona(&self, username: &str) -> Persona {
+        let email = format!("{username}@example.com");
+        let id = create_staff(self, username, &email, PERSONA_PASSWORD).await;
+        self.logged_in(id, username).await
+    }
+
+    async fn logged_in(&self, id: i64, username: &str) -> Persona {
+        Persona {
+            id,
+            tokens: self.login(username, PERSONA_PASSWORD).await,
+        }
+    }
+
+    /// Requests made with `persona`'s access token.
+    pub fn as_user<'a>(&'a self, persona: &'a Persona) -> AsUser<'a> {
+        AsUser {
+            app: self,
+            token: &persona.tokens.access,
+        }
+    }
+}
+
+impl AsUser<'_> {
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.app.get_bearer(path, self.token).await
+    }
+
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: serde_json::Value,
+    ) -> reqwest::Response {
+        self.app.send_bearer(method, path, self.token, &body).await
+    }
+
+    pub async fn patch(&self, path: &str, body: serde_json::Value) -> reqwest::Response {
+        self.send(reqwest::Method::PATCH, path, body).await
+    }
+
+    pub async fn delete(&self, path: &str, body: serde_json::Value) -> reqwest::Response {
+        self.send(reqwest::Method::DELETE, path, body).await
     }
 }

@@ -193,9 +193,14 @@ async fn a_failed_login_shows_one_message_and_keeps_the_username(backend: Backen
     };
     create_user(&app, "dee", "dee@example.com", PASSWORD).await;
     create_user(&app, "eve", "eve@example.com", PASSWORD).await;
-    latchkey::accounts::service::set_active(&app.state, "eve", false)
-        .await
-        .unwrap();
+    latchkey::accounts::set_active(
+        &app.state,
+        &latchkey::accounts::Actor::Operator,
+        "eve",
+        false,
+    )
+    .await
+    .unwrap();
     for (username, password) in [("dee", "wrong"), ("nobody", PASSWORD), ("eve", PASSWORD)] {
         let client = browser();
         let response = post_login(&app, &client, username, password, "").await;
@@ -490,9 +495,13 @@ async fn registration_page_creates_accounts_with_the_same_rules(backend: Backend
     .await;
     assert_eq!(ok.status(), 200);
     assert!(ok.text().await.unwrap().contains("Account created"));
-    let user = latchkey::accounts::service::get_by_username(&app.state, "kai@example.com")
-        .await
-        .unwrap();
+    let user = latchkey::accounts::get_by_username(
+        &app.state,
+        &latchkey::accounts::Actor::Operator,
+        "kai@example.com",
+    )
+    .await
+    .unwrap();
     assert_eq!(user.first_name, "Kai");
     assert!(user.is_active);
 
@@ -709,9 +718,13 @@ async fn activation_link_needs_a_post_from_the_page(backend: Backend) {
         assert_eq!(page.status(), 200);
         assert!(page.text().await.unwrap().contains("Activate my account"));
     }
-    let user = latchkey::accounts::service::get_by_username(&app.state, "ned@example.com")
-        .await
-        .unwrap();
+    let user = latchkey::accounts::get_by_username(
+        &app.state,
+        &latchkey::accounts::Actor::Operator,
+        "ned@example.com",
+    )
+    .await
+    .unwrap();
     assert!(!user.is_active);
 
     let token = csrf(
@@ -738,9 +751,13 @@ async fn activation_link_needs_a_post_from_the_page(backend: Backend) {
             .unwrap()
             .contains("Account activated")
     );
-    let user = latchkey::accounts::service::get_by_username(&app.state, "ned@example.com")
-        .await
-        .unwrap();
+    let user = latchkey::accounts::get_by_username(
+        &app.state,
+        &latchkey::accounts::Actor::Operator,
+        "ned@example.com",
+    )
+    .await
+    .unwrap();
     assert!(user.is_active);
     let used = client.get(app.url(&path)).send().await.unwrap();
     assert!(
@@ -800,9 +817,13 @@ async fn the_account_page_edits_names_and_ends_sessions(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(renamed.status(), 303);
-    let user = latchkey::accounts::service::get_by_username(&app.state, "oli")
-        .await
-        .unwrap();
+    let user = latchkey::accounts::get_by_username(
+        &app.state,
+        &latchkey::accounts::Actor::Operator,
+        "oli",
+    )
+    .await
+    .unwrap();
     assert_eq!(
         (user.first_name.as_str(), user.last_name.as_str()),
         ("Olive", "Oyl")

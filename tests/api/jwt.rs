@@ -3,7 +3,7 @@
 
 use chrono::{Duration, TimeZone, Utc};
 use diesel::prelude::*;
-use latchkey::accounts::service as accounts;
+use latchkey::accounts;
 use latchkey::clock::Clock;
 use latchkey::db::DbError;
 use latchkey::db::schema::{audit_events, refresh_tokens};
@@ -115,9 +115,14 @@ async fn create_gives_one_401_for_unknown_wrong_and_inactive(backend: Backend) {
     };
     create_user(&app, "bob", "bob@example.com", PASSWORD).await;
     create_user(&app, "carol", "carol@example.com", PASSWORD).await;
-    accounts::set_active(&app.state, "carol", false)
-        .await
-        .unwrap();
+    accounts::set_active(
+        &app.state,
+        &latchkey::accounts::Actor::Operator,
+        "carol",
+        false,
+    )
+    .await
+    .unwrap();
     for body in [
         json!({"username": "nobody", "password": PASSWORD}),
         json!({"username": "bob", "password": "wrong password"}),
@@ -201,15 +206,27 @@ async fn bearer_authentication_gives_simplejwts_401_bodies(backend: Backend) {
     .await;
     clock.advance(Duration::seconds(-301));
 
-    accounts::set_active(&app.state, "dave", false)
-        .await
-        .unwrap();
+    accounts::set_active(
+        &app.state,
+        &latchkey::accounts::Actor::Operator,
+        "dave",
+        false,
+    )
+    .await
+    .unwrap();
     // Deactivation ended the sessions too; a fresh active-then-inactive check needs a live one.
-    accounts::set_active(&app.state, "dave", true)
+    accounts::set_active(
+        &app.state,
+        &latchkey::accounts::Actor::Operator,
+        "dave",
+        true,
+    )
+    .await
+    .unwrap();
+    let tokens = app.login("dave", PASSWORD).await;
+    let user = accounts::get_by_username(&app.state, &latchkey::accounts::Actor::Operator, "dave")
         .await
         .unwrap();
-    let tokens = app.login("dave", PASSWORD).await;
-    let user = accounts::get_by_username(&app.state, "dave").await.unwrap();
     app.state
         .db
         .run(move |conn| {

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use chrono::{Duration, TimeZone, Utc};
-use latchkey::accounts::service as accounts;
+use latchkey::accounts;
 use latchkey::clock::Clock;
 use latchkey::db::DbError;
 use latchkey::mail::outbox;
@@ -382,9 +382,14 @@ async fn activation_flow_with_confirmation_and_stale_tokens(backend: Backend) {
         .find(|m| m.to == "val@example.com")
         .unwrap()
         .link();
-    accounts::set_active(&app.state, "val@example.com", true)
-        .await
-        .unwrap();
+    accounts::set_active(
+        &app.state,
+        &latchkey::accounts::Actor::Operator,
+        "val@example.com",
+        true,
+    )
+    .await
+    .unwrap();
     let (uid, token) = uid_and_token(&val_link);
     let stale = activate(&uid, &token).await;
     assert_eq!(stale.status(), 403);
@@ -417,9 +422,14 @@ async fn activation_flow_with_confirmation_and_stale_tokens(backend: Backend) {
         .rfind(|m| m.to == "wyn@example.com")
         .unwrap()
         .link();
-    accounts::set_active(&app.state, "wyn@example.com", false)
-        .await
-        .unwrap();
+    accounts::set_active(
+        &app.state,
+        &latchkey::accounts::Actor::Operator,
+        "wyn@example.com",
+        false,
+    )
+    .await
+    .unwrap();
     let resend = app
         .post_json(
             "/auth/users/resend_activation/",
@@ -430,9 +440,13 @@ async fn activation_flow_with_confirmation_and_stale_tokens(backend: Backend) {
     let (uid, token) = uid_and_token(&pending_link);
     let refused = activate(&uid, &token).await;
     assert_eq!(refused.status(), 403);
-    let user = accounts::get_by_username(&app.state, "wyn@example.com")
-        .await
-        .unwrap();
+    let user = accounts::get_by_username(
+        &app.state,
+        &latchkey::accounts::Actor::Operator,
+        "wyn@example.com",
+    )
+    .await
+    .unwrap();
     assert!(!user.is_active, "still deactivated");
     assert_eq!(outbox_rows(&app).await.len(), 5, "no new link was mailed");
 }
@@ -469,11 +483,17 @@ async fn prevent_enumeration_mails_the_owner_instead(backend: Backend) {
     assert_eq!(mail.to, "xia@example.com");
     assert_eq!(mail.subject, "Sign-up attempt on Latchkey");
     assert_eq!(
-        accounts::list_users(&app.state, Default::default(), 0, 1000)
-            .await
-            .unwrap()
-            .users
-            .len(),
+        accounts::list_users(
+            &app.state,
+            &latchkey::accounts::Actor::Operator,
+            Default::default(),
+            latchkey::accounts::PageAt::After(0),
+            1000
+        )
+        .await
+        .unwrap()
+        .users
+        .len(),
         1
     );
     app.login("xia@example.com", PASSWORD).await;

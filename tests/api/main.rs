@@ -16,6 +16,7 @@ mod html;
 mod http;
 mod jwt;
 mod mail;
+mod permissions;
 mod schema_fuzz;
 mod security;
 mod throttle;

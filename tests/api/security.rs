@@ -3,7 +3,7 @@
 
 use chrono::{Duration, TimeZone, Utc};
 use diesel::prelude::*;
-use latchkey::accounts::service as accounts;
+use latchkey::accounts;
 use latchkey::clock::Clock;
 use latchkey::db::DbError;
 use latchkey::db::schema::{email_outbox, login_throttle};
@@ -64,7 +64,10 @@ async fn send(app: &TestApp, method: Method, path: &str, token: &str, body: Valu
 }
 
 async fn email_of(app: &TestApp, id: i64) -> String {
-    accounts::get_by_id(&app.state, id).await.unwrap().email
+    accounts::get_user(&app.state, &latchkey::accounts::Actor::Operator, id)
+        .await
+        .unwrap()
+        .email
 }
 
 /// `(uid, token)` from a link ending in `…/<uid>/<token>/`.
@@ -79,7 +82,7 @@ async fn a_stolen_access_token_cannot_move_the_account_to_another_address(backen
     };
     let victim = create_user(&app, "vic", "vic@example.com", PASSWORD).await;
     let stolen = app.login("vic", PASSWORD).await.access;
-    let read_only = json!({"email": [accounts::EMAIL_READ_ONLY]});
+    let read_only = json!({"email": ["The email address cannot be changed here: use set_email (/auth/users/set_email/) with your current password, then confirm the new address from the link mailed to it."]});
     // PATCH and PUT on me, and on the detail route, with the attacker's address.
     for (method, path) in [
         (Method::PATCH, "/auth/users/me/".to_owned()),
@@ -384,7 +387,9 @@ async fn an_expired_session_renews_nothing(backend: Backend) {
     clock.advance(Duration::seconds(31));
     assert_eq!(renew(last.clone()).await.status(), 401);
     assert_eq!(app.get_bearer("/auth/users/me/", &last).await.status(), 401);
-    let sam = accounts::get_by_username(&app.state, "sam").await.unwrap();
+    let sam = accounts::get_by_username(&app.state, &latchkey::accounts::Actor::Operator, "sam")
+        .await
+        .unwrap();
     let live = latchkey::sessions::service::list_sessions(&app.state, sam.id)
         .await
         .unwrap();
@@ -545,7 +550,9 @@ async fn current_password_guesses_count_towards_the_backoff(backend: Backend) {
         "locked: the right password does not match either"
     );
     // The HTML password change is counted too (and answers the HTML 429 page).
-    accounts::unlock(&app.state, "ula").await.unwrap();
+    accounts::unlock(&app.state, &latchkey::accounts::Actor::Operator, "ula")
+        .await
+        .unwrap();
     let tab = browser();
     assert_eq!(
         post_login(&app, &tab, "ula", PASSWORD, "").await.status(),
@@ -688,9 +695,14 @@ async fn a_deactivated_user_cannot_reactivate_themselves(backend: Backend) {
         .await;
     assert_eq!(activated.status(), 204);
     // An operator disables the account; its owner tries to turn it back on.
-    accounts::set_active(&app.state, "dee@example.com", false)
-        .await
-        .unwrap();
+    accounts::set_active(
+        &app.state,
+        &latchkey::accounts::Actor::Operator,
+        "dee@example.com",
+        false,
+    )
+    .await
+    .unwrap();
     let resend = app
         .post_json(
             "/auth/users/resend_activation/",
@@ -701,9 +713,13 @@ async fn a_deactivated_user_cannot_reactivate_themselves(backend: Backend) {
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(app.wait_for_mail(1).await.len(), 1, "no new link was sent");
     // Even a link that exists (issued before, or leaked) cannot turn it on.
-    let dee = accounts::get_by_username(&app.state, "dee@example.com")
-        .await
-        .unwrap();
+    let dee = accounts::get_by_username(
+        &app.state,
+        &latchkey::accounts::Actor::Operator,
+        "dee@example.com",
+    )
+    .await
+    .unwrap();
     let now = app.state.clock.now_naive();
     let leaked = app
         .state
@@ -731,9 +747,13 @@ async fn a_deactivated_user_cannot_reactivate_themselves(backend: Backend) {
         json_body(refused).await,
         json!({"detail": "Stale token for given user."})
     );
-    let dee = accounts::get_by_username(&app.state, "dee@example.com")
-        .await
-        .unwrap();
+    let dee = accounts::get_by_username(
+        &app.state,
+        &latchkey::accounts::Actor::Operator,
+        "dee@example.com",
+    )
+    .await
+    .unwrap();
     assert!(!dee.is_active, "still off");
     let login = app
         .post_json(
@@ -983,7 +1003,7 @@ async fn an_email_shaped_username_cannot_squat_an_address(backend: Backend) {
     assert_eq!(squat.status(), 400);
     assert_eq!(
         json_body(squat).await,
-        json!({"username": [accounts::USERNAME_OTHER_EMAIL]})
+        json!({"username": ["A username that is an email address must be your own email address."]})
     );
     // One's own address, in any case, is a fine username.
     create_user(&app, "Carol@Example.com", "carol@example.com", PASSWORD).await;
@@ -1269,10 +1289,16 @@ async fn nul_characters_are_refused_everywhere(backend: Backend) {
         let html = response.text().await.unwrap();
         assert!(html.contains("could not be read"), "{form}: {html}");
     }
-    let count = accounts::list_users(&app.state, Default::default(), 0, 10)
-        .await
-        .unwrap()
-        .count;
+    let count = accounts::list_users(
+        &app.state,
+        &latchkey::accounts::Actor::Operator,
+        Default::default(),
+        latchkey::accounts::PageAt::After(0),
+        10,
+    )
+    .await
+    .unwrap()
+    .count;
     assert_eq!(count, 1, "nothing was created");
 }
 

@@ -72,7 +72,7 @@ async fn me_reads_updates_and_deletes_the_current_user(backend: Backend) {
     assert_eq!(taken.status(), 400);
     assert_eq!(
         json_body(taken).await,
-        json!({"email": [latchkey::accounts::service::EMAIL_READ_ONLY]})
+        json!({"email": ["The email address cannot be changed here: use set_email (/auth/users/set_email/) with your current password, then confirm the new address from the link mailed to it."]})
     );
     let long = app
         .send_bearer(

@@ -5,6 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
+use super::error::NO_ACTIVE_ACCOUNT;
 use super::jwt::credentials;
 use super::throttled;
 use super::users::UserBody;
@@ -74,8 +75,7 @@ fn ninja_token_error(e: TokenError) -> ApiError {
         TokenError::Invalid | TokenError::Expired | TokenError::UserNotFound => {
             "Token is invalid or expired".to_owned()
         }
-        TokenError::UserInactive => "User is inactive".to_owned(),
-        other => other.to_string(),
+        other => ApiError::token_message(&other).to_owned(),
     };
     custom(
         StatusCode::UNAUTHORIZED,
@@ -104,7 +104,7 @@ fn ninja_login_error(e: TokenError) -> ApiError {
     match e {
         TokenError::InvalidCredentials => custom(
             StatusCode::UNAUTHORIZED,
-            json!({"detail": "No active account found with the given credentials", "code": "authentication_failed"}),
+            json!({"detail": NO_ACTIVE_ACCOUNT, "code": "authentication_failed"}),
         ),
         other => ninja_token_error(other),
     }

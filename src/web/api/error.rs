@@ -76,6 +76,8 @@ pub enum ApiError {
 
 /// DRF's 404 for an unknown route or hidden object.
 pub const NOT_FOUND: &str = "Not found.";
+/// SimpleJWT's answer to wrong credentials (and an inactive account).
+pub const NO_ACTIVE_ACCOUNT: &str = "No active account found with the given credentials";
 
 impl ApiError {
     /// 401 "Authentication credentials were not provided."
@@ -94,13 +96,25 @@ impl ApiError {
         }
     }
 
+    /// SimpleJWT's message for a refused token.
+    pub fn token_message(e: &TokenError) -> &'static str {
+        match e {
+            TokenError::Expired => "Token is expired",
+            TokenError::WrongType => "Token has wrong type",
+            TokenError::Blacklisted => "Token is blacklisted",
+            TokenError::UserNotFound => "User not found",
+            TokenError::UserInactive => "User is inactive",
+            _ => "Token is invalid",
+        }
+    }
+
     /// Maps a token failure on the token endpoints (refresh, verify, blacklist).
     pub fn from_token_endpoint(e: TokenError) -> Self {
         match e {
             TokenError::Unexpected(e) => Self::Unexpected(e),
             TokenError::Unavailable => Self::Unavailable,
             TokenError::InvalidCredentials => Self::Unauthorized {
-                detail: e.to_string(),
+                detail: NO_ACTIVE_ACCOUNT.into(),
                 code: None,
             },
             TokenError::Throttled { retry_after } => Self::Throttled(retry_after),
@@ -108,7 +122,7 @@ impl ApiError {
                 detail: "No active account found for the given token.".into(),
                 code: None,
             },
-            other => Self::token_not_valid(other.to_string()),
+            other => Self::token_not_valid(Self::token_message(&other)),
         }
     }
 
@@ -125,7 +139,7 @@ impl ApiError {
                 detail: "User is inactive".into(),
                 code: Some("user_inactive"),
             },
-            other => Self::AccessTokenNotValid(other.to_string()),
+            other => Self::AccessTokenNotValid(Self::token_message(&other).to_owned()),
         }
     }
 }
@@ -139,26 +153,109 @@ impl std::fmt::Debug for ApiError {
     }
 }
 
-impl From<AccountsError> for ApiError {
-    fn from(e: AccountsError) -> Self {
+/// Django's message for a duplicate username.
+pub const USERNAME_TAKEN: &str = "A user with that username already exists.";
+/// Django's default unique message for the email column.
+pub const EMAIL_TAKEN: &str = "user with this email address already exists.";
+/// Why a username that is someone else's email address is refused.
+const USERNAME_OTHER_EMAIL: &str =
+    "A username that is an email address must be your own email address.";
+/// Why a profile update may not change the address.
+const EMAIL_READ_ONLY: &str = "The email address cannot be changed here: use set_email (/auth/users/set_email/) with your current password, then confirm the new address from the link mailed to it.";
+/// Djoser's (ASCII apostrophe) retype mismatch message.
+pub const PASSWORD_MISMATCH: &str = "The two password fields didn't match.";
+/// DRF's message for a missing field.
+pub const REQUIRED: &str = "This field is required.";
+
+/// Djoser's words for the accounts core's errors. The field names vary by endpoint, so an
+/// endpoint whose form names differ from the defaults says so.
+#[derive(Debug, Clone, Copy)]
+pub struct Djoser {
+    /// The new password's field: `password` on registration, `new_password` elsewhere.
+    pub password: &'static str,
+    /// The address field: `email`, or `new_email` on set_email.
+    pub email: &'static str,
+    /// HIDE_USERS: on retrieve and update, being refused another user's account is a 404
+    /// "Not found." (Djoser's destroy keeps the 403).
+    pub hide_refusal: bool,
+}
+
+impl Djoser {
+    /// Most endpoints.
+    pub const DEFAULT: Self = Self {
+        password: "new_password",
+        email: "email",
+        hide_refusal: false,
+    };
+    /// `POST /auth/users/`.
+    pub const REGISTER: Self = Self {
+        password: "password",
+        ..Self::DEFAULT
+    };
+    /// `POST /auth/users/set_email/` and its confirmation.
+    pub const SET_EMAIL: Self = Self {
+        email: "new_email",
+        ..Self::DEFAULT
+    };
+    /// Retrieve and update of `/auth/users/{id}/`.
+    pub const HIDDEN_USERS: Self = Self {
+        hide_refusal: true,
+        ..Self::DEFAULT
+    };
+
+    /// The response for `e`.
+    pub fn word(self, e: AccountsError) -> ApiError {
+        let field =
+            |name: &str, message: &str| ApiError::Validation(FieldErrors::one(name, message));
         match e {
-            AccountsError::Validation(errors) => Self::Validation(errors),
-            AccountsError::InvalidCredentials => Self::Unauthorized {
-                detail: e.to_string(),
-                code: None,
-            },
-            AccountsError::NotFound => Self::NotFound("No User matches the given query."),
-            AccountsError::Throttled { retry_after } => Self::Throttled(retry_after),
-            AccountsError::StaleToken => Self::Forbidden(e.to_string()),
+            AccountsError::UsernameRequired => field("username", REQUIRED),
+            AccountsError::UsernameIsAnotherEmail => field("username", USERNAME_OTHER_EMAIL),
+            AccountsError::Taken { username, email } => {
+                let mut errors = FieldErrors::new();
+                if email {
+                    errors.add(self.email, EMAIL_TAKEN);
+                }
+                if username {
+                    errors.add("username", USERNAME_TAKEN);
+                }
+                ApiError::Validation(errors)
+            }
+            AccountsError::WeakPassword(problems) => {
+                let mut errors = FieldErrors::new();
+                errors.extend(self.password, problems.iter().map(ToString::to_string));
+                ApiError::Validation(errors)
+            }
+            AccountsError::PasswordMismatch => field("non_field_errors", PASSWORD_MISMATCH),
+            AccountsError::CurrentPasswordRequired => field("current_password", REQUIRED),
+            AccountsError::WrongCurrentPassword => field("current_password", "Invalid password."),
+            AccountsError::InvalidLink => field("token", "Invalid token for given user."),
+            AccountsError::EmailReadOnly => field(self.email, EMAIL_READ_ONLY),
+            AccountsError::NotAwaitingActivation => {
+                ApiError::Forbidden("Stale token for given user.".into())
+            }
             // Djoser answers a bare 400 with no body at all.
-            AccountsError::ActivationDisabled => Self::Custom {
+            AccountsError::ActivationDisabled => ApiError::Custom {
                 status: StatusCode::BAD_REQUEST,
                 body: Value::Null,
                 www_authenticate: None,
             },
-            AccountsError::Unavailable => Self::Unavailable,
-            AccountsError::Unexpected(e) => Self::Unexpected(e),
+            AccountsError::InvalidCredentials => ApiError::Unauthorized {
+                detail: NO_ACTIVE_ACCOUNT.into(),
+                code: None,
+            },
+            AccountsError::NotFound => ApiError::NotFound("No User matches the given query."),
+            AccountsError::Forbidden if self.hide_refusal => ApiError::NotFound(NOT_FOUND),
+            AccountsError::Forbidden => ApiError::PermissionDenied,
+            AccountsError::Throttled { retry_after } => ApiError::Throttled(retry_after),
+            AccountsError::Unavailable => ApiError::Unavailable,
+            AccountsError::Unexpected(e) => ApiError::Unexpected(e),
         }
+    }
+}
+
+impl From<AccountsError> for ApiError {
+    fn from(e: AccountsError) -> Self {
+        Djoser::DEFAULT.word(e)
     }
 }
 

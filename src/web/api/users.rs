@@ -4,11 +4,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::auth::{BearerUser, drf_authentication};
-use super::error::NOT_FOUND;
+use super::error::Djoser;
 use super::throttled;
 use super::{ApiError, Input, allow_only};
-use crate::accounts::service::{self, PageAt, ProfileChanges, Registered, Registration, UserPage};
-use crate::accounts::{AccountsError, User, flows};
+use crate::accounts::{
+    self, Actor, Narrowing, PageAt, ProfileChanges, Registered, Registration, User, UserPage,
+};
 use crate::domain::{Email, FieldErrors, PersonName, Username};
 use crate::state::AppState;
 use actix_web::middleware::from_fn;
@@ -132,7 +133,8 @@ fn no_content() -> HttpResponse {
 )]
 async fn create(state: web::Data<AppState>, input: Input) -> Result<HttpResponse, ApiError> {
     let registration = registration(&input, state.settings.user_create_password_retype)?;
-    let body = match service::register(&state, registration).await? {
+    let registered = accounts::register(&state, registration).await;
+    let body = match registered.map_err(|e| Djoser::REGISTER.word(e))? {
         // With enumeration protection every registration answers alike.
         Registered::Created(user) if state.settings.mail.prevent_enumeration => {
             json!({"email": user.email, "username": user.username})
@@ -164,16 +166,13 @@ fn registration(input: &Input, retype_required: bool) -> Result<Registration, Ap
     let (Some(email), Some(password), true) = (email, password, errors.is_empty()) else {
         return Err(ApiError::Validation(errors));
     };
-    if retype.is_some_and(|r| r != password) {
-        errors.add("non_field_errors", service::PASSWORD_MISMATCH);
-        return Err(ApiError::Validation(errors));
-    }
     Ok(Registration {
         email,
         username,
         first_name: first_name.unwrap_or_default(),
         last_name: last_name.unwrap_or_default(),
         password,
+        password_retype: retype,
     })
 }
 
@@ -246,12 +245,13 @@ async fn list(
     query: web::Query<PageQuery>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
+    let actor = Actor::User(auth.user);
     let Some(at) = page_at(&query)? else {
-        return Ok(stream_users(state.into_inner(), auth.user));
+        return Ok(stream_users(state.into_inner(), actor));
     };
     let number = query.number()?;
     let size = i64::from(state.settings.users_page_size);
-    let page = service::visible_users(&state, &auth.user, at, size).await?;
+    let page = accounts::list_users(&state, &actor, Narrowing::default(), at, size).await?;
     if page.users.is_empty() && number > 1 {
         return Err(ApiError::NotFound("Invalid page."));
     }
@@ -281,7 +281,7 @@ fn page_body(req: &HttpRequest, number: i64, size: i64, page: UserPage) -> serde
 }
 
 /// The whole visible list as one JSON array, written batch by batch.
-fn stream_users(state: std::sync::Arc<AppState>, viewer: User) -> HttpResponse {
+fn stream_users(state: std::sync::Arc<AppState>, viewer: Actor) -> HttpResponse {
     // (state, viewer, last id sent, whether anything was sent yet, done)
     let start = (state, viewer, 0_i64, false, false);
     let body = futures_util::stream::unfold(
@@ -290,7 +290,7 @@ fn stream_users(state: std::sync::Arc<AppState>, viewer: User) -> HttpResponse {
             if done {
                 return None;
             }
-            let batch = service::visible_users_after(&state, &viewer, after, STREAM_BATCH).await;
+            let batch = accounts::users_after(&state, &viewer, after, STREAM_BATCH).await;
             let users = match batch {
                 Ok(users) => users,
                 Err(e) => {
@@ -350,14 +350,29 @@ fn profile_changes(input: &Input, partial: bool) -> Result<ProfileChanges, ApiEr
     Ok(changes)
 }
 
+/// Retrieve or update `target` as `actor` (HIDE_USERS: another user's account is "Not found.").
 async fn update(
     state: &AppState,
-    user_id: i64,
+    actor: User,
+    target: i64,
     input: &Input,
     partial: bool,
 ) -> Result<HttpResponse, ApiError> {
-    let changes = profile_changes(input, partial)?;
-    let user = service::update_profile(state, user_id, changes).await?;
+    let actor = Actor::User(actor);
+    let hidden = |e| Djoser::HIDDEN_USERS.word(e);
+    let changes = match profile_changes(input, partial) {
+        Ok(changes) => changes,
+        // Djoser finds the object (or refuses it) before it reads the fields.
+        Err(invalid) => {
+            accounts::get_user(state, &actor, target)
+                .await
+                .map_err(hidden)?;
+            return Err(invalid);
+        }
+    };
+    let user = accounts::update_profile(state, &actor, target, changes)
+        .await
+        .map_err(hidden)?;
     Ok(HttpResponse::Ok().json(UserBody::from(user)))
 }
 
@@ -380,7 +395,8 @@ async fn me_put(
     BearerUser(auth): BearerUser,
     input: Input,
 ) -> Result<HttpResponse, ApiError> {
-    update(&state, auth.user.id, &input, false).await
+    let target = auth.user.id;
+    update(&state, auth.user, target, &input, false).await
 }
 
 /// PATCH /auth/users/me/
@@ -402,20 +418,22 @@ async fn me_patch(
     BearerUser(auth): BearerUser,
     input: Input,
 ) -> Result<HttpResponse, ApiError> {
-    update(&state, auth.user.id, &input, true).await
+    let target = auth.user.id;
+    update(&state, auth.user, target, &input, true).await
 }
 
+/// Deletes `target` as `actor`: a missing `current_password` is reported only once the actor
+/// may delete that account and it exists (Djoser's destroy: permission, object, then fields).
 async fn delete(
     state: &AppState,
-    requester: &User,
+    actor: User,
     target: i64,
     input: &Input,
 ) -> Result<HttpResponse, ApiError> {
     let mut errors = FieldErrors::new();
-    let Some(current) = input.required("current_password", false, &mut errors) else {
-        return Err(ApiError::Validation(errors));
-    };
-    service::delete_account(state, requester, target, &current).await?;
+    let current = input.optional("current_password", false, &mut errors);
+    errors.into_result().map_err(ApiError::Validation)?;
+    accounts::delete_account(state, &Actor::User(actor), target, current.as_deref()).await?;
     Ok(no_content())
 }
 
@@ -438,20 +456,8 @@ async fn me_delete(
     BearerUser(auth): BearerUser,
     input: Input,
 ) -> Result<HttpResponse, ApiError> {
-    delete(&state, &auth.user, auth.user.id, &input).await
-}
-
-/// Djoser's object permission (`CurrentUserOrAdmin`) with HIDE_USERS: non-staff users get 404
-/// for anyone else, whether or not that user exists, so ids cannot be probed.
-async fn target_user(state: &AppState, viewer: &User, id: i64) -> Result<User, ApiError> {
-    if !viewer.is_staff && viewer.id != id {
-        return Err(ApiError::NotFound(NOT_FOUND));
-    }
-    match service::get_by_id(state, id).await {
-        Ok(user) => Ok(user),
-        Err(AccountsError::NotFound) => Err(ApiError::NotFound("No User matches the given query.")),
-        Err(e) => Err(e.into()),
-    }
+    let target = auth.user.id;
+    delete(&state, auth.user, target, &input).await
 }
 
 /// GET /auth/users/{id}/
@@ -473,7 +479,9 @@ async fn detail(
     BearerUser(auth): BearerUser,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    let user = target_user(&state, &auth.user, *id).await?;
+    let user = accounts::get_user(&state, &Actor::User(auth.user), *id)
+        .await
+        .map_err(|e| Djoser::HIDDEN_USERS.word(e))?;
     Ok(HttpResponse::Ok().json(UserBody::from(user)))
 }
 
@@ -499,8 +507,7 @@ async fn detail_put(
     id: web::Path<i64>,
     input: Input,
 ) -> Result<HttpResponse, ApiError> {
-    let user = target_user(&state, &auth.user, *id).await?;
-    update(&state, user.id, &input, false).await
+    update(&state, auth.user, *id, &input, false).await
 }
 
 /// PATCH /auth/users/{id}/
@@ -525,8 +532,7 @@ async fn detail_patch(
     id: web::Path<i64>,
     input: Input,
 ) -> Result<HttpResponse, ApiError> {
-    let user = target_user(&state, &auth.user, *id).await?;
-    update(&state, user.id, &input, true).await
+    update(&state, auth.user, *id, &input, true).await
 }
 
 /// DELETE /auth/users/{id}/ — non-staff get 403 for anyone else (HIDE_USERS does not cover it).
@@ -552,11 +558,7 @@ async fn detail_delete(
     id: web::Path<i64>,
     input: Input,
 ) -> Result<HttpResponse, ApiError> {
-    if !auth.user.is_staff && auth.user.id != *id {
-        return Err(ApiError::PermissionDenied);
-    }
-    let user = target_user(&state, &auth.user, *id).await?;
-    delete(&state, &auth.user, user.id, &input).await
+    delete(&state, auth.user, *id, &input).await
 }
 
 /// POST /auth/users/set_password/ — 204; every other session of the user ends.
@@ -580,7 +582,7 @@ async fn set_password(
 ) -> Result<HttpResponse, ApiError> {
     let (current, new, retype) = password_change(&input, state.settings.set_password_retype)?;
     let keep = Some(auth.session_id);
-    service::change_password(&state, &auth.user, &current, new, retype.as_deref(), keep).await?;
+    accounts::change_password(&state, &auth.user, &current, new, retype.as_deref(), keep).await?;
     Ok(no_content())
 }
 
@@ -627,7 +629,10 @@ async fn set_email(
     let (Some(current), Some(email), true) = (current, email, errors.is_empty()) else {
         return Err(ApiError::Validation(errors));
     };
-    flows::request_email_change(&state, &auth.user, &current, email, Some(auth.session_id)).await?;
+    let keep = Some(auth.session_id);
+    accounts::request_email_change(&state, &auth.user, &current, email, keep)
+        .await
+        .map_err(|e| Djoser::SET_EMAIL.word(e))?;
     Ok(no_content())
 }
 
@@ -654,7 +659,9 @@ async fn set_email_confirm(
     let (Some(uid), Some(token)) = (uid, token) else {
         return Err(ApiError::Validation(errors));
     };
-    flows::confirm_email_change(&state, &uid, &token).await?;
+    accounts::confirm_email_change(&state, &uid, &token)
+        .await
+        .map_err(|e| Djoser::SET_EMAIL.word(e))?;
     Ok(no_content())
 }
 
@@ -678,7 +685,7 @@ async fn reset_password(
     let Some(email) = input.parsed("email", true, &mut errors, Email::parse) else {
         return Err(ApiError::Validation(errors));
     };
-    flows::request_password_reset(&state, &email).await?;
+    accounts::request_password_reset(&state, &email).await?;
     Ok(no_content())
 }
 
@@ -710,7 +717,7 @@ async fn reset_password_confirm(
     let (Some(uid), Some(token), Some(new), true) = (uid, token, new, errors.is_empty()) else {
         return Err(ApiError::Validation(errors));
     };
-    flows::confirm_password_reset(&state, &uid, &token, new, retype.as_deref()).await?;
+    accounts::confirm_password_reset(&state, &uid, &token, new, retype.as_deref()).await?;
     Ok(no_content())
 }
 
@@ -734,7 +741,7 @@ async fn activation(state: web::Data<AppState>, input: Input) -> Result<HttpResp
     let (Some(uid), Some(token)) = (uid, token) else {
         return Err(ApiError::Validation(errors));
     };
-    flows::activate(&state, &uid, &token).await?;
+    accounts::activate(&state, &uid, &token).await?;
     Ok(no_content())
 }
 
@@ -758,7 +765,7 @@ async fn resend_activation(
     let Some(email) = input.parsed("email", true, &mut errors, Email::parse) else {
         return Err(ApiError::Validation(errors));
     };
-    flows::resend_activation(&state, &email).await?;
+    accounts::resend_activation(&state, &email).await?;
     Ok(no_content())
 }
 

@@ -12,6 +12,7 @@ mod recovery;
 mod register;
 mod render;
 mod session;
+mod words;
 
 pub use render::PageTemplates;
 pub use session::session_middleware;

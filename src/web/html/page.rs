@@ -86,10 +86,12 @@ impl ResponseError for HtmlError {
 }
 
 impl From<AccountsError> for HtmlError {
+    /// What no form shows next to a field (see `words::form_errors` for those).
     fn from(e: AccountsError) -> Self {
         match e {
             AccountsError::Throttled { retry_after } => Self::Throttled(retry_after),
             AccountsError::Unavailable => Self::Unavailable,
+            AccountsError::Unexpected(e) => Self::Failed(e),
             other => Self::Failed(other.into()),
         }
     }

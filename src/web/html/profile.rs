@@ -8,10 +8,10 @@ use actix_web::web;
 use serde::{Deserialize, Serialize};
 
 use super::page::{
-    Checked, CurrentUser, PROFILE, Page, PageResult, TokenOnly, csrf_form, see_other,
+    Checked, CurrentUser, HtmlError, PROFILE, Page, PageResult, TokenOnly, csrf_form, see_other,
 };
-use crate::accounts::service::{self, ProfileChanges};
-use crate::accounts::{AccountsError, flows};
+use super::words::{EMAIL_CHANGE, form_errors};
+use crate::accounts::{self, Actor, ProfileChanges};
 use crate::domain::{Email, FieldErrors, PersonName};
 use crate::sessions::Session;
 use crate::sessions::service as sessions;
@@ -135,26 +135,10 @@ pub async fn profile_submit(
             return account_page(&page, &current, refused).await;
         }
     };
-    service::update_profile(&page.state, current.user.id, changes).await?;
+    let (actor, id) = (Actor::User(current.user.clone()), current.user.id);
+    accounts::update_profile(&page.state, &actor, id, changes).await?;
     page.flash("Your details were saved.");
     Ok(see_other(PROFILE))
-}
-
-/// Django-form words for the core's set_email errors.
-fn email_form_errors(errors: &FieldErrors) -> FieldErrors {
-    let mut worded = FieldErrors::new();
-    for (field, messages) in errors.iter() {
-        for message in messages {
-            match field {
-                "current_password" => worded.add(
-                    "current_password",
-                    "Your password was entered incorrectly. Please enter it again.",
-                ),
-                _ => worded.add("new_email", message.clone()),
-            }
-        }
-    }
-    worded
 }
 
 /// POST /accounts/email/ — the same core as set_email: the password, then a link to the new
@@ -165,39 +149,35 @@ pub async fn email_submit(
     current: CurrentUser,
 ) -> PageResult {
     let typed = form.new_email.trim();
-    match request_email_change(&page, &form, &current).await {
-        Ok(()) => {
-            page.flash(&format!(
-                "We sent a link to {typed}. It changes when you open it."
-            ));
-            Ok(see_other(PROFILE))
-        }
-        Err(AccountsError::Validation(errors)) => {
-            let errors = email_form_errors(&errors);
-            account_page(
-                &page,
-                &current,
-                Refused {
-                    errors,
-                    new_email: typed,
-                },
-            )
-            .await
-        }
-        Err(e) => Err(e.into()),
-    }
+    let Some(errors) = email_change(&page, &form, &current).await? else {
+        page.flash(&format!(
+            "We sent a link to {typed}. It changes when you open it."
+        ));
+        return Ok(see_other(PROFILE));
+    };
+    let refused = Refused {
+        errors,
+        new_email: typed,
+    };
+    account_page(&page, &current, refused).await
 }
 
-/// The form's address, parsed, handed to the core's set_email.
-async fn request_email_change(
+/// The form's address, parsed, handed to the core's set_email; the form's refusals, if any.
+async fn email_change(
     page: &Page,
     form: &EmailChangeForm,
     current: &CurrentUser,
-) -> Result<(), AccountsError> {
-    let email = Email::parse(&form.new_email)
-        .map_err(|e| AccountsError::Validation(FieldErrors::one("new_email", e)))?;
+) -> Result<Option<FieldErrors>, HtmlError> {
+    let email = match Email::parse(&form.new_email) {
+        Ok(email) => email,
+        Err(e) => return Ok(Some(FieldErrors::one("new_email", e))),
+    };
     let (user, keep) = (&current.user, Some(current.sid.clone()));
-    flows::request_email_change(&page.state, user, &form.current_password, email, keep).await
+    let password = &form.current_password;
+    match accounts::request_email_change(&page.state, user, password, email, keep).await {
+        Ok(()) => Ok(None),
+        Err(e) => Ok(Some(form_errors(e, &EMAIL_CHANGE)?)),
+    }
 }
 
 /// POST /accounts/sessions/{handle}/end/ — ends one of the user's other sessions.

@@ -1,5 +1,5 @@
 //! Mailed links: password reset, activation and a new address's confirmation. Thin over
-//! `accounts::flows`, the same core the JSON API uses. Links are checked on GET and used up only
+//! the same accounts core the JSON API uses. Links are checked on GET and used up only
 //! by a POST from the page, so mail scanners that open links cannot burn them; the reset token
 //! leaves the URL after the first hop.
 
@@ -7,14 +7,22 @@ use actix_web::http::StatusCode;
 use actix_web::web;
 use serde::Deserialize;
 
-use super::page::{Checked, Page, PageResult, TokenOnly, csrf_form, see_other};
-use super::password::PASSWORDS_DIFFER;
-use crate::accounts::onetime::Purpose;
-use crate::accounts::{AccountsError, flows};
-use crate::domain::{Email, FieldErrors};
+use super::page::{Checked, HtmlError, Page, PageResult, TokenOnly, csrf_form, see_other};
+use super::words::{SET_PASSWORD, form_errors};
+use crate::accounts::{self, AccountsError, Purpose};
+use crate::domain::Email;
 
 const RESET_TOKEN: &str = "reset_token";
 const RESET_UID: &str = "reset_uid";
+
+/// True when the link can be used; false for an invalid one (other failures are errors).
+async fn usable(page: &Page, uid: &str, token: &str, purpose: Purpose) -> Result<bool, HtmlError> {
+    match accounts::check_link(&page.state, uid, token, purpose).await {
+        Ok(()) => Ok(true),
+        Err(AccountsError::InvalidLink) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
 
 /// "This link is no longer valid", with a way to carry on.
 fn invalid_link(page: &Page, purpose: Purpose) -> PageResult {
@@ -78,7 +86,7 @@ pub async fn reset_submit(page: Page, form: Checked<EmailForm>) -> PageResult {
             );
         }
     };
-    flows::request_password_reset(&page.state, &email).await?;
+    accounts::request_password_reset(&page.state, &email).await?;
     Ok(see_other("/accounts/password_reset/done/"))
 }
 
@@ -99,13 +107,13 @@ pub async fn reset_link(page: Page, path: web::Path<(String, String)>) -> PageRe
     if token == "set-password" {
         return set_password_form(&page, &uid, Vec::new()).await;
     }
-    if !flows::link_is_valid(&page.state, &uid, &token, Purpose::PasswordReset).await? {
+    if !usable(&page, &uid, &token, Purpose::PasswordReset).await? {
         return invalid_link(&page, Purpose::PasswordReset);
     }
     page.session
         .insert(RESET_TOKEN, &token)
         .and(page.session.insert(RESET_UID, &uid))
-        .map_err(|e| super::page::HtmlError::Failed(anyhow::anyhow!("session: {e}")))?;
+        .map_err(|e| HtmlError::Failed(anyhow::anyhow!("session: {e}")))?;
     Ok(see_other(&format!("/accounts/reset/{uid}/set-password/")))
 }
 
@@ -117,9 +125,7 @@ fn session_token(page: &Page, uid: &str) -> Option<String> {
 
 async fn set_password_form(page: &Page, uid: &str, errors: Vec<String>) -> PageResult {
     let valid = match session_token(page, uid) {
-        Some(token) => {
-            flows::link_is_valid(&page.state, uid, &token, Purpose::PasswordReset).await?
-        }
+        Some(token) => usable(page, uid, &token, Purpose::PasswordReset).await?,
         None => false,
     };
     if !valid {
@@ -138,19 +144,6 @@ async fn set_password_form(page: &Page, uid: &str, errors: Vec<String>) -> PageR
     )
 }
 
-/// The core's reset errors as the page's messages (Django's words for the retype).
-fn messages(errors: &FieldErrors) -> Vec<String> {
-    errors
-        .iter()
-        .flat_map(|(field, messages)| {
-            messages.iter().map(move |m| match field {
-                "non_field_errors" => PASSWORDS_DIFFER.to_owned(),
-                _ => m.clone(),
-            })
-        })
-        .collect()
-}
-
 /// POST /accounts/reset/{uid}/set-password/ — uses the link up and sets the password.
 pub async fn set_password_submit(
     page: Page,
@@ -164,20 +157,19 @@ pub async fn set_password_submit(
         form.new_password1.clone(),
         Some(form.new_password2.as_str()),
     );
-    match flows::confirm_password_reset(&page.state, &uid, &token, new, retype).await {
+    match accounts::confirm_password_reset(&page.state, &uid, &token, new, retype).await {
         Ok(()) => {
             for key in [RESET_TOKEN, RESET_UID] {
                 page.session.remove(key);
             }
             Ok(see_other("/accounts/reset/done/"))
         }
-        Err(AccountsError::Validation(errors)) if errors.get("token").is_some() => {
-            invalid_link(&page, Purpose::PasswordReset)
+        Err(AccountsError::InvalidLink) => invalid_link(&page, Purpose::PasswordReset),
+        Err(refused) => {
+            let errors = form_errors(refused, &SET_PASSWORD)?;
+            let messages = errors.iter().flat_map(|(_, m)| m.iter().cloned());
+            set_password_form(&page, &uid, messages.collect()).await
         }
-        Err(AccountsError::Validation(errors)) => {
-            set_password_form(&page, &uid, messages(&errors)).await
-        }
-        Err(e) => Err(e.into()),
     }
 }
 
@@ -199,7 +191,7 @@ async fn button_page(
     purpose: Purpose,
     template: &str,
 ) -> PageResult {
-    if !flows::link_is_valid(&page.state, &uid, &token, purpose).await? {
+    if !usable(page, &uid, &token, purpose).await? {
         return invalid_link(page, purpose);
     }
     // The link itself (NormalizePath has trimmed its trailing slash).
@@ -227,10 +219,10 @@ pub async fn activate_submit(
     path: web::Path<(String, String)>,
 ) -> PageResult {
     let (uid, token) = path.into_inner();
-    let stale = match flows::activate(&page.state, &uid, &token).await {
+    let stale = match accounts::activate(&page.state, &uid, &token).await {
         Ok(()) => false,
-        Err(AccountsError::StaleToken) => true,
-        Err(AccountsError::Validation(_)) => return invalid_link(&page, Purpose::Activation),
+        Err(AccountsError::NotAwaitingActivation) => true,
+        Err(AccountsError::InvalidLink) => return invalid_link(&page, Purpose::Activation),
         Err(e) => return Err(e.into()),
     };
     Ok(
@@ -253,13 +245,16 @@ pub async fn email_confirm_submit(
     path: web::Path<(String, String)>,
 ) -> PageResult {
     let (uid, token) = path.into_inner();
-    match flows::confirm_email_change(&page.state, &uid, &token).await {
+    match accounts::confirm_email_change(&page.state, &uid, &token).await {
         Ok(user) => Ok(
             page.show(StatusCode::OK, "accounts/email_confirmed.html", None, |c| {
                 c.insert("email", &user.email);
             }),
         ),
-        Err(AccountsError::Validation(_)) => invalid_link(&page, Purpose::EmailChange),
+        // A link whose address was taken meanwhile cannot be used any more either.
+        Err(AccountsError::InvalidLink | AccountsError::Taken { .. }) => {
+            invalid_link(&page, Purpose::EmailChange)
+        }
         Err(e) => Err(e.into()),
     }
 }

@@ -4,9 +4,8 @@ use actix_web::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use super::page::{Checked, Page, PageResult, csrf_form};
-use super::password::PASSWORDS_DIFFER;
-use crate::accounts::AccountsError;
-use crate::accounts::service::{self, Registration};
+use super::words::{PASSWORDS_DIFFER, REGISTER, form_errors};
+use crate::accounts::{self, Registration};
 use crate::domain::{Email, FieldErrors, PersonName, Username};
 
 #[derive(Serialize)]
@@ -43,8 +42,7 @@ csrf_form!(RegisterForm);
 fn fields<'a>(form: &'a RegisterForm, errors: &FieldErrors) -> [Field<'a>; 6] {
     let messages = |name: &str| errors.get(name).map(<[String]>::to_vec).unwrap_or_default();
     // Passwords are never sent back; their messages sit under the confirmation, as in Django.
-    let mut password2 = messages("password");
-    password2.extend(messages("password2"));
+    let password2 = messages("password2");
     [
         Field {
             name: "email",
@@ -145,8 +143,9 @@ impl RegisterForm {
         };
         let first_name = name("first_name", &self.first_name);
         let last_name = name("last_name", &self.last_name);
-        if self.password1 != self.password2 {
-            errors.add("password2", PASSWORDS_DIFFER);
+        // Django's form reports the retype with the other fields, before the policy runs.
+        if accounts::check_retype(&self.password1, Some(&self.password2)).is_err() {
+            errors.add(REGISTER.new_password, PASSWORDS_DIFFER);
         }
         match (email, first_name, last_name) {
             (Some(email), Some(first_name), Some(last_name)) if errors.is_empty() => {
@@ -156,6 +155,7 @@ impl RegisterForm {
                     first_name,
                     last_name,
                     password: self.password1.clone(),
+                    password_retype: Some(self.password2.clone()),
                 })
             }
             _ => Err(errors),
@@ -166,22 +166,22 @@ impl RegisterForm {
 /// POST /accounts/register/ — the same core registration as the API (policy, uniqueness,
 /// activation mail, enumeration protection).
 pub async fn register_submit(page: Page, form: Checked<RegisterForm>) -> PageResult {
-    let outcome = match form.registration() {
-        Ok(registration) => service::register(&page.state, registration).await,
-        Err(errors) => Err(AccountsError::Validation(errors)),
+    let refused = match form.registration() {
+        Ok(registration) => match accounts::register(&page.state, registration).await {
+            Ok(_) => return registered(&page),
+            Err(e) => form_errors(e, &REGISTER)?,
+        },
+        Err(errors) => errors,
     };
-    match outcome {
-        Ok(_) => {
-            let activation = page.state.settings.mail.send_activation_email;
-            Ok(
-                page.show(StatusCode::OK, "accounts/registered.html", None, |c| {
-                    c.insert("activation", &activation);
-                }),
-            )
-        }
-        Err(AccountsError::Validation(errors)) => {
-            register_page(&page, StatusCode::BAD_REQUEST, &form, &errors)
-        }
-        Err(e) => Err(e.into()),
-    }
+    register_page(&page, StatusCode::BAD_REQUEST, &form, &refused)
+}
+
+/// The page after a registration (the same whether or not the address was new).
+fn registered(page: &Page) -> PageResult {
+    let activation = page.state.settings.mail.send_activation_email;
+    Ok(
+        page.show(StatusCode::OK, "accounts/registered.html", None, |c| {
+            c.insert("activation", &activation);
+        }),
+    )
 }
