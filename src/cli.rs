@@ -316,7 +316,7 @@ async fn serve(settings: Settings) -> CliResult {
     let app = Application::build(settings, Clock::System).await?;
     let settings = &app.state().settings;
     tracing::info!(
-        bind = %settings.bind,
+        bind = %settings.server.bind,
         port = app.port(),
         backend = app.state().db.backend().name(),
         "latchkey listening"
@@ -327,7 +327,7 @@ async fn serve(settings: Settings) -> CliResult {
 
 async fn migrate(settings: &Settings) -> CliResult {
     let db = Db::connect(
-        &settings.database_url,
+        &settings.database.database_url,
         1,
         0,
         std::time::Duration::from_secs(5),

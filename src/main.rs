@@ -27,7 +27,7 @@ fn main() -> ExitCode {
         cli::print_check(&settings);
         return ExitCode::SUCCESS;
     }
-    telemetry::init(&settings.log, settings.log_format);
+    telemetry::init(&settings.server.log, settings.server.log_format);
     let env = ctx.env;
     actix_web::rt::System::new().block_on(async move { cli::run(command, settings, &env).await })
 }

@@ -32,7 +32,7 @@ pub struct Application {
 pub type ExtraRoutes = fn(&mut web::ServiceConfig);
 
 impl Application {
-    /// Connects, migrates, binds `settings.bind` and builds the server (not yet running).
+    /// Connects, migrates, binds `settings.server.bind` and builds the server (not yet running).
     pub async fn build(settings: Settings, clock: Clock) -> anyhow::Result<Self> {
         Self::build_with(settings, clock, None).await
     }
@@ -63,13 +63,13 @@ impl Application {
         }
         // Deliver queued mail (including any left from before a restart).
         let outbox_worker = crate::mail::spawn_outbox_worker(state.clone());
-        let listener = TcpListener::bind(&state.settings.bind)
-            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", state.settings.bind))?;
+        let listener = TcpListener::bind(&state.settings.server.bind)
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", state.settings.server.bind))?;
         let port = listener.local_addr()?.port();
         let app_state = state.clone();
         // A blocking thread beyond the pool's connections would only wait for one, and every
         // idle thread keeps memory; so each worker gets as many as there are connections.
-        let blocking = usize::try_from(state.settings.db_pool_size)
+        let blocking = usize::try_from(state.settings.database.db_pool_size)
             .unwrap_or(8)
             .max(2);
         let pages = web::Data::new(crate::web::html::PageTemplates::load()?);
@@ -124,8 +124,8 @@ fn build_app(
         InitError = (),
     >,
 > {
-    let limit = state.settings.max_body_bytes;
-    let cors_origins = state.settings.cors_origins.clone();
+    let limit = state.settings.server.max_body_bytes;
+    let cors_origins = state.settings.cors.cors_origins.clone();
     let settings = std::sync::Arc::clone(&state.settings);
     App::new()
         .app_data(web::Data::new(state))

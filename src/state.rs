@@ -43,22 +43,32 @@ impl AppState {
     /// State for the server: a pool of `db_pool_size` keeping one connection warm. Does not
     /// run migrations.
     pub fn build(settings: Settings, clock: Clock) -> anyhow::Result<Self> {
-        let timeout = std::time::Duration::from_millis(settings.db_pool_timeout_ms);
-        let db = Db::connect(&settings.database_url, settings.db_pool_size, 1, timeout)?;
+        let timeout = std::time::Duration::from_millis(settings.database.db_pool_timeout_ms);
+        let db = Db::connect(
+            &settings.database.database_url,
+            settings.database.db_pool_size,
+            1,
+            timeout,
+        )?;
         Self::with_db(settings, clock, db)
     }
 
     /// State for a one-shot CLI command: a small pool that keeps nothing open in the background.
     pub fn build_for_command(settings: Settings, clock: Clock) -> anyhow::Result<Self> {
-        let db = Db::connect(&settings.database_url, 2, 0, COMMAND_CHECKOUT_TIMEOUT)?;
+        let db = Db::connect(
+            &settings.database.database_url,
+            2,
+            0,
+            COMMAND_CHECKOUT_TIMEOUT,
+        )?;
         Self::with_db(settings, clock, db)
     }
 
     fn with_db(settings: Settings, clock: Clock, db: Db) -> anyhow::Result<Self> {
         let hasher = Hasher::new(HashLimits {
-            workers: settings.hash_workers,
-            queue: settings.hash_queue_limit,
-            per_account: settings.hash_queue_per_account,
+            workers: settings.accounts.hash_workers,
+            queue: settings.accounts.hash_queue_limit,
+            per_account: settings.accounts.hash_queue_per_account,
         })?;
         let mailer = Mailer::from_settings(&settings.mail)?;
         let templates = Arc::new(MailTemplates::load(settings.mail.template_dir.as_deref())?);
@@ -67,9 +77,9 @@ impl AppState {
             templates,
             mail_queued: Arc::new(tokio::sync::Notify::new()),
             jwt: JwtCodec::new(
-                &settings.secret_key,
-                &settings.jwt_issuer,
-                &settings.jwt_audience,
+                &settings.tokens.secret_key,
+                &settings.tokens.jwt_issuer,
+                &settings.tokens.jwt_audience,
             ),
             ip_limiter: Arc::new(IpLimiter::new(settings.throttle)),
             settings: Arc::new(settings),

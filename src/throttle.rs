@@ -11,22 +11,7 @@ use diesel::prelude::*;
 use crate::db::schema::{ip_buckets, login_throttle};
 use crate::db::{Backend, Db, DbConn, DbError};
 
-/// The limits, from settings.
-#[derive(Debug, Clone, Copy)]
-pub struct ThrottleLimits {
-    /// Master switch (off for load tests).
-    pub enabled: bool,
-    /// Requests an IP may make at once on the guarded endpoints.
-    pub ip_burst: u32,
-    /// Requests per minute an IP regains.
-    pub ip_per_minute: u32,
-    /// Failed logins allowed before any delay.
-    pub free_failures: u32,
-    /// Longest delay between attempts, in seconds.
-    pub max_delay: u64,
-    /// Consecutive failures that lock the account until unlocked or reset.
-    pub lock_after: u32,
-}
+pub use crate::config::ThrottleLimits;
 
 /// How long to wait before the next attempt after `failures` consecutive failures: nothing
 /// for the free ones, then 1 s, 2 s, 4 s … doubling up to `max_delay`.

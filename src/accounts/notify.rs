@@ -101,8 +101,9 @@ fn link_url(state: &AppState, link: &Link<'_>, uid: &str) -> (String, String) {
             mail.email_change_timeout,
         ),
     };
+    // A template may start with a slash or not: the link is `{protocol}://{domain}/{url}`.
     let url = template
-        .unwrap_or(own)
+        .map_or(own, |t| t.trim_start_matches('/'))
         .replace("{uid}", uid)
         .replace("{token}", link.token);
     (url, human_duration(lifetime))
@@ -124,7 +125,7 @@ pub(super) fn queue(
     let context = MailContext {
         site_name: &mail.site_name,
         domain: &mail.frontend_domain,
-        protocol: &mail.frontend_protocol,
+        protocol: mail.frontend_protocol,
         user: UserContext {
             id: user.id,
             username: &user.username,

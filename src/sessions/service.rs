@@ -19,7 +19,7 @@ pub async fn open_browser_session(
     meta: &ClientMeta,
 ) -> Result<String, SessionError> {
     let now = state.clock.now_naive();
-    let expires_at = now + seconds(state.settings.session_absolute_lifetime);
+    let expires_at = now + seconds(state.settings.sessions.session_absolute_lifetime);
     let session = Session::open(user_id, SessionKind::Browser, meta, now, expires_at);
     let sid = session.id.clone();
     state
@@ -64,7 +64,7 @@ pub async fn revoke_other_sessions(
 /// The user's live sessions (browser and API), newest first.
 pub async fn list_sessions(state: &AppState, user_id: i64) -> Result<Vec<Session>, SessionError> {
     let now = state.clock.now_naive();
-    let idle = seconds(state.settings.session_idle_timeout);
+    let idle = seconds(state.settings.sessions.session_idle_timeout);
     state
         .db
         .run(move |conn| ops::live_sessions(conn, user_id, now, idle).map_err(SessionError::from))
@@ -79,7 +79,7 @@ pub async fn end_own_session_by_handle(
     handle: &str,
 ) -> Result<bool, SessionError> {
     let now = state.clock.now_naive();
-    let idle = seconds(state.settings.session_idle_timeout);
+    let idle = seconds(state.settings.sessions.session_idle_timeout);
     let handle = handle.to_owned();
     state
         .db

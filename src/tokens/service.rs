@@ -94,7 +94,7 @@ fn mint_access(
     format: UserIdClaim,
 ) -> Result<String, TokenError> {
     let iat = unix(issued_at);
-    let lifetime = i64::try_from(state.settings.access_token_lifetime).unwrap_or(i64::MAX);
+    let lifetime = i64::try_from(state.settings.tokens.access_token_lifetime).unwrap_or(i64::MAX);
     let exp = iat.saturating_add(lifetime);
     let exp = until.map_or(exp, |end| exp.min(unix(end)));
     let mut claims = state.jwt.claims(
@@ -120,7 +120,7 @@ pub async fn obtain_pair(
 ) -> Result<(User, TokenPair), TokenError> {
     let user = accounts::authenticate(state, identifier, password, meta).await?;
     let now = state.clock.now_naive();
-    let expires_at = now + seconds(state.settings.refresh_token_lifetime);
+    let expires_at = now + seconds(state.settings.tokens.refresh_token_lifetime);
     let session = Session::open(user.id, SessionKind::Api, meta, now, expires_at);
     let row = RefreshToken {
         jti: random_id(),
@@ -158,7 +158,7 @@ pub async fn obtain_access(
 ) -> Result<(User, String), TokenError> {
     let user = accounts::authenticate(state, identifier, password, meta).await?;
     let now = state.clock.now_naive();
-    let expires_at = now + seconds(state.settings.session_absolute_lifetime);
+    let expires_at = now + seconds(state.settings.sessions.session_absolute_lifetime);
     let mut session = Session::open(user.id, SessionKind::Api, meta, now, expires_at);
     session.renewable = true;
     let sid = session.id.clone();
@@ -204,14 +204,14 @@ pub async fn refresh(
     if claims.kind() != Some(TokenType::Refresh) {
         return Err(TokenError::WrongType);
     }
-    let idle = seconds(state.settings.session_idle_timeout);
-    let forgiving = match state.settings.refresh_rotation {
+    let idle = seconds(state.settings.sessions.session_idle_timeout);
+    let forgiving = match state.settings.tokens.refresh_rotation {
         RefreshRotation::Off => return refresh_without_rotation(state, &claims, format).await,
         RefreshRotation::Forgiving => true,
         RefreshRotation::Strict => false,
     };
-    let grace = seconds(state.settings.rotation_grace);
-    let lifetime = seconds(state.settings.refresh_token_lifetime);
+    let grace = seconds(state.settings.tokens.rotation_grace);
+    let lifetime = seconds(state.settings.tokens.refresh_token_lifetime);
     let jti = claims.jti.clone();
     let outcome = state
         .db
@@ -329,7 +329,7 @@ async fn refresh_without_rotation(
     format: UserIdClaim,
 ) -> Result<Refreshed, TokenError> {
     let now = state.clock.now_naive();
-    let idle = seconds(state.settings.session_idle_timeout);
+    let idle = seconds(state.settings.sessions.session_idle_timeout);
     let jti = claims.jti.clone();
     let sid = claims.sid.clone();
     let session_end = state
@@ -388,7 +388,7 @@ fn live_session(
 pub async fn verify(state: &AppState, token: &str) -> Result<(), TokenError> {
     let now = state.clock.now_naive();
     let claims = state.jwt.decode(token, unix(now))?;
-    let idle = seconds(state.settings.session_idle_timeout);
+    let idle = seconds(state.settings.sessions.session_idle_timeout);
     state
         .db
         .run(move |conn| -> Result<(), TokenError> {
@@ -455,7 +455,7 @@ pub async fn authenticate_access(
         return Err(TokenError::WrongType);
     }
     let sid = claims.sid.clone();
-    let idle = seconds(state.settings.session_idle_timeout);
+    let idle = seconds(state.settings.sessions.session_idle_timeout);
     let (session, user) = state
         .db
         .run(move |conn| live_session(conn, &sid, now, idle))
@@ -482,7 +482,7 @@ pub async fn renew_access(state: &AppState, token: &str) -> Result<(User, String
     if claims.kind() != Some(TokenType::Access) {
         return Err(TokenError::WrongType);
     }
-    let idle = seconds(state.settings.session_idle_timeout);
+    let idle = seconds(state.settings.sessions.session_idle_timeout);
     let at = now.naive_utc();
     let sid = claims.sid.clone();
     let (session, user) = state
@@ -502,7 +502,7 @@ pub async fn renew_access(state: &AppState, token: &str) -> Result<(User, String
         return Err(TokenError::Expired);
     }
     let left = claims.exp - now.timestamp();
-    let margin = i64::try_from(state.settings.session_refresh_margin).unwrap_or(i64::MAX);
+    let margin = i64::try_from(state.settings.tokens.session_refresh_margin).unwrap_or(i64::MAX);
     if left > margin {
         return Ok((user, token.trim().to_owned()));
     }
@@ -525,7 +525,7 @@ pub async fn end_session_of(state: &AppState, token: &str) -> Result<(), TokenEr
     if claims.kind() != Some(TokenType::Access) {
         return Err(TokenError::WrongType);
     }
-    let idle = seconds(state.settings.session_idle_timeout);
+    let idle = seconds(state.settings.sessions.session_idle_timeout);
     state
         .db
         .run(move |conn| {
@@ -560,7 +560,7 @@ const LAST_SEEN_RESOLUTION: Duration = Duration::seconds(60);
 /// timeout, user active. One indexed lookup (plus a last-seen write once a minute).
 pub async fn browser_session_user(state: &AppState, sid: &str) -> Result<User, TokenError> {
     let now = state.clock.now_naive();
-    let idle = seconds(state.settings.session_idle_timeout);
+    let idle = seconds(state.settings.sessions.session_idle_timeout);
     let sid = sid.to_owned();
     state
         .db

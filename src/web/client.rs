@@ -47,7 +47,7 @@ pub fn bearer_header(req: &HttpRequest) -> BearerHeader {
 pub fn client_ip(req: &HttpRequest) -> Option<IpAddr> {
     let state = req.app_data::<web::Data<AppState>>();
     let from_proxy = state
-        .and_then(|s| s.settings.trusted_proxy_header.as_deref())
+        .and_then(|s| s.settings.server.trusted_proxy_header.as_deref())
         .and_then(|name| req.headers().get(name))
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.rsplit(',').next())

@@ -30,7 +30,7 @@ pub async fn limit_body_size<B: MessageBody + 'static>(
 ) -> Result<ServiceResponse<EitherBody<B>>, Error> {
     let limit = req
         .app_data::<web::Data<AppState>>()
-        .map_or(64 * 1024, |state| state.settings.max_body_bytes);
+        .map_or(64 * 1024, |state| state.settings.server.max_body_bytes);
     let declared = req
         .headers()
         .get(CONTENT_LENGTH)
@@ -52,7 +52,7 @@ pub async fn body_deadline<B: MessageBody + 'static>(
 ) -> Result<ServiceResponse<B>, Error> {
     let timeout = req
         .app_data::<web::Data<AppState>>()
-        .map_or(10, |state| state.settings.body_read_timeout);
+        .map_or(10, |state| state.settings.server.body_read_timeout);
     let payload = req.take_payload();
     let limited = Deadline {
         inner: payload,

@@ -23,25 +23,25 @@ fn load(env: &[(&str, &str)], dir: &std::path::Path) -> Result<Settings, Vec<Str
 fn defaults_work_with_nothing_set_and_keep_a_generated_secret() {
     let dir = tempfile::tempdir().unwrap();
     let settings = load(&[], dir.path()).unwrap();
-    assert_eq!(settings.environment, Environment::Development);
-    assert_eq!(settings.database_url, "sqlite://latchkey.sqlite3");
-    assert_eq!(settings.bind, "127.0.0.1:8000");
-    assert_eq!(settings.access_token_lifetime, 300);
-    assert_eq!(settings.refresh_token_lifetime, 86_400);
-    assert_eq!(settings.max_body_bytes, 65_536);
-    assert_eq!(settings.log, "info,actix_http::h1::dispatcher=off");
-    assert_eq!(settings.public_url, "http://localhost:8000");
-    assert_eq!(settings.jwt_issuer, settings.public_url);
-    assert_eq!(settings.db_pool_timeout_ms, 1000);
-    assert_eq!(settings.body_read_timeout, 10);
+    assert_eq!(settings.server.env, Environment::Development);
+    assert_eq!(settings.database.database_url, "sqlite://latchkey.sqlite3");
+    assert_eq!(settings.server.bind, "127.0.0.1:8000");
+    assert_eq!(settings.tokens.access_token_lifetime, 300);
+    assert_eq!(settings.tokens.refresh_token_lifetime, 86_400);
+    assert_eq!(settings.server.max_body_bytes, 65_536);
+    assert_eq!(settings.server.log, "info,actix_http::h1::dispatcher=off");
+    assert_eq!(settings.server.public_url, "http://localhost:8000");
+    assert_eq!(settings.tokens.jwt_issuer, settings.server.public_url);
+    assert_eq!(settings.database.db_pool_timeout_ms, 1000);
+    assert_eq!(settings.server.body_read_timeout, 10);
     assert!(
         settings.mail.email_changed_email_confirmation,
         "on by default"
     );
-    assert_eq!(settings.log_format, LogFormat::Text);
+    assert_eq!(settings.server.log_format, LogFormat::Text);
     let cores = std::thread::available_parallelism().unwrap().get();
-    assert_eq!(settings.hash_workers, cores);
-    assert!(settings.secret_key.expose().len() >= 32);
+    assert_eq!(settings.accounts.hash_workers, cores);
+    assert!(settings.tokens.secret_key.expose().len() >= 32);
 
     let secret_file = dir.path().join("latchkey.secret");
     let mode = std::fs::metadata(&secret_file)
@@ -56,7 +56,7 @@ fn defaults_work_with_nothing_set_and_keep_a_generated_secret() {
 
     let again = load(&[], dir.path()).unwrap();
     assert_eq!(
-        again.secret_key, settings.secret_key,
+        again.tokens.secret_key, settings.tokens.secret_key,
         "a restart must keep the same secret"
     );
 }
@@ -77,16 +77,16 @@ fn environment_overrides_file_which_overrides_defaults() {
         dir.path(),
     )
     .unwrap();
-    assert_eq!(settings.bind, "0.0.0.0:9000");
+    assert_eq!(settings.server.bind, "0.0.0.0:9000");
     assert_eq!(settings.source_of("bind"), Source::File);
-    assert_eq!(settings.access_token_lifetime, 120);
+    assert_eq!(settings.tokens.access_token_lifetime, 120);
     assert_eq!(
         settings.source_of("access_token_lifetime"),
-        Source::Env("LATCHKEY_ACCESS_TOKEN_LIFETIME")
+        Source::Env("LATCHKEY_ACCESS_TOKEN_LIFETIME".into())
     );
-    assert_eq!(settings.log_format, LogFormat::Json);
-    assert_eq!(settings.hash_workers, 3);
-    assert_eq!(settings.database_url, "postgres://u:pw@db/x");
+    assert_eq!(settings.server.log_format, LogFormat::Json);
+    assert_eq!(settings.accounts.hash_workers, 3);
+    assert_eq!(settings.database.database_url, "postgres://u:pw@db/x");
     let described = settings.describe().join("\n");
     assert!(
         described.contains("postgres://u:********@db/x"),
@@ -103,9 +103,9 @@ fn production_refuses_to_start_without_a_long_explicit_secret() {
         problems,
         [
             "LATCHKEY_PUBLIC_URL must be set when LATCHKEY_ENV=production (tokens name it as their issuer)",
-            "LATCHKEY_EMAIL_TRANSPORT must be smtp or file when LATCHKEY_ENV=production",
-            "LATCHKEY_FRONTEND_DOMAIN must be set when LATCHKEY_ENV=production (mail links use it)",
             "LATCHKEY_SECRET_KEY must be set (at least 32 bytes) when LATCHKEY_ENV=production",
+            "LATCHKEY_FRONTEND_DOMAIN must be set when LATCHKEY_ENV=production (mail links use it)",
+            "LATCHKEY_EMAIL_TRANSPORT must be smtp or file when LATCHKEY_ENV=production",
         ]
     );
     let mailing: &[(&str, &str)] = &[
@@ -141,8 +141,8 @@ fn production_refuses_to_start_without_a_long_explicit_secret() {
     let env = with(&long);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let ok = load(&env, dir.path()).unwrap();
-    assert_eq!(ok.environment, Environment::Production);
-    assert_eq!(ok.secret_key.expose(), long);
+    assert_eq!(ok.server.env, Environment::Production);
+    assert_eq!(ok.tokens.secret_key.expose(), long);
     assert_eq!(
         ok.mail.frontend_protocol, "https",
         "production links default to https"
@@ -167,8 +167,8 @@ fn every_invalid_value_is_reported_by_name() {
         [
             "LATCHKEY_ENV must be \"development\" or \"production\" (got \"staging\")",
             "LATCHKEY_BIND must be host:port, for example 127.0.0.1:8000 (got \"8000\")",
-            "LATCHKEY_HASH_WORKERS must be a whole number from 1 to 1024 (got \"lots\")",
             "LATCHKEY_LOG_FORMAT must be \"text\" or \"json\" (got \"xml\")",
+            "LATCHKEY_HASH_WORKERS must be a whole number from 1 to 1024 (got \"lots\")",
         ]
     );
 }
@@ -252,4 +252,33 @@ fn serve_in_production_without_a_secret_exits_with_one_clear_line() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("LATCHKEY_SECRET_KEY"), "{err}");
     assert!(!dir.path().join("latchkey.sqlite3").exists());
+}
+
+/// The README's settings table is made from the declarations in `src/config/`; run
+/// `LATCHKEY_BLESS=1 cargo test readme_settings` to write it after changing one.
+#[test]
+fn the_readme_settings_table_is_the_declarations() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
+    let readme = std::fs::read_to_string(path).unwrap();
+    let start = readme
+        .find("| setting (`latchkey.toml` key)")
+        .expect("the README has a settings table");
+    let table: String = readme[start..]
+        .lines()
+        .take_while(|line| line.starts_with('|'))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    let expected = latchkey::config::settings_table();
+    if table == expected {
+        return;
+    }
+    if std::env::var("LATCHKEY_BLESS").is_ok_and(|v| v == "1") {
+        let updated = readme.replacen(&table, &expected, 1);
+        std::fs::write(path, updated).unwrap();
+        return;
+    }
+    panic!(
+        "the README's settings table differs from the declarations in src/config/ \
+         (LATCHKEY_BLESS=1 rewrites it); it should read:\n\n{expected}"
+    );
 }

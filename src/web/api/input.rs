@@ -102,7 +102,7 @@ impl FromRequest for Input {
         Box::pin(async move {
             let limit = req
                 .app_data::<web::Data<AppState>>()
-                .map_or(64 * 1024, |state| state.settings.max_body_bytes);
+                .map_or(64 * 1024, |state| state.settings.server.max_body_bytes);
             let bytes = web::Bytes::from_request(&req, &mut payload)
                 .await
                 .map_err(|e| body_error(e, limit))?;

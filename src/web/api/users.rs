@@ -132,7 +132,7 @@ fn no_content() -> HttpResponse {
     ),
 )]
 async fn create(state: web::Data<AppState>, input: Input) -> Result<HttpResponse, ApiError> {
-    let registration = registration(&input, state.settings.user_create_password_retype)?;
+    let registration = registration(&input, state.settings.accounts.user_create_password_retype)?;
     let registered = accounts::register(&state, registration).await;
     let body = match registered.map_err(|e| Djoser::REGISTER.word(e))? {
         // With enumeration protection every registration answers alike.
@@ -250,7 +250,7 @@ async fn list(
         return Ok(stream_users(state.into_inner(), actor));
     };
     let number = query.number()?;
-    let size = i64::from(state.settings.users_page_size);
+    let size = i64::from(state.settings.accounts.users_page_size);
     let page = accounts::list_users(&state, &actor, Narrowing::default(), at, size).await?;
     if page.users.is_empty() && number > 1 {
         return Err(ApiError::NotFound("Invalid page."));
@@ -580,7 +580,8 @@ async fn set_password(
     BearerUser(auth): BearerUser,
     input: Input,
 ) -> Result<HttpResponse, ApiError> {
-    let (current, new, retype) = password_change(&input, state.settings.set_password_retype)?;
+    let (current, new, retype) =
+        password_change(&input, state.settings.accounts.set_password_retype)?;
     let keep = Some(auth.session_id);
     accounts::change_password(&state, &auth.user, &current, new, retype.as_deref(), keep).await?;
     Ok(no_content())
@@ -709,7 +710,7 @@ async fn reset_password_confirm(
     let uid = input.required("uid", true, &mut errors);
     let token = input.required("token", true, &mut errors);
     let new = input.required("new_password", false, &mut errors);
-    let retype = if state.settings.password_reset_confirm_retype {
+    let retype = if state.settings.accounts.password_reset_confirm_retype {
         input.required("re_new_password", false, &mut errors)
     } else {
         None

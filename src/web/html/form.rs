@@ -79,7 +79,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for Form<T> {
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let limit = req
             .app_data::<web::Data<AppState>>()
-            .map_or(64 * 1024, |state| state.settings.max_body_bytes);
+            .map_or(64 * 1024, |state| state.settings.server.max_body_bytes);
         let body = web::Bytes::from_request(req, payload);
         Box::pin(async move {
             let bytes = body.await.map_err(|e| body_error(&e, limit))?;

@@ -36,7 +36,7 @@ pub async fn page_middleware<B: MessageBody + 'static>(
     let hsts = res
         .request()
         .app_data::<web::Data<AppState>>()
-        .is_some_and(|s| s.settings.secure_cookies);
+        .is_some_and(|s| s.settings.sessions.secure_cookies);
     security_headers(res.headers_mut(), private_url, hsts);
     Ok(res)
 }
