@@ -1,9 +1,18 @@
 use std::time::Duration;
 
 use actix_web::{HttpResponse, web};
-use serde_json::json;
+use serde::Serialize;
 
 use crate::state::AppState;
+
+/// `{"status": "ok" | "unavailable"}`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct HealthResponse {
+    /// `ok`, or `unavailable` when the database does not answer.
+    status: &'static str,
+}
+
+const OK: HealthResponse = HealthResponse { status: "ok" };
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     for (path, handler) in [
@@ -25,11 +34,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     path = "/health",
     tag = "health",
     responses(
-        (status = 200, description = "OK", body = crate::web::api::openapi::HealthResponse),
+        (status = 200, description = "OK", body = crate::web::health::HealthResponse),
     ),
 )]
 pub(crate) async fn live() -> HttpResponse {
-    HttpResponse::Ok().json(json!({"status": "ok"}))
+    HttpResponse::Ok().json(OK)
 }
 
 /// Readiness: the database answers within a second.
@@ -39,15 +48,17 @@ pub(crate) async fn live() -> HttpResponse {
     path = "/health/ready",
     tag = "health",
     responses(
-        (status = 200, description = "OK", body = crate::web::api::openapi::HealthResponse),
-        (status = 503, description = "Database unavailable", body = crate::web::api::openapi::HealthResponse),
+        (status = 200, description = "OK", body = crate::web::health::HealthResponse),
+        (status = 503, description = "Database unavailable", body = crate::web::health::HealthResponse),
     ),
 )]
 pub(crate) async fn ready(state: web::Data<AppState>) -> HttpResponse {
     if state.db.is_ready(Duration::from_secs(1)).await {
-        HttpResponse::Ok().json(json!({"status": "ok"}))
+        HttpResponse::Ok().json(OK)
     } else {
         tracing::warn!("readiness check failed: database unavailable");
-        HttpResponse::ServiceUnavailable().json(json!({"status": "unavailable"}))
+        HttpResponse::ServiceUnavailable().json(HealthResponse {
+            status: "unavailable",
+        })
     }
 }

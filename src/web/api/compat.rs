@@ -5,10 +5,12 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
+use super::body::{
+    AccessTokenResponse, CredentialsRequest, EmptyResponse, FromInput, NinjaPairResponse,
+    PairResponse, RefreshRequest, VerifyRequest,
+};
 use super::error::NO_ACTIVE_ACCOUNT;
-use super::jwt::credentials;
 use super::throttled;
-use super::users::UserBody;
 use super::{ApiError, Input, allow_only};
 use crate::accounts::User;
 use crate::domain::FieldErrors;
@@ -46,15 +48,20 @@ fn custom(status: StatusCode, body: Value) -> ApiError {
     }
 }
 
-/// ninja's body for a malformed request: `{"detail": "Cannot parse request body"}`.
-fn ninja_body(input: Result<Input, ApiError>) -> Result<Input, ApiError> {
-    input.map_err(|e| match e {
+/// Reads a ninja body: a malformed request is `{"detail": "Cannot parse request body"}`, a
+/// refused field goes through `fields` (ninja words each route's its own way).
+fn ninja_body<T: FromInput>(
+    input: Result<Input, ApiError>,
+    fields: impl FnOnce(FieldErrors) -> ApiError,
+) -> Result<T, ApiError> {
+    let input = input.map_err(|e| match e {
         ApiError::Parse(_) | ApiError::UnsupportedMediaType(_) | ApiError::Validation(_) => custom(
             StatusCode::BAD_REQUEST,
             json!({"detail": "Cannot parse request body"}),
         ),
         other => other,
-    })
+    })?;
+    T::from_input(&input).map_err(fields)
 }
 
 /// ninja's missing-field shape: `{"detail":"Invalid input.","code":"invalid","<field>":"<msg>"}`.
@@ -83,11 +90,12 @@ fn ninja_token_error(e: TokenError) -> ApiError {
     )
 }
 
-fn ninja_token_field(input: &Input, field: &str, message: &str) -> Result<String, ApiError> {
-    let mut errors = FieldErrors::new();
-    input
-        .required(field, true, &mut errors)
-        .ok_or_else(|| ninja_invalid(&[(field, message)]))
+/// ninja's answer to a missing token field: one message of the route's own.
+fn ninja_token_missing(
+    field: &'static str,
+    message: &'static str,
+) -> impl FnOnce(FieldErrors) -> ApiError {
+    move |_| ninja_invalid(&[(field, message)])
 }
 
 /// ninja's body for missing credentials: `"<field> is required"` per field.
@@ -116,12 +124,12 @@ fn ninja_login_error(e: TokenError) -> ApiError {
     post,
     path = "/api/token/pair",
     tag = "ninja-jwt",
-    request_body = crate::web::api::openapi::CredentialsRequest,
+    request_body = crate::web::api::body::CredentialsRequest,
     responses(
-        (status = 200, description = "OK", body = crate::web::api::openapi::NinjaPairResponse),
-        (status = 400, description = "Bad request", body = crate::web::api::openapi::Detail),
-        (status = 401, description = "Unauthorized", body = crate::web::api::openapi::Detail),
-        (status = 429, description = "Throttled; see Retry-After", body = crate::web::api::openapi::Detail),
+        (status = 200, description = "OK", body = crate::web::api::body::NinjaPairResponse),
+        (status = 400, description = "Bad request", body = crate::web::api::error::Detail),
+        (status = 401, description = "Unauthorized", body = crate::web::api::error::Detail),
+        (status = 429, description = "Throttled; see Retry-After", body = crate::web::api::error::Detail),
     ),
 )]
 async fn ninja_pair(
@@ -129,23 +137,13 @@ async fn ninja_pair(
     req: HttpRequest,
     input: Result<Input, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
-    let input = ninja_body(input)?;
-    let login = credentials(&input).map_err(ninja_missing)?;
+    let login: CredentialsRequest = ninja_body(input, ninja_missing)?;
     let meta = client_meta(&req);
-    let (_, pair) = service::obtain_pair(
-        &state,
-        &login.identifier,
-        &login.password,
-        &meta,
-        UserIdClaim::Integer,
-    )
-    .await
-    .map_err(ninja_login_error)?;
-    let mut body = serde_json::Map::new();
-    body.insert(login.field.to_owned(), json!(login.identifier));
-    body.insert("refresh".to_owned(), json!(pair.refresh));
-    body.insert("access".to_owned(), json!(pair.access));
-    Ok(HttpResponse::Ok().json(body))
+    let (identifier, password) = (&login.identifier, &login.password);
+    let (_, pair) = service::obtain_pair(&state, identifier, password, &meta, UserIdClaim::Integer)
+        .await
+        .map_err(ninja_login_error)?;
+    Ok(HttpResponse::Ok().json(NinjaPairResponse::new(login, pair.refresh, pair.access)))
 }
 
 /// POST /api/token/refresh — always both tokens (the same refresh token when not rotating).
@@ -154,25 +152,27 @@ async fn ninja_pair(
     post,
     path = "/api/token/refresh",
     tag = "ninja-jwt",
-    request_body = crate::web::api::openapi::RefreshRequest,
+    request_body = crate::web::api::body::RefreshRequest,
     responses(
-        (status = 200, description = "OK", body = crate::web::api::openapi::PairResponse),
-        (status = 400, description = "Bad request", body = crate::web::api::openapi::Detail),
-        (status = 401, description = "Unauthorized", body = crate::web::api::openapi::Detail),
-        (status = 429, description = "Throttled; see Retry-After", body = crate::web::api::openapi::Detail),
+        (status = 200, description = "OK", body = crate::web::api::body::PairResponse),
+        (status = 400, description = "Bad request", body = crate::web::api::error::Detail),
+        (status = 401, description = "Unauthorized", body = crate::web::api::error::Detail),
+        (status = 429, description = "Throttled; see Retry-After", body = crate::web::api::error::Detail),
     ),
 )]
 async fn ninja_refresh(
     state: web::Data<AppState>,
     input: Result<Input, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
-    let input = ninja_body(input)?;
-    let token = ninja_token_field(&input, "refresh", "token is required")?;
-    let refreshed = service::refresh(&state, &token, UserIdClaim::Integer)
+    let body: RefreshRequest =
+        ninja_body(input, ninja_token_missing("refresh", "token is required"))?;
+    let refreshed = service::refresh(&state, &body.refresh, UserIdClaim::Integer)
         .await
         .map_err(ninja_token_error)?;
-    let refresh = refreshed.refresh.unwrap_or(token);
-    Ok(HttpResponse::Ok().json(json!({"refresh": refresh, "access": refreshed.access})))
+    Ok(HttpResponse::Ok().json(PairResponse {
+        refresh: refreshed.refresh.unwrap_or(body.refresh),
+        access: refreshed.access,
+    }))
 }
 
 /// POST /api/token/verify — `{}`; blacklisted → 400 as ninja answers.
@@ -181,21 +181,20 @@ async fn ninja_refresh(
     post,
     path = "/api/token/verify",
     tag = "ninja-jwt",
-    request_body = crate::web::api::openapi::VerifyRequest,
+    request_body = crate::web::api::body::VerifyRequest,
     responses(
-        (status = 200, description = "Valid: {}"),
-        (status = 400, description = "Bad request", body = crate::web::api::openapi::Detail),
-        (status = 401, description = "Unauthorized", body = crate::web::api::openapi::Detail),
+        (status = 200, description = "Valid", body = crate::web::api::body::EmptyResponse),
+        (status = 400, description = "Bad request", body = crate::web::api::error::Detail),
+        (status = 401, description = "Unauthorized", body = crate::web::api::error::Detail),
     ),
 )]
 async fn ninja_verify(
     state: web::Data<AppState>,
     input: Result<Input, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
-    let input = ninja_body(input)?;
-    let token = ninja_token_field(&input, "token", "token is required")?;
-    match service::verify(&state, &token).await {
-        Ok(()) => Ok(HttpResponse::Ok().json(json!({}))),
+    let body: VerifyRequest = ninja_body(input, ninja_token_missing("token", "token is required"))?;
+    match service::verify(&state, &body.token).await {
+        Ok(()) => Ok(HttpResponse::Ok().json(EmptyResponse {})),
         Err(TokenError::Blacklisted) => Err(custom(
             StatusCode::BAD_REQUEST,
             json!({"detail": "Token is blacklisted", "code": "invalid"}),
@@ -210,23 +209,23 @@ async fn ninja_verify(
     post,
     path = "/api/token/blacklist",
     tag = "ninja-jwt",
-    request_body = crate::web::api::openapi::RefreshRequest,
+    request_body = crate::web::api::body::RefreshRequest,
     responses(
-        (status = 200, description = "Blacklisted: {}"),
-        (status = 400, description = "Bad request", body = crate::web::api::openapi::Detail),
-        (status = 401, description = "Unauthorized", body = crate::web::api::openapi::Detail),
+        (status = 200, description = "Blacklisted", body = crate::web::api::body::EmptyResponse),
+        (status = 400, description = "Bad request", body = crate::web::api::error::Detail),
+        (status = 401, description = "Unauthorized", body = crate::web::api::error::Detail),
     ),
 )]
 async fn ninja_blacklist(
     state: web::Data<AppState>,
     input: Result<Input, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
-    let input = ninja_body(input)?;
-    let token = ninja_token_field(&input, "refresh", "refresh token is required")?;
-    service::blacklist(&state, &token)
+    let missing = ninja_token_missing("refresh", "refresh token is required");
+    let body: RefreshRequest = ninja_body(input, missing)?;
+    service::blacklist(&state, &body.refresh)
         .await
         .map_err(ninja_token_error)?;
-    Ok(HttpResponse::Ok().json(json!({})))
+    Ok(HttpResponse::Ok().json(EmptyResponse {}))
 }
 
 /// FastAPI's 401: `{"detail":"Could not validate credentials"}` with `WWW-Authenticate: Bearer`.
@@ -239,11 +238,11 @@ fn could_not_validate() -> ApiError {
 }
 
 fn fastapi_answer(user: User, access: String) -> HttpResponse {
-    HttpResponse::Ok().json(json!({
-        "access_token": access,
-        "token_type": "Bearer",
-        "user": UserBody::from(user),
-    }))
+    HttpResponse::Ok().json(AccessTokenResponse {
+        access_token: access,
+        token_type: "Bearer",
+        user: user.into(),
+    })
 }
 
 /// FastAPI's request-validation shape (422), one entry per refused field.
@@ -268,12 +267,12 @@ fn fastapi_invalid(errors: FieldErrors) -> ApiError {
     post,
     path = "/users/login/",
     tag = "fastapi",
-    request_body = crate::web::api::openapi::CredentialsRequest,
+    request_body = crate::web::api::body::CredentialsRequest,
     responses(
-        (status = 200, description = "OK", body = crate::web::api::openapi::AccessTokenResponse),
-        (status = 401, description = "Unauthorized", body = crate::web::api::openapi::Detail),
+        (status = 200, description = "OK", body = crate::web::api::body::AccessTokenResponse),
+        (status = 401, description = "Unauthorized", body = crate::web::api::error::Detail),
         (status = 422, description = "Missing fields (FastAPI's shape)"),
-        (status = 429, description = "Throttled; see Retry-After", body = crate::web::api::openapi::Detail),
+        (status = 429, description = "Throttled; see Retry-After", body = crate::web::api::error::Detail),
     ),
 )]
 async fn fastapi_login(
@@ -281,7 +280,7 @@ async fn fastapi_login(
     req: HttpRequest,
     input: Input,
 ) -> Result<HttpResponse, ApiError> {
-    let login = credentials(&input).map_err(fastapi_invalid)?;
+    let login = CredentialsRequest::from_input(&input).map_err(fastapi_invalid)?;
     let meta = client_meta(&req);
     match service::obtain_access(&state, &login.identifier, &login.password, &meta).await {
         Ok((user, access)) => Ok(fastapi_answer(user, access)),
@@ -300,8 +299,8 @@ async fn fastapi_login(
     tag = "fastapi",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "OK", body = crate::web::api::openapi::AccessTokenResponse),
-        (status = 401, description = "Unauthorized", body = crate::web::api::openapi::Detail),
+        (status = 200, description = "OK", body = crate::web::api::body::AccessTokenResponse),
+        (status = 401, description = "Unauthorized", body = crate::web::api::error::Detail),
     ),
 )]
 async fn fastapi_session(
@@ -329,7 +328,7 @@ async fn fastapi_session(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "The session ended; its tokens stop working at once"),
-        (status = 401, description = "Unauthorized", body = crate::web::api::openapi::Detail),
+        (status = 401, description = "Unauthorized", body = crate::web::api::error::Detail),
     ),
 )]
 async fn fastapi_logout(

@@ -1,7 +1,11 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
 use serde_json::{Value, json};
+use utoipa::ToSchema;
+use utoipa::openapi::schema::{AnyOfBuilder, ArrayBuilder, ObjectBuilder, Schema, Type};
+use utoipa::openapi::{Ref, RefOr};
 
 use crate::accounts::AccountsError;
 use crate::domain::FieldErrors;
@@ -73,6 +77,60 @@ pub enum ApiError {
     #[error("A server error occurred.")]
     Unexpected(#[source] anyhow::Error),
 }
+
+/// `{"detail": …}` with SimpleJWT's optional `code`: the body of most errors.
+#[derive(Serialize, ToSchema)]
+pub struct Detail {
+    detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    code: Option<&'static str>,
+}
+
+impl Detail {
+    fn new(detail: impl Into<String>) -> Self {
+        Self {
+            detail: detail.into(),
+            code: None,
+        }
+    }
+}
+
+// DRF's field errors: `{"<field>": ["message", …]}` (`non_field_errors` for the whole body).
+// The schema is written here because the type is the core's and its shape is a map.
+impl utoipa::PartialSchema for FieldErrors {
+    fn schema() -> RefOr<Schema> {
+        let messages = ArrayBuilder::new().items(ObjectBuilder::new().schema_type(Type::String));
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .description(Some(
+                "DRF's field errors: `{\"<field>\": [\"message\", …]}` (`non_field_errors` for the whole body).",
+            ))
+            .property_names(Some(ObjectBuilder::new().schema_type(Type::String)))
+            .additional_properties(Some(messages))
+            .into()
+    }
+}
+
+impl ToSchema for FieldErrors {}
+
+/// A 400: DRF's field errors, or `{"detail": …}` for a body that could not be read. The two
+/// bodies [`ApiError`] answers with a 400; the type only names that choice in the schema.
+pub struct BadRequest;
+
+impl utoipa::PartialSchema for BadRequest {
+    fn schema() -> RefOr<Schema> {
+        AnyOfBuilder::new()
+            .item(Ref::from_schema_name("FieldErrors"))
+            .item(Ref::from_schema_name("Detail"))
+            .description(Some(
+                "A 400: DRF's field errors, or `{\"detail\": …}` for a body that could not be read.",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for BadRequest {}
 
 /// DRF's 404 for an unknown route or hidden object.
 pub const NOT_FOUND: &str = "Not found.";
@@ -286,21 +344,21 @@ impl ResponseError for ApiError {
                     header::WWW_AUTHENTICATE,
                     HeaderValue::from_static(BEARER_REALM),
                 ));
-                match code {
-                    Some(code) => json!({"detail": detail, "code": code}),
-                    None => json!({"detail": detail}),
-                }
+                return response.json(Detail {
+                    detail: detail.clone(),
+                    code: *code,
+                });
             }
             Self::AccessTokenNotValid(message) => {
                 response.insert_header((
                     header::WWW_AUTHENTICATE,
                     HeaderValue::from_static(BEARER_REALM),
                 ));
-                json!({
+                return response.json(json!({
                     "detail": "Given token not valid for any token type",
                     "code": "token_not_valid",
                     "messages": [{"token_class": "AccessToken", "token_type": "access", "message": message}],
-                })
+                }));
             }
             Self::Custom {
                 body,
@@ -318,17 +376,17 @@ impl ResponseError for ApiError {
             }
             Self::Throttled(seconds) => {
                 response.insert_header((header::RETRY_AFTER, seconds.to_string()));
-                json!({"detail": self.to_string()})
+                Detail::new(self.to_string())
             }
             Self::Unavailable => {
                 response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
-                json!({"detail": self.to_string()})
+                Detail::new(self.to_string())
             }
             Self::Unexpected(e) => {
                 tracing::error!(error.chain = %error_chain(e.as_ref()), "unexpected error");
-                json!({"detail": self.to_string()})
+                Detail::new(self.to_string())
             }
-            other => json!({"detail": other.to_string()}),
+            other => Detail::new(other.to_string()),
         };
         response.json(body)
     }

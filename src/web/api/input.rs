@@ -15,9 +15,35 @@ use crate::web::NULL_CHARACTERS;
 /// A request body as DRF sees it: JSON or form-encoded, as a map of fields. Unknown fields are
 /// simply never read.
 #[derive(Debug, Default)]
-pub struct Input(Map<String, Value>);
+pub struct Input {
+    fields: Map<String, Value>,
+    rules: BodyRules,
+}
+
+/// The settings that change which fields a body must have (Djoser's retype flags).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct BodyRules {
+    /// Registration needs `re_password`.
+    pub user_create_password_retype: bool,
+    /// set_password needs `re_new_password`.
+    pub set_password_retype: bool,
+    /// reset_password_confirm needs `re_new_password`.
+    pub password_reset_confirm_retype: bool,
+}
 
 impl Input {
+    fn new(fields: Map<String, Value>) -> Self {
+        Self {
+            fields,
+            rules: BodyRules::default(),
+        }
+    }
+
+    /// The settings' rules for this server.
+    pub fn rules(&self) -> BodyRules {
+        self.rules
+    }
+
     /// A required string field, with DRF's messages for missing, null, blank and non-strings.
     /// Numbers are accepted as their text, as DRF's `CharField` does.
     pub fn required(&self, name: &str, trim: bool, errors: &mut FieldErrors) -> Option<String> {
@@ -64,7 +90,7 @@ impl Input {
 
     /// True when the body has this field at all.
     pub fn has(&self, name: &str) -> bool {
-        self.0.contains_key(name)
+        self.fields.contains_key(name)
     }
 
     /// `None` = invalid (message recorded); `Some(None)` = absent. Only JSON strings are text:
@@ -72,7 +98,7 @@ impl Input {
     /// `1.8446744073709552e+19`, and the OpenAPI document says "string"). Text with NUL
     /// characters is refused, as DRF does (PostgreSQL cannot store them).
     fn text(&self, name: &str, trim: bool, errors: &mut FieldErrors) -> Option<Option<String>> {
-        let value = match self.0.get(name) {
+        let value = match self.fields.get(name) {
             None => return Some(None),
             Some(Value::String(s)) if s.contains('\0') => {
                 errors.add(name, NULL_CHARACTERS);
@@ -100,9 +126,16 @@ impl FromRequest for Input {
         let req = req.clone();
         let mut payload = payload.take();
         Box::pin(async move {
-            let limit = req
-                .app_data::<web::Data<AppState>>()
-                .map_or(64 * 1024, |state| state.settings.server.max_body_bytes);
+            let state = req.app_data::<web::Data<AppState>>();
+            let limit = state.map_or(64 * 1024, |state| state.settings.server.max_body_bytes);
+            let rules = state.map(|state| BodyRules {
+                user_create_password_retype: state.settings.accounts.user_create_password_retype,
+                set_password_retype: state.settings.accounts.set_password_retype,
+                password_reset_confirm_retype: state
+                    .settings
+                    .accounts
+                    .password_reset_confirm_retype,
+            });
             let bytes = web::Bytes::from_request(&req, &mut payload)
                 .await
                 .map_err(|e| body_error(e, limit))?;
@@ -118,10 +151,12 @@ impl FromRequest for Input {
                     .trim()
                     .to_ascii_lowercase()
             });
-            match (media_type.as_deref(), content_type) {
+            let mut input = match (media_type.as_deref(), content_type) {
                 (Some("multipart/form-data"), Some(full)) => parse_multipart(&full, bytes).await,
                 _ => parse(media_type.as_deref(), &bytes),
-            }
+            }?;
+            input.rules = rules.unwrap_or_default();
+            Ok(input)
         })
     }
 }
@@ -134,7 +169,7 @@ fn parse(media_type: Option<&str>, bytes: &[u8]) -> Result<Input, ApiError> {
         Some("application/x-www-form-urlencoded") => {
             let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(bytes)
                 .map_err(|e| ApiError::Parse(format!("Form parse error - {e}")))?;
-            Ok(Input(
+            Ok(Input::new(
                 pairs
                     .into_iter()
                     .map(|(k, v)| (k, Value::String(v)))
@@ -165,7 +200,7 @@ async fn parse_multipart(content_type: &str, bytes: web::Bytes) -> Result<Input,
         let text = field.text().await.map_err(failed)?;
         fields.insert(name, Value::String(text));
     }
-    Ok(Input(fields))
+    Ok(Input::new(fields))
 }
 
 fn parse_json(bytes: &[u8]) -> Result<Input, ApiError> {
@@ -173,7 +208,7 @@ fn parse_json(bytes: &[u8]) -> Result<Input, ApiError> {
         return Ok(Input::default());
     }
     match serde_json::from_slice::<Value>(bytes) {
-        Ok(Value::Object(map)) => Ok(Input(map)),
+        Ok(Value::Object(map)) => Ok(Input::new(map)),
         Ok(other) => {
             let mut errors = FieldErrors::new();
             errors.add(
@@ -210,6 +245,12 @@ pub fn body_error(e: actix_web::Error, limit: usize) -> ApiError {
         }
         _ => ApiError::Parse(format!("Could not read the request body - {e}")),
     }
+}
+
+/// A JSON body read as a request would be, with the default rules.
+#[cfg(test)]
+pub fn parse_for_test(json: &str) -> Input {
+    parse(Some("application/json"), json.as_bytes()).unwrap_or_default()
 }
 
 #[cfg(test)]

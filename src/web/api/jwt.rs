@@ -1,14 +1,15 @@
-use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Serialize;
-use serde_json::json;
-
+use super::body::{
+    Body, CredentialsRequest, EmptyResponse, PairResponse, RefreshRequest, RefreshResponse,
+    VerifyRequest,
+};
 use super::throttled;
-use super::{ApiError, Input, allow_only};
+use super::{ApiError, allow_only};
 use crate::domain::FieldErrors;
 use crate::state::AppState;
 use crate::tokens::service;
 use crate::tokens::{TokenError, UserIdClaim};
 use crate::web::client::client_meta;
+use actix_web::{HttpRequest, HttpResponse, web};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     for (path, handler) in [
@@ -26,69 +27,25 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     }
 }
 
-#[derive(Serialize)]
-struct Pair {
-    refresh: String,
-    access: String,
-}
-
-#[derive(Serialize)]
-struct Refreshed {
-    access: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    refresh: Option<String>,
-}
-
-/// Login credentials from a body.
-pub struct Credentials {
-    /// The field the identifier came in: `username` or `email` (either may carry either).
-    pub field: &'static str,
-    /// A username or an email.
-    pub identifier: String,
-    /// The password as typed.
-    pub password: String,
-}
-
-/// Reads the identifier (`username`, else `email`) and the password, or every missing field.
-pub fn credentials(input: &Input) -> Result<Credentials, FieldErrors> {
-    let mut errors = FieldErrors::new();
-    let field = if !input.has("username") && input.has("email") {
-        "email"
-    } else {
-        "username"
-    };
-    let identifier = input.required(field, true, &mut errors);
-    let password = input.required("password", false, &mut errors);
-    match (identifier, password) {
-        (Some(identifier), Some(password)) if errors.is_empty() => Ok(Credentials {
-            field,
-            identifier,
-            password,
-        }),
-        _ => Err(errors),
-    }
-}
-
 /// POST /auth/jwt/create/ — `{"refresh","access"}`; one 401 for every kind of bad login.
 #[utoipa::path(
     operation_id = "jwt_create",
     post,
     path = "/auth/jwt/create/",
     tag = "jwt",
-    request_body = crate::web::api::openapi::CredentialsRequest,
+    request_body = crate::web::api::body::CredentialsRequest,
     responses(
-        (status = 200, description = "OK", body = crate::web::api::openapi::PairResponse),
-        (status = 400, description = "Field errors", body = crate::web::api::openapi::BadRequest),
-        (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail),
-        (status = 429, description = "Throttled; see Retry-After", body = crate::web::api::openapi::Detail),
+        (status = 200, description = "OK", body = crate::web::api::body::PairResponse),
+        (status = 400, description = "Field errors", body = crate::web::api::error::BadRequest),
+        (status = 401, description = "Not authenticated or bad token", body = crate::web::api::error::Detail),
+        (status = 429, description = "Throttled; see Retry-After", body = crate::web::api::error::Detail),
     ),
 )]
 async fn create(
     state: web::Data<AppState>,
     req: HttpRequest,
-    input: Input,
+    Body(login): Body<CredentialsRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let login = credentials(&input).map_err(ApiError::Validation)?;
     let meta = client_meta(&req);
     let (_, pair) = service::obtain_pair(
         &state,
@@ -99,17 +56,10 @@ async fn create(
     )
     .await
     .map_err(ApiError::from_token_endpoint)?;
-    Ok(HttpResponse::Ok().json(Pair {
+    Ok(HttpResponse::Ok().json(PairResponse {
         refresh: pair.refresh,
         access: pair.access,
     }))
-}
-
-fn required_token(input: &Input, field: &str) -> Result<String, ApiError> {
-    let mut errors = FieldErrors::new();
-    input
-        .required(field, true, &mut errors)
-        .ok_or(ApiError::Validation(errors))
 }
 
 /// POST /auth/jwt/refresh/ — `{"access","refresh"}` when rotating, `{"access"}` otherwise.
@@ -118,20 +68,22 @@ fn required_token(input: &Input, field: &str) -> Result<String, ApiError> {
     post,
     path = "/auth/jwt/refresh/",
     tag = "jwt",
-    request_body = crate::web::api::openapi::RefreshRequest,
+    request_body = crate::web::api::body::RefreshRequest,
     responses(
-        (status = 200, description = "OK", body = crate::web::api::openapi::RefreshResponse),
-        (status = 400, description = "Field errors", body = crate::web::api::openapi::BadRequest),
-        (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail),
-        (status = 429, description = "Throttled; see Retry-After", body = crate::web::api::openapi::Detail),
+        (status = 200, description = "OK", body = crate::web::api::body::RefreshResponse),
+        (status = 400, description = "Field errors", body = crate::web::api::error::BadRequest),
+        (status = 401, description = "Not authenticated or bad token", body = crate::web::api::error::Detail),
+        (status = 429, description = "Throttled; see Retry-After", body = crate::web::api::error::Detail),
     ),
 )]
-async fn refresh(state: web::Data<AppState>, input: Input) -> Result<HttpResponse, ApiError> {
-    let token = required_token(&input, "refresh")?;
-    let refreshed = service::refresh(&state, &token, UserIdClaim::Text)
+async fn refresh(
+    state: web::Data<AppState>,
+    Body(body): Body<RefreshRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let refreshed = service::refresh(&state, &body.refresh, UserIdClaim::Text)
         .await
         .map_err(ApiError::from_token_endpoint)?;
-    Ok(HttpResponse::Ok().json(Refreshed {
+    Ok(HttpResponse::Ok().json(RefreshResponse {
         access: refreshed.access,
         refresh: refreshed.refresh,
     }))
@@ -143,17 +95,19 @@ async fn refresh(state: web::Data<AppState>, input: Input) -> Result<HttpRespons
     post,
     path = "/auth/jwt/verify/",
     tag = "jwt",
-    request_body = crate::web::api::openapi::VerifyRequest,
+    request_body = crate::web::api::body::VerifyRequest,
     responses(
-        (status = 200, description = "Valid: {}"),
-        (status = 400, description = "Blacklisted", body = crate::web::api::openapi::BadRequest),
-        (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail),
+        (status = 200, description = "Valid", body = crate::web::api::body::EmptyResponse),
+        (status = 400, description = "Blacklisted", body = crate::web::api::error::BadRequest),
+        (status = 401, description = "Not authenticated or bad token", body = crate::web::api::error::Detail),
     ),
 )]
-async fn verify(state: web::Data<AppState>, input: Input) -> Result<HttpResponse, ApiError> {
-    let token = required_token(&input, "token")?;
-    match service::verify(&state, &token).await {
-        Ok(()) => Ok(HttpResponse::Ok().json(json!({}))),
+async fn verify(
+    state: web::Data<AppState>,
+    Body(body): Body<VerifyRequest>,
+) -> Result<HttpResponse, ApiError> {
+    match service::verify(&state, &body.token).await {
+        Ok(()) => Ok(HttpResponse::Ok().json(EmptyResponse {})),
         Err(TokenError::Blacklisted) => {
             let mut errors = FieldErrors::new();
             errors.add("non_field_errors", "Token is blacklisted");
@@ -169,19 +123,21 @@ async fn verify(state: web::Data<AppState>, input: Input) -> Result<HttpResponse
     post,
     path = "/auth/jwt/blacklist/",
     tag = "jwt",
-    request_body = crate::web::api::openapi::RefreshRequest,
+    request_body = crate::web::api::body::RefreshRequest,
     responses(
-        (status = 200, description = "Blacklisted: {}"),
-        (status = 400, description = "Field errors", body = crate::web::api::openapi::BadRequest),
-        (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail),
+        (status = 200, description = "Blacklisted", body = crate::web::api::body::EmptyResponse),
+        (status = 400, description = "Field errors", body = crate::web::api::error::BadRequest),
+        (status = 401, description = "Not authenticated or bad token", body = crate::web::api::error::Detail),
     ),
 )]
-async fn blacklist(state: web::Data<AppState>, input: Input) -> Result<HttpResponse, ApiError> {
-    let token = required_token(&input, "refresh")?;
-    service::blacklist(&state, &token)
+async fn blacklist(
+    state: web::Data<AppState>,
+    Body(body): Body<RefreshRequest>,
+) -> Result<HttpResponse, ApiError> {
+    service::blacklist(&state, &body.refresh)
         .await
         .map_err(ApiError::from_token_endpoint)?;
-    Ok(HttpResponse::Ok().json(json!({})))
+    Ok(HttpResponse::Ok().json(EmptyResponse {}))
 }
 
 /// POST /auth/logout/ — the same as blacklist, under the name front ends call.
@@ -190,13 +146,16 @@ async fn blacklist(state: web::Data<AppState>, input: Input) -> Result<HttpRespo
     post,
     path = "/auth/logout/",
     tag = "jwt",
-    request_body = crate::web::api::openapi::RefreshRequest,
+    request_body = crate::web::api::body::RefreshRequest,
     responses(
-        (status = 200, description = "Logged out: {}"),
-        (status = 400, description = "Field errors", body = crate::web::api::openapi::BadRequest),
-        (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail),
+        (status = 200, description = "Logged out", body = crate::web::api::body::EmptyResponse),
+        (status = 400, description = "Field errors", body = crate::web::api::error::BadRequest),
+        (status = 401, description = "Not authenticated or bad token", body = crate::web::api::error::Detail),
     ),
 )]
-async fn logout(state: web::Data<AppState>, input: Input) -> Result<HttpResponse, ApiError> {
-    blacklist(state, input).await
+async fn logout(
+    state: web::Data<AppState>,
+    body: Body<RefreshRequest>,
+) -> Result<HttpResponse, ApiError> {
+    blacklist(state, body).await
 }

@@ -2,6 +2,7 @@
 //! the DRF-shaped error mapping.
 
 mod auth;
+mod body;
 mod compat;
 mod error;
 mod input;

@@ -1,16 +1,17 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{NaiveDateTime, Timelike};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use super::auth::{BearerUser, drf_authentication};
+use super::body::{
+    Body, CreatedResponse, CurrentPasswordRequest, EmailRequest, ProfileReplaceRequest,
+    ProfileRequest, RegisterRequest, RegisteredResponse, ResetConfirmRequest, SetEmailRequest,
+    SetPasswordRequest, UidTokenRequest, UserPageResponse,
+};
 use super::error::Djoser;
 use super::throttled;
-use super::{ApiError, Input, allow_only};
-use crate::accounts::{
-    self, Actor, Narrowing, PageAt, ProfileChanges, Registered, Registration, User, UserPage,
-};
-use crate::domain::{Email, FieldErrors, PersonName, Username};
+use super::{ApiError, allow_only};
+use crate::accounts::{self, Actor, Narrowing, PageAt, ProfileChanges, Registered, User, UserPage};
 use crate::state::AppState;
 use actix_web::middleware::from_fn;
 
@@ -124,56 +125,29 @@ fn no_content() -> HttpResponse {
     post,
     path = "/auth/users/",
     tag = "users",
-    request_body = crate::web::api::openapi::RegisterRequest,
+    request_body = crate::web::api::body::RegisterRequest,
     responses(
-        (status = 201, description = "Created", body = crate::web::api::users::UserBody),
-        (status = 400, description = "Field errors", body = crate::web::api::openapi::BadRequest),
-        (status = 429, description = "Throttled; see Retry-After", body = crate::web::api::openapi::Detail),
+        (status = 201, description = "Created (with enumeration protection: only `email` and `username`)", body = crate::web::api::body::CreatedResponse),
+        (status = 400, description = "Field errors", body = crate::web::api::error::BadRequest),
+        (status = 429, description = "Throttled; see Retry-After", body = crate::web::api::error::Detail),
     ),
 )]
-async fn create(state: web::Data<AppState>, input: Input) -> Result<HttpResponse, ApiError> {
-    let registration = registration(&input, state.settings.accounts.user_create_password_retype)?;
-    let registered = accounts::register(&state, registration).await;
+async fn create(
+    state: web::Data<AppState>,
+    Body(body): Body<RegisterRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let registered = accounts::register(&state, body.into()).await;
+    let concealed =
+        |email, username| CreatedResponse::Concealed(RegisteredResponse { email, username });
     let body = match registered.map_err(|e| Djoser::REGISTER.word(e))? {
         // With enumeration protection every registration answers alike.
         Registered::Created(user) if state.settings.mail.prevent_enumeration => {
-            json!({"email": user.email, "username": user.username})
+            concealed(user.email, user.username)
         }
-        Registered::Created(user) => json!(UserBody::from(user)),
-        Registered::Concealed { email, username } => json!({"email": email, "username": username}),
+        Registered::Created(user) => CreatedResponse::User(user.into()),
+        Registered::Concealed { email, username } => concealed(email, username),
     };
     Ok(HttpResponse::Created().json(body))
-}
-
-/// Djoser's registration fields (and `re_password` when retyping is on), or every problem.
-fn registration(input: &Input, retype_required: bool) -> Result<Registration, ApiError> {
-    let mut errors = FieldErrors::new();
-    let email = input.parsed("email", true, &mut errors, Email::parse);
-    let username = input
-        .optional("username", true, &mut errors)
-        .filter(|raw| !raw.is_empty())
-        .and_then(|raw| {
-            Username::parse(&raw)
-                .map_err(|e| errors.add("username", e.to_string()))
-                .ok()
-        });
-    let password = input.required("password", false, &mut errors);
-    let first_name = input.parsed("first_name", false, &mut errors, PersonName::parse);
-    let last_name = input.parsed("last_name", false, &mut errors, PersonName::parse);
-    let retype = retype_required
-        .then(|| input.required("re_password", false, &mut errors))
-        .flatten();
-    let (Some(email), Some(password), true) = (email, password, errors.is_empty()) else {
-        return Err(ApiError::Validation(errors));
-    };
-    Ok(Registration {
-        email,
-        username,
-        first_name: first_name.unwrap_or_default(),
-        last_name: last_name.unwrap_or_default(),
-        password,
-        password_retype: retype,
-    })
 }
 
 #[derive(Deserialize)]
@@ -234,9 +208,9 @@ const STREAM_BATCH: i64 = 500;
         ("before" = Option<i64>, Query, description = "With page: the page ends before this user id (set by the previous link)"),
     ),
     responses(
-        (status = 200, description = "An array of users, or a page with ?page=N", body = crate::web::api::openapi::UsersListResponse),
-        (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail),
-        (status = 404, description = "Invalid page", body = crate::web::api::openapi::Detail),
+        (status = 200, description = "An array of users, or a page with ?page=N", body = crate::web::api::body::UsersListResponse),
+        (status = 401, description = "Not authenticated or bad token", body = crate::web::api::error::Detail),
+        (status = 404, description = "Invalid page", body = crate::web::api::error::Detail),
     ),
 )]
 async fn list(
@@ -259,7 +233,7 @@ async fn list(
 }
 
 /// DRF's page: `count`, `next`, `previous`, `results`.
-fn page_body(req: &HttpRequest, number: i64, size: i64, page: UserPage) -> serde_json::Value {
+fn page_body(req: &HttpRequest, number: i64, size: i64, page: UserPage) -> UserPageResponse {
     let info = req.connection_info();
     let base = format!("{}://{}{}", info.scheme(), info.host(), req.path());
     let (first, last) = (
@@ -272,12 +246,12 @@ fn page_body(req: &HttpRequest, number: i64, size: i64, page: UserPage) -> serde
     let previous = first
         .filter(|_| number > 1)
         .map(|id| format!("{base}?page={}&before={id}", number - 1));
-    json!({
-        "count": page.count,
-        "next": next,
-        "previous": previous,
-        "results": page.users.into_iter().map(UserBody::from).collect::<Vec<_>>(),
-    })
+    UserPageResponse {
+        count: page.count,
+        next,
+        previous,
+        results: page.users.into_iter().map(UserBody::from).collect(),
+    }
 }
 
 /// The whole visible list as one JSON array, written batch by batch.
@@ -331,23 +305,11 @@ fn stream_users(state: std::sync::Arc<AppState>, viewer: Actor) -> HttpResponse 
     security(("bearer" = [])),
     responses(
         (status = 200, description = "OK", body = crate::web::api::users::UserBody),
-        (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail),
+        (status = 401, description = "Not authenticated or bad token", body = crate::web::api::error::Detail),
     ),
 )]
 async fn me(BearerUser(auth): BearerUser) -> HttpResponse {
     HttpResponse::Ok().json(UserBody::from(auth.user))
-}
-
-/// Reads the writable profile fields; with `partial` false the required ones must be present.
-fn profile_changes(input: &Input, partial: bool) -> Result<ProfileChanges, ApiError> {
-    let mut errors = FieldErrors::new();
-    let changes = ProfileChanges {
-        email: input.parsed("email", !partial, &mut errors, Email::parse),
-        first_name: input.parsed("first_name", false, &mut errors, PersonName::parse),
-        last_name: input.parsed("last_name", false, &mut errors, PersonName::parse),
-    };
-    errors.into_result().map_err(ApiError::Validation)?;
-    Ok(changes)
 }
 
 /// Retrieve or update `target` as `actor` (HIDE_USERS: another user's account is "Not found.").
@@ -355,12 +317,11 @@ async fn update(
     state: &AppState,
     actor: User,
     target: i64,
-    input: &Input,
-    partial: bool,
+    changes: Result<ProfileChanges, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
     let actor = Actor::User(actor);
     let hidden = |e| Djoser::HIDDEN_USERS.word(e);
-    let changes = match profile_changes(input, partial) {
+    let changes = match changes {
         Ok(changes) => changes,
         // Djoser finds the object (or refuses it) before it reads the fields.
         Err(invalid) => {
@@ -383,20 +344,20 @@ async fn update(
     path = "/auth/users/me/",
     tag = "users",
     security(("bearer" = [])),
-    request_body = crate::web::api::openapi::ProfileReplaceRequest,
+    request_body = crate::web::api::body::ProfileReplaceRequest,
     responses(
         (status = 200, description = "OK", body = crate::web::api::users::UserBody),
-        (status = 400, description = "Field errors", body = crate::web::api::openapi::BadRequest),
-        (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail),
+        (status = 400, description = "Field errors", body = crate::web::api::error::BadRequest),
+        (status = 401, description = "Not authenticated or bad token", body = crate::web::api::error::Detail),
     ),
 )]
 async fn me_put(
     state: web::Data<AppState>,
     BearerUser(auth): BearerUser,
-    input: Input,
+    body: Result<Body<ProfileReplaceRequest>, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
     let target = auth.user.id;
-    update(&state, auth.user, target, &input, false).await
+    update(&state, auth.user, target, changes(body)).await
 }
 
 /// PATCH /auth/users/me/
@@ -406,20 +367,28 @@ async fn me_put(
     path = "/auth/users/me/",
     tag = "users",
     security(("bearer" = [])),
-    request_body = Option<crate::web::api::openapi::ProfileRequest>,
+    request_body = Option<crate::web::api::body::ProfileRequest>,
     responses(
         (status = 200, description = "OK", body = crate::web::api::users::UserBody),
-        (status = 400, description = "Field errors", body = crate::web::api::openapi::BadRequest),
-        (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail),
+        (status = 400, description = "Field errors", body = crate::web::api::error::BadRequest),
+        (status = 401, description = "Not authenticated or bad token", body = crate::web::api::error::Detail),
     ),
 )]
 async fn me_patch(
     state: web::Data<AppState>,
     BearerUser(auth): BearerUser,
-    input: Input,
+    body: Result<Body<ProfileRequest>, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
     let target = auth.user.id;
-    update(&state, auth.user, target, &input, true).await
+    update(&state, auth.user, target, changes(body)).await
+}
+
+/// The profile changes of a PUT or PATCH body, kept as a result: Djoser reports a refused
+/// field only once the target is known to exist and be the caller's to change.
+fn changes<T: Into<ProfileChanges>>(
+    body: Result<Body<T>, ApiError>,
+) -> Result<ProfileChanges, ApiError> {
+    body.map(|Body(body)| body.into())
 }
 
 /// Deletes `target` as `actor`: a missing `current_password` is reported only once the actor
@@ -428,12 +397,10 @@ async fn delete(
     state: &AppState,
     actor: User,
     target: i64,
-    input: &Input,
+    body: CurrentPasswordRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let mut errors = FieldErrors::new();
-    let current = input.optional("current_password", false, &mut errors);
-    errors.into_result().map_err(ApiError::Validation)?;
-    accounts::delete_account(state, &Actor::User(actor), target, current.as_deref()).await?;
+    let current = body.current_password.as_deref();
+    accounts::delete_account(state, &Actor::User(actor), target, current).await?;
     Ok(no_content())
 }
 
@@ -444,20 +411,20 @@ async fn delete(
     path = "/auth/users/me/",
     tag = "users",
     security(("bearer" = [])),
-    request_body = crate::web::api::openapi::CurrentPasswordRequest,
+    request_body = crate::web::api::body::CurrentPasswordRequest,
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, description = "Field errors", body = crate::web::api::openapi::BadRequest),
-        (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail),
+        (status = 400, description = "Field errors", body = crate::web::api::error::BadRequest),
+        (status = 401, description = "Not authenticated or bad token", body = crate::web::api::error::Detail),
     ),
 )]
 async fn me_delete(
     state: web::Data<AppState>,
     BearerUser(auth): BearerUser,
-    input: Input,
+    Body(body): Body<CurrentPasswordRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let target = auth.user.id;
-    delete(&state, auth.user, target, &input).await
+    delete(&state, auth.user, target, body).await
 }
 
 /// GET /auth/users/{id}/
@@ -470,8 +437,8 @@ async fn me_delete(
     params(("id" = i64, Path)),
     responses(
         (status = 200, description = "OK", body = crate::web::api::users::UserBody),
-        (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail),
-        (status = 404, description = "Not found", body = crate::web::api::openapi::Detail),
+        (status = 401, description = "Not authenticated or bad token", body = crate::web::api::error::Detail),
+        (status = 404, description = "Not found", body = crate::web::api::error::Detail),
     ),
 )]
 async fn detail(
@@ -493,21 +460,21 @@ async fn detail(
     tag = "users",
     security(("bearer" = [])),
     params(("id" = i64, Path)),
-    request_body = crate::web::api::openapi::ProfileReplaceRequest,
+    request_body = crate::web::api::body::ProfileReplaceRequest,
     responses(
         (status = 200, description = "OK", body = crate::web::api::users::UserBody),
-        (status = 400, description = "Field errors", body = crate::web::api::openapi::BadRequest),
-        (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail),
-        (status = 404, description = "Not found", body = crate::web::api::openapi::Detail),
+        (status = 400, description = "Field errors", body = crate::web::api::error::BadRequest),
+        (status = 401, description = "Not authenticated or bad token", body = crate::web::api::error::Detail),
+        (status = 404, description = "Not found", body = crate::web::api::error::Detail),
     ),
 )]
 async fn detail_put(
     state: web::Data<AppState>,
     BearerUser(auth): BearerUser,
     id: web::Path<i64>,
-    input: Input,
+    body: Result<Body<ProfileReplaceRequest>, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
-    update(&state, auth.user, *id, &input, false).await
+    update(&state, auth.user, *id, changes(body)).await
 }
 
 /// PATCH /auth/users/{id}/
@@ -518,21 +485,21 @@ async fn detail_put(
     tag = "users",
     security(("bearer" = [])),
     params(("id" = i64, Path)),
-    request_body = Option<crate::web::api::openapi::ProfileRequest>,
+    request_body = Option<crate::web::api::body::ProfileRequest>,
     responses(
         (status = 200, description = "OK", body = crate::web::api::users::UserBody),
-        (status = 400, description = "Field errors", body = crate::web::api::openapi::BadRequest),
-        (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail),
-        (status = 404, description = "Not found", body = crate::web::api::openapi::Detail),
+        (status = 400, description = "Field errors", body = crate::web::api::error::BadRequest),
+        (status = 401, description = "Not authenticated or bad token", body = crate::web::api::error::Detail),
+        (status = 404, description = "Not found", body = crate::web::api::error::Detail),
     ),
 )]
 async fn detail_patch(
     state: web::Data<AppState>,
     BearerUser(auth): BearerUser,
     id: web::Path<i64>,
-    input: Input,
+    body: Result<Body<ProfileRequest>, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
-    update(&state, auth.user, *id, &input, true).await
+    update(&state, auth.user, *id, changes(body)).await
 }
 
 /// DELETE /auth/users/{id}/ — non-staff get 403 for anyone else (HIDE_USERS does not cover it).
@@ -543,22 +510,22 @@ async fn detail_patch(
     tag = "users",
     security(("bearer" = [])),
     params(("id" = i64, Path)),
-    request_body = crate::web::api::openapi::CurrentPasswordRequest,
+    request_body = crate::web::api::body::CurrentPasswordRequest,
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, description = "Field errors", body = crate::web::api::openapi::BadRequest),
-        (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail),
-        (status = 403, description = "Forbidden", body = crate::web::api::openapi::Detail),
-        (status = 404, description = "Not found", body = crate::web::api::openapi::Detail),
+        (status = 400, description = "Field errors", body = crate::web::api::error::BadRequest),
+        (status = 401, description = "Not authenticated or bad token", body = crate::web::api::error::Detail),
+        (status = 403, description = "Forbidden", body = crate::web::api::error::Detail),
+        (status = 404, description = "Not found", body = crate::web::api::error::Detail),
     ),
 )]
 async fn detail_delete(
     state: web::Data<AppState>,
     BearerUser(auth): BearerUser,
     id: web::Path<i64>,
-    input: Input,
+    Body(body): Body<CurrentPasswordRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    delete(&state, auth.user, *id, &input).await
+    delete(&state, auth.user, *id, body).await
 }
 
 /// POST /auth/users/set_password/ — 204; every other session of the user ends.
@@ -568,40 +535,23 @@ async fn detail_delete(
     path = "/auth/users/set_password/",
     tag = "users",
     security(("bearer" = [])),
-    request_body = crate::web::api::openapi::SetPasswordRequest,
+    request_body = crate::web::api::body::SetPasswordRequest,
     responses(
         (status = 204, description = "Changed; every other session ended"),
-        (status = 400, description = "Field errors", body = crate::web::api::openapi::BadRequest),
-        (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail),
+        (status = 400, description = "Field errors", body = crate::web::api::error::BadRequest),
+        (status = 401, description = "Not authenticated or bad token", body = crate::web::api::error::Detail),
     ),
 )]
 async fn set_password(
     state: web::Data<AppState>,
     BearerUser(auth): BearerUser,
-    input: Input,
+    Body(body): Body<SetPasswordRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let (current, new, retype) =
-        password_change(&input, state.settings.accounts.set_password_retype)?;
+    let retype = body.re_new_password.as_deref();
     let keep = Some(auth.session_id);
-    accounts::change_password(&state, &auth.user, &current, new, retype.as_deref(), keep).await?;
+    let (current, new) = (&body.current_password, body.new_password);
+    accounts::change_password(&state, &auth.user, current, new, retype, keep).await?;
     Ok(no_content())
-}
-
-/// set_password's `current_password`, `new_password` and (when retyping is on) `re_new_password`.
-fn password_change(
-    input: &Input,
-    retype_required: bool,
-) -> Result<(String, String, Option<String>), ApiError> {
-    let mut errors = FieldErrors::new();
-    let new = input.required("new_password", false, &mut errors);
-    let retype = retype_required
-        .then(|| input.required("re_new_password", false, &mut errors))
-        .flatten();
-    let current = input.required("current_password", false, &mut errors);
-    match (current, new, errors.is_empty()) {
-        (Some(current), Some(new), true) => Ok((current, new, retype)),
-        _ => Err(ApiError::Validation(errors)),
-    }
 }
 
 /// POST /auth/users/set_email/ — 204; a confirmation link goes to the new address, which takes
@@ -612,26 +562,21 @@ fn password_change(
     path = "/auth/users/set_email/",
     tag = "users",
     security(("bearer" = [])),
-    request_body = crate::web::api::openapi::SetEmailRequest,
+    request_body = crate::web::api::body::SetEmailRequest,
     responses(
         (status = 204, description = "A confirmation link was mailed to the new address"),
-        (status = 400, description = "Field errors", body = crate::web::api::openapi::BadRequest),
-        (status = 401, description = "Not authenticated or bad token", body = crate::web::api::openapi::Detail),
+        (status = 400, description = "Field errors", body = crate::web::api::error::BadRequest),
+        (status = 401, description = "Not authenticated or bad token", body = crate::web::api::error::Detail),
     ),
 )]
 async fn set_email(
     state: web::Data<AppState>,
     BearerUser(auth): BearerUser,
-    input: Input,
+    Body(body): Body<SetEmailRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut errors = FieldErrors::new();
-    let current = input.required("current_password", false, &mut errors);
-    let email = input.parsed("new_email", true, &mut errors, Email::parse);
-    let (Some(current), Some(email), true) = (current, email, errors.is_empty()) else {
-        return Err(ApiError::Validation(errors));
-    };
     let keep = Some(auth.session_id);
-    accounts::request_email_change(&state, &auth.user, &current, email, keep)
+    let (current, email) = (&body.current_password, body.new_email);
+    accounts::request_email_change(&state, &auth.user, current, email, keep)
         .await
         .map_err(|e| Djoser::SET_EMAIL.word(e))?;
     Ok(no_content())
@@ -643,24 +588,18 @@ async fn set_email(
     post,
     path = "/auth/users/set_email_confirm/",
     tag = "users",
-    request_body = crate::web::api::openapi::UidTokenRequest,
+    request_body = crate::web::api::body::UidTokenRequest,
     responses(
         (status = 204, description = "The address changed; every other session ended"),
-        (status = 400, description = "Field errors", body = crate::web::api::openapi::BadRequest),
-        (status = 429, description = "Throttled; see Retry-After", body = crate::web::api::openapi::Detail),
+        (status = 400, description = "Field errors", body = crate::web::api::error::BadRequest),
+        (status = 429, description = "Throttled; see Retry-After", body = crate::web::api::error::Detail),
     ),
 )]
 async fn set_email_confirm(
     state: web::Data<AppState>,
-    input: Input,
+    Body(link): Body<UidTokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut errors = FieldErrors::new();
-    let uid = input.required("uid", true, &mut errors);
-    let token = input.required("token", true, &mut errors);
-    let (Some(uid), Some(token)) = (uid, token) else {
-        return Err(ApiError::Validation(errors));
-    };
-    accounts::confirm_email_change(&state, &uid, &token)
+    accounts::confirm_email_change(&state, &link.uid, &link.token)
         .await
         .map_err(|e| Djoser::SET_EMAIL.word(e))?;
     Ok(no_content())
@@ -672,21 +611,17 @@ async fn set_email_confirm(
     post,
     path = "/auth/users/reset_password/",
     tag = "users",
-    request_body = crate::web::api::openapi::EmailRequest,
+    request_body = crate::web::api::body::EmailRequest,
     responses(
         (status = 204, description = "Accepted (a mail goes out if the address has an active account)"),
-        (status = 400, description = "Field errors", body = crate::web::api::openapi::BadRequest),
+        (status = 400, description = "Field errors", body = crate::web::api::error::BadRequest),
     ),
 )]
 async fn reset_password(
     state: web::Data<AppState>,
-    input: Input,
+    Body(body): Body<EmailRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut errors = FieldErrors::new();
-    let Some(email) = input.parsed("email", true, &mut errors, Email::parse) else {
-        return Err(ApiError::Validation(errors));
-    };
-    accounts::request_password_reset(&state, &email).await?;
+    accounts::request_password_reset(&state, &body.email).await?;
     Ok(no_content())
 }
 
@@ -696,29 +631,19 @@ async fn reset_password(
     post,
     path = "/auth/users/reset_password_confirm/",
     tag = "users",
-    request_body = crate::web::api::openapi::ResetConfirmRequest,
+    request_body = crate::web::api::body::ResetConfirmRequest,
     responses(
         (status = 204, description = "Password set; every session of the user ended"),
-        (status = 400, description = "Field errors", body = crate::web::api::openapi::BadRequest),
+        (status = 400, description = "Field errors", body = crate::web::api::error::BadRequest),
     ),
 )]
 async fn reset_password_confirm(
     state: web::Data<AppState>,
-    input: Input,
+    Body(body): Body<ResetConfirmRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut errors = FieldErrors::new();
-    let uid = input.required("uid", true, &mut errors);
-    let token = input.required("token", true, &mut errors);
-    let new = input.required("new_password", false, &mut errors);
-    let retype = if state.settings.accounts.password_reset_confirm_retype {
-        input.required("re_new_password", false, &mut errors)
-    } else {
-        None
-    };
-    let (Some(uid), Some(token), Some(new), true) = (uid, token, new, errors.is_empty()) else {
-        return Err(ApiError::Validation(errors));
-    };
-    accounts::confirm_password_reset(&state, &uid, &token, new, retype.as_deref()).await?;
+    let retype = body.re_new_password.as_deref();
+    let (uid, token) = (&body.uid, &body.token);
+    accounts::confirm_password_reset(&state, uid, token, body.new_password, retype).await?;
     Ok(no_content())
 }
 
@@ -728,21 +653,18 @@ async fn reset_password_confirm(
     post,
     path = "/auth/users/activation/",
     tag = "users",
-    request_body = crate::web::api::openapi::UidTokenRequest,
+    request_body = crate::web::api::body::UidTokenRequest,
     responses(
         (status = 204, description = "Activated"),
-        (status = 400, description = "Field errors", body = crate::web::api::openapi::BadRequest),
-        (status = 403, description = "Stale token for given user.", body = crate::web::api::openapi::Detail),
+        (status = 400, description = "Field errors", body = crate::web::api::error::BadRequest),
+        (status = 403, description = "Stale token for given user.", body = crate::web::api::error::Detail),
     ),
 )]
-async fn activation(state: web::Data<AppState>, input: Input) -> Result<HttpResponse, ApiError> {
-    let mut errors = FieldErrors::new();
-    let uid = input.required("uid", true, &mut errors);
-    let token = input.required("token", true, &mut errors);
-    let (Some(uid), Some(token)) = (uid, token) else {
-        return Err(ApiError::Validation(errors));
-    };
-    accounts::activate(&state, &uid, &token).await?;
+async fn activation(
+    state: web::Data<AppState>,
+    Body(link): Body<UidTokenRequest>,
+) -> Result<HttpResponse, ApiError> {
+    accounts::activate(&state, &link.uid, &link.token).await?;
     Ok(no_content())
 }
 
@@ -752,21 +674,17 @@ async fn activation(state: web::Data<AppState>, input: Input) -> Result<HttpResp
     post,
     path = "/auth/users/resend_activation/",
     tag = "users",
-    request_body = crate::web::api::openapi::EmailRequest,
+    request_body = crate::web::api::body::EmailRequest,
     responses(
         (status = 204, description = "Accepted (a mail goes out if the address has an inactive account)"),
-        (status = 400, description = "Field errors, or activation is off", body = crate::web::api::openapi::BadRequest),
+        (status = 400, description = "Field errors, or activation is off", body = crate::web::api::error::BadRequest),
     ),
 )]
 async fn resend_activation(
     state: web::Data<AppState>,
-    input: Input,
+    Body(body): Body<EmailRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut errors = FieldErrors::new();
-    let Some(email) = input.parsed("email", true, &mut errors, Email::parse) else {
-        return Err(ApiError::Validation(errors));
-    };
-    accounts::resend_activation(&state, &email).await?;
+    accounts::resend_activation(&state, &body.email).await?;
     Ok(no_content())
 }
 

@@ -144,6 +144,13 @@ async fn set_password_form(page: &Page, uid: &str, errors: Vec<String>) -> PageR
     )
 }
 
+/// Drops the used link from the session.
+fn forget_reset_link(page: &Page) {
+    for key in [RESET_TOKEN, RESET_UID] {
+        page.session.remove(key);
+    }
+}
+
 /// POST /accounts/reset/{uid}/set-password/ — uses the link up and sets the password.
 pub async fn set_password_submit(
     page: Page,
@@ -153,15 +160,10 @@ pub async fn set_password_submit(
     let Some(token) = session_token(&page, &uid) else {
         return invalid_link(&page, Purpose::PasswordReset);
     };
-    let (new, retype) = (
-        form.new_password1.clone(),
-        Some(form.new_password2.as_str()),
-    );
-    match accounts::confirm_password_reset(&page.state, &uid, &token, new, retype).await {
+    let (new, retype) = (form.new_password1.clone(), &form.new_password2);
+    match accounts::confirm_password_reset(&page.state, &uid, &token, new, Some(retype)).await {
         Ok(()) => {
-            for key in [RESET_TOKEN, RESET_UID] {
-                page.session.remove(key);
-            }
+            forget_reset_link(&page);
             Ok(see_other("/accounts/reset/done/"))
         }
         Err(AccountsError::InvalidLink) => invalid_link(&page, Purpose::PasswordReset),
