@@ -5,7 +5,7 @@ use std::process::{Child, Command, Stdio};
 
 use thirtyfour::prelude::*;
 
-use crate::helpers::{Backend, backend_tests, create_user, free_port, spawn_app};
+use crate::helpers::{Backend, backend_tests, create_user, spawn_app};
 
 /// A Chromium session and the chromedriver serving it.
 pub struct Browser {
@@ -21,6 +21,19 @@ impl Drop for Browser {
     }
 }
 
+/// The port of "ChromeDriver was started successfully on port N."; the rest of its output is
+/// drained on a thread of its own so that chromedriver never blocks on a full pipe.
+fn driver_port(stdout: std::process::ChildStdout) -> Option<u16> {
+    use std::io::BufRead;
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let port = lines.by_ref().map_while(Result::ok).find_map(|line| {
+        line.split_once("started successfully on port ")
+            .and_then(|(_, rest)| rest.trim_end_matches('.').parse().ok())
+    });
+    std::thread::spawn(move || lines.for_each(drop));
+    port
+}
+
 /// Starts chromedriver and a headless Chromium; `None` (loudly) when they are not installed
 /// outside CI, a failure in CI.
 pub async fn start_browser() -> Option<Browser> {
@@ -34,21 +47,20 @@ pub async fn start_browser() -> Option<Browser> {
         ));
         return None;
     }
-    let port = free_port();
-    let child = Command::new(&chromedriver)
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
+    // Port 0: chromedriver picks a free port and says which on its first lines.
+    let mut child = Command::new(&chromedriver)
+        .arg("--port=0")
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("start chromedriver");
+    let stdout = child.stdout.take().expect("chromedriver's stdout");
     let profile = tempfile::tempdir().unwrap();
     let mut browser_guard = Some(child);
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let port = tokio::task::spawn_blocking(move || driver_port(stdout))
+        .await
+        .expect("reading chromedriver's output")
+        .expect("chromedriver said which port it listens on");
     let mut caps = DesiredCapabilities::chrome();
     caps.set_binary(&chromium).unwrap();
     // The flags this machine needs: no sandbox as root, and no background traffic to hosts the

@@ -1,12 +1,10 @@
 //! The compat dialects (django-ninja-jwt, the FastAPI pattern) and the Auth.js Credentials flow.
 
-use chrono::{Duration, TimeZone, Utc};
-use latchkey::clock::Clock;
+use chrono::Duration;
 use serde_json::json;
 
-use crate::helpers::{
-    Backend, Spawn, backend_tests, claims, create_user, json_body, spawn_app, spawn_app_with,
-};
+use crate::helpers::spawn_app_on_clock;
+use crate::helpers::{Backend, backend_tests, claims, create_user, json_body, spawn_app};
 
 backend_tests!(
     ninja_pair_echoes_the_identifier_and_uses_ninja_errors,
@@ -141,16 +139,7 @@ async fn ninja_refresh_verify_and_blacklist(backend: Backend) {
 }
 
 async fn fastapi_login_and_session(backend: Backend) {
-    let clock = Clock::manual(Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap());
-    let Some(app) = spawn_app_with(
-        backend,
-        Spawn {
-            clock: Some(clock.clone()),
-            ..Spawn::default()
-        },
-    )
-    .await
-    else {
+    let Some((app, clock)) = spawn_app_on_clock(backend, &[]).await else {
         return;
     };
     let id = create_user(&app, "sam", "Sam@Example.com", PASSWORD).await;
@@ -260,17 +249,8 @@ async fn fastapi_login_and_session(backend: Backend) {
 
 /// What a Next.js app with an Auth.js Credentials provider does against a Djoser back end.
 async fn authjs_credentials_flow_end_to_end(backend: Backend) {
-    let clock = Clock::manual(Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap());
-    let Some(app) = spawn_app_with(
-        backend,
-        Spawn {
-            env: vec![("LATCHKEY_ACCESS_TOKEN_LIFETIME", "60".into())],
-            clock: Some(clock.clone()),
-            ..Spawn::default()
-        },
-    )
-    .await
-    else {
+    let env = [("LATCHKEY_ACCESS_TOKEN_LIFETIME", "60")];
+    let Some((app, clock)) = spawn_app_on_clock(backend, &env).await else {
         return;
     };
     let register = app

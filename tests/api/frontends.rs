@@ -2,15 +2,14 @@
 //! they store, what they re-send), across several access-token expiries on a manual clock; the
 //! forgiving rotation's attacker/victim timelines; and the rest of Djoser's contract.
 
-use chrono::{Duration, TimeZone, Utc};
+use chrono::Duration;
 use latchkey::accounts;
-use latchkey::clock::Clock;
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use crate::helpers::spawn_app_on_clock;
 use crate::helpers::{
-    Backend, Spawn, TestApp, assert_401, backend_tests, claims, create_staff, create_user,
-    json_body, spawn_app_with,
+    Backend, TestApp, assert_401, backend_tests, claims, create_staff, create_user, json_body,
 };
 
 backend_tests!(
@@ -32,24 +31,6 @@ backend_tests!(
 
 const PASSWORD: &str = "correct horse battery staple";
 
-fn start() -> chrono::DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap()
-}
-
-async fn app(backend: Backend, env: &[(&'static str, &str)]) -> Option<(TestApp, Clock)> {
-    let clock = Clock::manual(start());
-    let app = spawn_app_with(
-        backend,
-        Spawn {
-            env: env.iter().map(|(k, v)| (*k, (*v).to_owned())).collect(),
-            clock: Some(clock.clone()),
-            ..Spawn::default()
-        },
-    )
-    .await?;
-    Some((app, clock))
-}
-
 async fn post(app: &TestApp, path: &str, body: Value) -> (u16, Value) {
     let response = app.post_json(path, &body).await;
     let status = response.status().as_u16();
@@ -67,7 +48,7 @@ async fn me(app: &TestApp, access: &str) -> u16 {
 /// it got at login and keeps only the new access token; "Disconnect" posts that same first
 /// refresh token to `/auth/logout/`.
 async fn djoser_front_end_reuses_its_sign_in_refresh_token_and_disconnects(backend: Backend) {
-    let Some((app, clock)) = app(backend, &[]).await else {
+    let Some((app, clock)) = spawn_app_on_clock(backend, &[]).await else {
         return;
     };
     create_user(&app, "dana", "dana@example.com", PASSWORD).await;
@@ -104,7 +85,7 @@ async fn djoser_front_end_reuses_its_sign_in_refresh_token_and_disconnects(backe
 /// in the Auth.js JWT; on a 401 its axios client refreshes with the stored (sign-in) refresh
 /// token and puts the new access token into the in-memory session only.
 async fn ninja_front_end_reuses_its_sign_in_refresh_token_and_signs_out(backend: Backend) {
-    let Some((app, clock)) = app(backend, &[]).await else {
+    let Some((app, clock)) = spawn_app_on_clock(backend, &[]).await else {
         return;
     };
     create_user(&app, "nico", "nico@example.com", PASSWORD).await;
@@ -141,7 +122,7 @@ async fn ninja_front_end_reuses_its_sign_in_refresh_token_and_signs_out(backend:
 /// `session()` posts it to `/users/session/` on every server render, unable to keep what
 /// comes back. So every call, for the whole session, carries the sign-in token.
 async fn fastapi_front_end_renders_with_its_sign_in_token_for_the_whole_session(backend: Backend) {
-    let Some((app, clock)) = app(backend, &[]).await else {
+    let Some((app, clock)) = spawn_app_on_clock(backend, &[]).await else {
         return;
     };
     create_user(&app, "fay", "fay@example.com", PASSWORD).await;
@@ -243,7 +224,7 @@ fn field(body: &Value, name: &str) -> String {
 }
 
 async fn a_victim_who_stores_rotated_tokens_catches_a_replayed_old_one(backend: Backend) {
-    let Some((app, clock)) = app(backend, &[]).await else {
+    let Some((app, clock)) = spawn_app_on_clock(backend, &[]).await else {
         return;
     };
     create_user(&app, "vic", "vic@example.com", PASSWORD).await;
@@ -268,7 +249,7 @@ async fn a_victim_who_stores_rotated_tokens_catches_a_replayed_old_one(backend: 
 }
 
 async fn a_thief_who_uses_a_stolen_token_first_is_caught_by_the_victim(backend: Backend) {
-    let Some((app, clock)) = app(backend, &[]).await else {
+    let Some((app, clock)) = spawn_app_on_clock(backend, &[]).await else {
         return;
     };
     create_user(&app, "ted", "ted@example.com", PASSWORD).await;
@@ -309,7 +290,7 @@ async fn a_thief_who_uses_a_stolen_token_first_is_caught_by_the_victim(backend: 
 }
 
 async fn a_superseded_token_presented_later_is_reuse(backend: Backend) {
-    let Some((app, clock)) = app(backend, &[]).await else {
+    let Some((app, clock)) = spawn_app_on_clock(backend, &[]).await else {
         return;
     };
     create_user(&app, "sue", "sue@example.com", PASSWORD).await;
@@ -331,7 +312,7 @@ async fn a_superseded_token_presented_later_is_reuse(backend: Backend) {
 async fn a_thief_sharing_a_never_stored_token_is_not_caught(backend: Backend) {
     // The documented limit of forgiving mode (and of SimpleJWT's non-rotating default): two
     // holders of the same first token who both never store rotated ones look like one client.
-    let Some((forgiving, clock)) = app(backend, &[]).await else {
+    let Some((forgiving, clock)) = spawn_app_on_clock(backend, &[]).await else {
         return;
     };
     create_user(&forgiving, "gil", "gil@example.com", PASSWORD).await;
@@ -343,7 +324,8 @@ async fn a_thief_sharing_a_never_stored_token_is_not_caught(backend: Backend) {
         assert_eq!(refresh(&forgiving, &first).await.0, 200, "the thief");
     }
     // In strict mode the second one is caught at once.
-    let Some((strict, clock)) = app(backend, &[("LATCHKEY_REFRESH_ROTATION", "strict")]).await
+    let Some((strict, clock)) =
+        spawn_app_on_clock(backend, &[("LATCHKEY_REFRESH_ROTATION", "strict")]).await
     else {
         return;
     };
@@ -355,7 +337,7 @@ async fn a_thief_sharing_a_never_stored_token_is_not_caught(backend: Backend) {
 }
 
 async fn tabs_re_sending_the_sign_in_token_together_share_one_child(backend: Backend) {
-    let Some((app, clock)) = app(backend, &[]).await else {
+    let Some((app, clock)) = spawn_app_on_clock(backend, &[]).await else {
         return;
     };
     create_user(&app, "ivo", "ivo@example.com", PASSWORD).await;
@@ -374,7 +356,7 @@ async fn tabs_re_sending_the_sign_in_token_together_share_one_child(backend: Bac
 }
 
 async fn every_405_says_what_is_allowed(backend: Backend) {
-    let Some((app, _clock)) = app(backend, &[]).await else {
+    let Some((app, _clock)) = spawn_app_on_clock(backend, &[]).await else {
         return;
     };
     for (method, path, allow) in [
@@ -425,7 +407,7 @@ async fn every_405_says_what_is_allowed(backend: Backend) {
 }
 
 async fn multipart_bodies_are_read_like_json_and_forms(backend: Backend) {
-    let Some((app, _clock)) = app(backend, &[]).await else {
+    let Some((app, _clock)) = spawn_app_on_clock(backend, &[]).await else {
         return;
     };
     let form = reqwest::multipart::Form::new()
@@ -468,7 +450,7 @@ async fn multipart_bodies_are_read_like_json_and_forms(backend: Backend) {
 }
 
 async fn a_bad_authorization_header_is_refused_even_on_open_endpoints(backend: Backend) {
-    let Some((app, _clock)) = app(backend, &[]).await else {
+    let Some((app, _clock)) = spawn_app_on_clock(backend, &[]).await else {
         return;
     };
     let register = |authorization: &'static str| {
@@ -527,7 +509,7 @@ async fn a_bad_authorization_header_is_refused_even_on_open_endpoints(backend: B
 }
 
 async fn a_deactivated_users_tokens_say_so(backend: Backend) {
-    let Some((app, _clock)) = app(backend, &[]).await else {
+    let Some((app, _clock)) = spawn_app_on_clock(backend, &[]).await else {
         return;
     };
     create_user(&app, "dee", "dee@example.com", PASSWORD).await;
@@ -553,7 +535,7 @@ async fn a_deactivated_users_tokens_say_so(backend: Backend) {
 }
 
 async fn resend_activation_with_activation_off_is_a_bare_400(backend: Backend) {
-    let Some((app, _clock)) = app(backend, &[]).await else {
+    let Some((app, _clock)) = spawn_app_on_clock(backend, &[]).await else {
         return;
     };
     let response = app
@@ -577,7 +559,7 @@ async fn resend_activation_with_activation_off_is_a_bare_400(backend: Backend) {
 }
 
 async fn user_id_is_written_as_the_issuing_dialect_writes_it(backend: Backend) {
-    let Some((app, _clock)) = app(backend, &[]).await else {
+    let Some((app, _clock)) = spawn_app_on_clock(backend, &[]).await else {
         return;
     };
     let id = create_user(&app, "ula", "ula@example.com", PASSWORD).await;

@@ -205,6 +205,30 @@ pub struct Spawn {
     pub extra_routes: Option<ExtraRoutes>,
 }
 
+/// The instant every manual clock of the tests starts at.
+pub fn clock_start() -> chrono::DateTime<chrono::Utc> {
+    use chrono::TimeZone;
+    chrono::Utc
+        .with_ymd_and_hms(2026, 6, 1, 12, 0, 0)
+        .single()
+        .expect("a valid instant")
+}
+
+/// An app with these settings on a manual clock that starts at [`clock_start`] and moves only
+/// when the test advances it.
+pub async fn spawn_app_on_clock(
+    backend: Backend,
+    env: &[(&'static str, &str)],
+) -> Option<(TestApp, Clock)> {
+    let clock = Clock::manual(clock_start());
+    let options = Spawn {
+        env: env.iter().map(|(k, v)| (*k, (*v).to_owned())).collect(),
+        clock: Some(clock.clone()),
+        ..Spawn::default()
+    };
+    Some((spawn_app_with(backend, options).await?, clock))
+}
+
 pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
     spawn_app_with(backend, Spawn::default()).await
 }
@@ -425,28 +449,10 @@ pub fn claims(token: &str) -> serde_json::Value {
 }
 
 fn base64url_decode(text: &str) -> Vec<u8> {
-    decode_base64(
-        text,
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
-    )
-}
-
-/// Base64 with the given 64-character alphabet (padding ignored).
-fn decode_base64(text: &str, alphabet: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut buffer = 0u32;
-    let mut bits = 0;
-    for c in text.bytes().filter(|c| *c != b'=') {
-        let value = alphabet.iter().position(|a| *a == c).expect("base64") as u32;
-        buffer = (buffer << 6) | value;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((buffer >> bits) as u8);
-            buffer &= (1 << bits) - 1;
-        }
-    }
-    out
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(text.trim_end_matches('='))
+        .expect("base64url")
 }
 
 /// Asserts a 401 with SimpleJWT's `WWW-Authenticate` and the exact JSON body.
@@ -495,91 +501,39 @@ impl SentMail {
     }
 }
 
-/// Parses a message as lettre writes it (multipart/alternative; 7bit, quoted-printable or
-/// base64 parts); `None` while the file is still being written (no closing boundary yet).
+/// Parses a delivered message with a MIME library (`mail-parser`: transfer encodings, encoded
+/// words, multipart); `None` while the file is still being written (a multipart body without
+/// its closing boundary yet).
 pub fn parse_mail(raw: &str) -> Option<SentMail> {
-    let raw = raw.replace("\r\n", "\n");
-    let (head, body) = raw.split_once("\n\n")?;
-    let header = |name: &str| {
-        unfold(head)
-            .lines()
-            .find_map(|l| {
-                let (k, v) = l.split_once(':')?;
-                k.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
-            })
-            .unwrap_or_default()
-    };
-    let content_type = header("content-type");
-    let boundary = content_type
-        .split("boundary=")
-        .nth(1)
-        .map(|b| b.trim_matches('"').to_owned())?;
-    if !body.contains(&format!("--{boundary}--")) {
+    use mail_parser::MimeHeaders;
+    let message = mail_parser::MessageParser::default().parse(raw.as_bytes())?;
+    let boundary = message
+        .root_part()
+        .content_type()
+        .and_then(|t| t.attribute("boundary"))?;
+    if !raw.contains(&format!("--{boundary}--")) {
         return None;
     }
-    let mut text = String::new();
-    let mut html = String::new();
-    for part in body.split(&format!("--{boundary}")) {
-        let Some((part_head, part_body)) = part.trim_start_matches('\n').split_once("\n\n") else {
-            continue;
-        };
-        let part_head = unfold(part_head).to_ascii_lowercase();
-        let decoded = if part_head.contains("content-transfer-encoding: quoted-printable") {
-            decode_qp(part_body)
-        } else if part_head.contains("content-transfer-encoding: base64") {
-            let joined: String = part_body.split_whitespace().collect();
-            String::from_utf8(base64_decode(&joined)).expect("utf-8")
-        } else {
-            part_body.to_owned()
-        };
-        if part_head.contains("text/plain") {
-            text = decoded;
-        } else if part_head.contains("text/html") {
-            html = decoded;
-        }
-    }
+    let part = |html: bool| {
+        message
+            .parts
+            .iter()
+            .find(|p| p.is_text() && p.is_text_html() == html && !p.is_multipart())
+            .and_then(|p| p.text_contents())
+            .unwrap_or_default()
+            .to_owned()
+    };
     Some(SentMail {
-        to: header("to"),
-        subject: header("subject"),
-        text,
-        html,
-        raw: raw.clone(),
+        to: message
+            .header_raw("To")
+            .unwrap_or_default()
+            .trim()
+            .to_owned(),
+        subject: message.subject().unwrap_or_default().to_owned(),
+        text: part(false),
+        html: part(true),
+        raw: raw.replace("\r\n", "\n"),
     })
-}
-
-fn unfold(head: &str) -> String {
-    head.replace("\n ", " ").replace("\n\t", " ")
-}
-
-fn decode_qp(text: &str) -> String {
-    let joined = text.replace("=\n", "");
-    let bytes = joined.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let escaped = (bytes[i] == b'=' && i + 2 < bytes.len())
-            .then(|| std::str::from_utf8(&bytes[i + 1..i + 3]).ok())
-            .flatten()
-            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
-        match escaped {
-            Some(v) => {
-                out.push(v);
-                i += 3;
-            }
-            None => {
-                out.push(bytes[i]);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).expect("utf-8")
-}
-
-fn base64_decode(text: &str) -> Vec<u8> {
-    decode_base64(
-        text,
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
-    )
 }
 
 /// Every message in a mail directory (`.eml` files, or a maildir's `new/` files).
@@ -623,15 +577,6 @@ pub async fn wait_for_files(dir: &Path, count: usize) -> Vec<SentMail> {
         dir.display(),
         read_mail_dir(dir).len()
     );
-}
-
-/// A free loopback port (for servers a test starts itself).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("address")
-        .port()
 }
 
 /// A tool a test needs is missing: a failure in CI, a loud warning (once per message) outside it.

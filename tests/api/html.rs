@@ -972,21 +972,12 @@ async fn unknown_pages_and_the_ip_limit_answer_in_html(backend: Backend) {
 }
 
 async fn idle_and_absolute_session_limits_log_the_browser_out(backend: Backend) {
-    use chrono::{Duration, TimeZone, Utc};
-    let clock = latchkey::clock::Clock::manual(Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap());
-    let Some(app) = spawn_app_with(
-        backend,
-        Spawn {
-            env: vec![
-                ("LATCHKEY_SESSION_IDLE_TIMEOUT", "3600".into()),
-                ("LATCHKEY_SESSION_ABSOLUTE_LIFETIME", "7200".into()),
-            ],
-            clock: Some(clock.clone()),
-            ..Spawn::default()
-        },
-    )
-    .await
-    else {
+    use chrono::Duration;
+    let env = [
+        ("LATCHKEY_SESSION_IDLE_TIMEOUT", "3600"),
+        ("LATCHKEY_SESSION_ABSOLUTE_LIFETIME", "7200"),
+    ];
+    let Some((app, clock)) = crate::helpers::spawn_app_on_clock(backend, &env).await else {
         return;
     };
     create_user(&app, "pia", "pia@example.com", PASSWORD).await;

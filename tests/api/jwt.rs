@@ -1,18 +1,17 @@
 //! SimpleJWT endpoints: create, refresh (rotation, grace, reuse), verify, blacklist, logout,
 //! and bearer authentication's 401 bodies.
 
-use chrono::{Duration, TimeZone, Utc};
+use chrono::Duration;
 use diesel::prelude::*;
 use latchkey::accounts;
-use latchkey::clock::Clock;
 use latchkey::db::DbError;
 use latchkey::db::schema::{audit_events, refresh_tokens};
 use serde_json::json;
 
 use crate::helpers::{
-    Backend, Spawn, TestApp, assert_401, backend_tests, claims, create_user, json_body, spawn_app,
-    spawn_app_with,
+    Backend, TestApp, assert_401, backend_tests, claims, create_user, json_body, spawn_app,
 };
+use crate::helpers::{clock_start, spawn_app_on_clock};
 
 backend_tests!(
     create_returns_a_pair_for_a_username_or_an_email,
@@ -27,29 +26,8 @@ backend_tests!(
 
 const PASSWORD: &str = "correct horse battery staple";
 
-fn start() -> chrono::DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap()
-}
-
-async fn app_with_clock(
-    backend: Backend,
-    env: Vec<(&'static str, String)>,
-) -> Option<(TestApp, Clock)> {
-    let clock = Clock::manual(start());
-    let app = spawn_app_with(
-        backend,
-        Spawn {
-            env,
-            clock: Some(clock.clone()),
-            ..Spawn::default()
-        },
-    )
-    .await?;
-    Some((app, clock))
-}
-
 async fn create_returns_a_pair_for_a_username_or_an_email(backend: Backend) {
-    let Some((app, _clock)) = app_with_clock(backend, vec![]).await else {
+    let Some((app, _clock)) = spawn_app_on_clock(backend, &[]).await else {
         return;
     };
     let id = create_user(&app, "alice", "Alice@Example.com", PASSWORD).await;
@@ -84,9 +62,9 @@ async fn create_returns_a_pair_for_a_username_or_an_email(backend: Backend) {
             "SimpleJWT 5.5 writes a string"
         );
         assert_eq!(access["sid"], refresh["sid"]);
-        assert_eq!(access["iat"], start().timestamp());
-        assert_eq!(access["exp"], start().timestamp() + 300);
-        assert_eq!(refresh["exp"], start().timestamp() + 86_400);
+        assert_eq!(access["iat"], clock_start().timestamp());
+        assert_eq!(access["exp"], clock_start().timestamp() + 300);
+        assert_eq!(refresh["exp"], clock_start().timestamp() + 86_400);
         let jti = access["jti"].as_str().unwrap();
         assert!(jti.len() == 32 && jti.chars().all(|c| c.is_ascii_hexdigit()));
         assert_ne!(access["jti"], refresh["jti"]);
@@ -138,7 +116,7 @@ async fn create_gives_one_401_for_unknown_wrong_and_inactive(backend: Backend) {
 }
 
 async fn bearer_authentication_gives_simplejwts_401_bodies(backend: Backend) {
-    let Some((app, clock)) = app_with_clock(backend, vec![]).await else {
+    let Some((app, clock)) = spawn_app_on_clock(backend, &[]).await else {
         return;
     };
     create_user(&app, "dave", "dave@example.com", PASSWORD).await;
@@ -265,8 +243,8 @@ async fn audit_kinds(app: &TestApp) -> Vec<String> {
 }
 
 async fn refresh_rotates_repeats_within_grace_and_revokes_after(backend: Backend) {
-    let strict = vec![("LATCHKEY_REFRESH_ROTATION", "strict".to_owned())];
-    let Some((app, clock)) = app_with_clock(backend, strict).await else {
+    let strict = [("LATCHKEY_REFRESH_ROTATION", "strict")];
+    let Some((app, clock)) = spawn_app_on_clock(backend, &strict).await else {
         return;
     };
     create_user(&app, "erin", "erin@example.com", PASSWORD).await;
@@ -289,7 +267,7 @@ async fn refresh_rotates_repeats_within_grace_and_revokes_after(backend: Backend
     );
     assert_eq!(
         child_claims["exp"],
-        start().timestamp() + 60 + 86_400,
+        clock_start().timestamp() + 60 + 86_400,
         "rotation slides expiry"
     );
     assert_eq!(
@@ -399,7 +377,7 @@ async fn ten_concurrent_refreshes_get_the_same_child(backend: Backend) {
 
 async fn refresh_without_rotation_keeps_the_token(backend: Backend) {
     let Some((app, clock)) =
-        app_with_clock(backend, vec![("LATCHKEY_REFRESH_ROTATION", "off".into())]).await
+        spawn_app_on_clock(backend, &[("LATCHKEY_REFRESH_ROTATION", "off")]).await
     else {
         return;
     };

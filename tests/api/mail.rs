@@ -4,14 +4,14 @@
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use chrono::{Duration, TimeZone, Utc};
+use chrono::Duration;
 use latchkey::accounts;
 use latchkey::clock::Clock;
 use latchkey::db::DbError;
 use latchkey::mail::outbox;
 use serde_json::json;
 
-use crate::helpers::free_port;
+use crate::helpers::spawn_app_on_clock;
 use crate::helpers::{
     Backend, Spawn, TestApp, backend_tests, base_env, create_user, json_body, run_cli,
     spawn_app_with, stderr, stdout, wait_for_files,
@@ -45,10 +45,6 @@ async fn app(
         },
     )
     .await
-}
-
-fn start() -> chrono::DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap()
 }
 
 /// `(uid, token)` from a link ending in `…/<uid>/<token>/` or carrying `?uid=…&token=…`.
@@ -207,8 +203,7 @@ async fn password_reset_mails_a_link_that_works_once(backend: Backend) {
 }
 
 async fn reset_links_use_the_front_end_template_expire_and_cool_down(backend: Backend) {
-    let clock = Clock::manual(start());
-    let Some(app) = app(
+    let Some((app, clock)) = spawn_app_on_clock(
         backend,
         &[
             (
@@ -219,7 +214,6 @@ async fn reset_links_use_the_front_end_template_expire_and_cool_down(backend: Ba
             ("LATCHKEY_FRONTEND_PROTOCOL", "https"),
             ("LATCHKEY_SITE_NAME", "Acme"),
         ],
-        Some(clock.clone()),
     )
     .await
     else {
@@ -297,9 +291,9 @@ async fn reset_for_an_unknown_address_answers_the_same_and_sends_nothing(backend
     };
     assert_eq!(headers(&known), headers(&unknown));
     assert_eq!(known.bytes().await.unwrap(), unknown.bytes().await.unwrap());
-    let mails = app.wait_for_mail(1).await;
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert_eq!(mails.len(), 1);
+    // Every message goes through the outbox in the request's own transaction: one row now
+    // means one message ever, with nothing to wait for.
+    assert_eq!(app.wait_for_mail(1).await.len(), 1);
     assert_eq!(
         outbox_rows(&app).await.len(),
         1,
@@ -407,8 +401,8 @@ async fn activation_flow_with_confirmation_and_stale_tokens(backend: Backend) {
             .await;
         assert_eq!(response.status(), 204, "{email}");
     }
+    // Five rows in the outbox (checked below) means five messages ever.
     let mails = app.wait_for_mail(5).await;
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(
         mails.iter().filter(|m| m.to == "wyn@example.com").count(),
         2
@@ -526,6 +520,7 @@ async fn password_change_sends_a_notice(backend: Backend) {
 /// outside CI.
 struct Smtp {
     child: Child,
+    port: u16,
 }
 
 impl Drop for Smtp {
@@ -534,6 +529,23 @@ impl Drop for Smtp {
         let _ = self.child.wait();
     }
 }
+
+/// aiosmtpd's own SMTP protocol and Maildir handler, on the given port (0: one the system
+/// picks), printing the port once it listens.
+const SMTP_SERVER: &str = r#"
+import asyncio, sys
+from aiosmtpd.handlers import Mailbox
+from aiosmtpd.smtp import SMTP
+
+async def main():
+    handler = Mailbox(sys.argv[2])
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: SMTP(handler), "127.0.0.1", int(sys.argv[1]))
+    print(server.sockets[0].getsockname()[1], flush=True)
+    await server.serve_forever()
+
+asyncio.run(main())
+"#;
 
 async fn start_smtp(port: u16, maildir: &Path) -> Option<Smtp> {
     let installed = Command::new("python3")
@@ -544,33 +556,35 @@ async fn start_smtp(port: u16, maildir: &Path) -> Option<Smtp> {
         crate::helpers::missing_tool("aiosmtpd is not installed (pip install aiosmtpd)");
         return None;
     }
-    let server = Smtp {
-        child: Command::new("python3")
-            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
-            .args(["-c", "aiosmtpd.handlers.Mailbox"])
-            // A path that does not exist yet: Maildir creates it with its tmp/new/cur folders.
-            .arg(maildir.join("box"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start aiosmtpd"),
+    let mut child = Command::new("python3")
+        .args(["-c", SMTP_SERVER, &port.to_string()])
+        // A path that does not exist yet: Maildir creates it with its tmp/new/cur folders.
+        .arg(maildir.join("box"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start aiosmtpd");
+    let stdout = child.stdout.take().expect("aiosmtpd's stdout");
+    let line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).map(|_| line)
+    })
+    .await
+    .expect("reading aiosmtpd's output")
+    .expect("aiosmtpd's port");
+    let Ok(port) = line.trim().parse() else {
+        let _ = child.kill();
+        panic!("aiosmtpd did not start (it printed {line:?})");
     };
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Some(server);
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("aiosmtpd did not start on port {port}");
+    Some(Smtp { child, port })
 }
 
 async fn smtp_delivers_both_bodies_to_a_real_server(backend: Backend) {
-    let port = free_port();
     let maildir = tempfile::tempdir().unwrap();
-    let Some(_server) = start_smtp(port, maildir.path()).await else {
+    let Some(server) = start_smtp(0, maildir.path()).await else {
         return;
     };
-    let url = format!("smtp://127.0.0.1:{port}");
+    let url = format!("smtp://127.0.0.1:{}", server.port);
     let Some(app) = app(
         backend,
         &[
@@ -626,16 +640,19 @@ async fn smtp_delivers_both_bodies_to_a_real_server(backend: Backend) {
 }
 
 async fn the_outbox_keeps_mail_while_smtp_is_down_and_delivers_later(backend: Backend) {
-    let port = free_port();
+    // The one port chosen before anything listens on it: the mail server is down at this
+    // address first and comes up at the same address later.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
     let url = format!("smtp://127.0.0.1:{port}");
-    let clock = Clock::manual(start());
-    let Some(app) = app(
+    let Some((app, clock)) = spawn_app_on_clock(
         backend,
         &[
             ("LATCHKEY_EMAIL_TRANSPORT", "smtp"),
             ("LATCHKEY_SMTP_URL", &url),
         ],
-        Some(clock.clone()),
     )
     .await
     else {

@@ -1,7 +1,7 @@
 //! The attacks of the security review, each performed against the real server: every test
 //! here failed before its protection existed (on SQLite and PostgreSQL alike).
 
-use chrono::{Duration, TimeZone, Utc};
+use chrono::Duration;
 use diesel::prelude::*;
 use latchkey::accounts;
 use latchkey::clock::Clock;
@@ -11,9 +11,9 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    Backend, Spawn, TestApp, backend_tests, claims, create_staff, create_user, json_body,
-    spawn_app_with,
+    Backend, TestApp, backend_tests, claims, create_staff, create_user, json_body,
 };
+use crate::helpers::{clock_start, spawn_app_on_clock};
 use crate::html::{browser, csrf, post_login};
 
 backend_tests!(
@@ -31,29 +31,14 @@ backend_tests!(
 
 const PASSWORD: &str = "correct horse battery staple";
 
-fn start() -> chrono::DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap()
-}
-
 /// An app on a manual clock with these settings (and a per-IP bucket that the test's own
 /// bursts never empty, unless the test sets it).
 async fn app(backend: Backend, env: &[(&'static str, &str)]) -> Option<(TestApp, Clock)> {
-    let clock = Clock::manual(start());
-    let mut env: Vec<(&'static str, String)> =
-        env.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
+    let mut env = env.to_vec();
     if !env.iter().any(|(k, _)| *k == "LATCHKEY_THROTTLE_IP_BURST") {
-        env.push(("LATCHKEY_THROTTLE_IP_BURST", "1000".to_owned()));
+        env.push(("LATCHKEY_THROTTLE_IP_BURST", "1000"));
     }
-    let app = spawn_app_with(
-        backend,
-        Spawn {
-            env,
-            clock: Some(clock.clone()),
-            ..Spawn::default()
-        },
-    )
-    .await?;
-    Some((app, clock))
+    spawn_app_on_clock(backend, &env).await
 }
 
 async fn send(app: &TestApp, method: Method, path: &str, token: &str, body: Value) -> (u16, Value) {
@@ -710,8 +695,8 @@ async fn a_deactivated_user_cannot_reactivate_themselves(backend: Backend) {
         )
         .await;
     assert_eq!(resend.status(), 204, "the same answer as for anyone");
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert_eq!(app.wait_for_mail(1).await.len(), 1, "no new link was sent");
+    // Mail is queued in the request's transaction: the outbox says at once what will be sent.
+    assert_eq!(outbox(&app).await.len(), 1, "no new link was queued");
     // Even a link that exists (issued before, or leaked) cannot turn it on.
     let dee = accounts::get_by_username(
         &app.state,
@@ -900,9 +885,12 @@ async fn a_dead_workers_mail_is_taken_over_within_seconds(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(claimed.len(), 1);
-    // While the lease holds, the live worker leaves it alone...
+    // While the lease holds, a worker leaves it alone (a round run here, to the end)...
     clock.advance(Duration::seconds(5));
-    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let taken = latchkey::mail::deliver_due(&app.state, "live")
+        .await
+        .unwrap();
+    assert_eq!(taken, 0, "a held lease is not taken");
     assert!(outbox(&app).await[0].sent_at.is_none());
     // ...and seconds later (not minutes) the lapsed lease is taken over and the mail goes out.
     clock.advance(latchkey::mail::outbox::LEASE);
@@ -918,7 +906,10 @@ async fn a_dead_workers_mail_is_taken_over_within_seconds(backend: Backend) {
     }
     assert!(row.sent_at.is_some());
     assert_eq!(row.attempts, 2, "the dead claim counted as an attempt");
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let again = latchkey::mail::deliver_due(&app.state, "live")
+        .await
+        .unwrap();
+    assert_eq!(again, 0, "a sent message is never claimed again");
     assert_eq!(app.wait_for_mail(1).await.len(), 1, "sent once");
 }
 
@@ -936,7 +927,7 @@ async fn a_live_worker_keeps_its_lease_while_it_sends(backend: Backend) {
         .run(latchkey::db::run_pending_migrations)
         .await
         .unwrap();
-    let t0 = start().naive_utc();
+    let t0 = clock_start().naive_utc();
     let at = move |seconds: i64| t0 + Duration::seconds(seconds);
     let run = |f: Box<OutboxStep>| {
         let state = state.clone();
@@ -1482,7 +1473,8 @@ backend_tests!(
     the_full_user_list_streams_and_deep_pages_follow_links,
 );
 
-/// The real binary, serving on a free port with JSON logs written to a file.
+/// The real binary, serving on a port of its own choosing (port 0) with JSON logs written to
+/// a file; the address comes from its "latchkey listening" log line.
 struct Served {
     child: std::process::Child,
     log: std::path::PathBuf,
@@ -1490,15 +1482,13 @@ struct Served {
 }
 
 impl Served {
-    fn start(db: &crate::helpers::TestDb) -> Self {
+    async fn start(db: &crate::helpers::TestDb) -> Self {
         let log = db.dir.path().join("server.log");
-        let port = crate::helpers::free_port();
         let mut env = crate::helpers::base_env(db);
-        env.insert("LATCHKEY_BIND".into(), format!("127.0.0.1:{port}"));
         // The default filter (info): what an operator gets without asking.
         env.remove("LATCHKEY_LOG");
         env.insert("LATCHKEY_LOG_FORMAT".into(), "json".into());
-        let child = std::process::Command::new(crate::helpers::binary())
+        let mut child = std::process::Command::new(crate::helpers::binary())
             .env_clear()
             .envs(&env)
             .current_dir(db.dir.path())
@@ -1506,29 +1496,29 @@ impl Served {
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap();
-        Self {
-            child,
-            log,
-            address: format!("http://127.0.0.1:{port}"),
-        }
-    }
-
-    async fn ready(&self) {
-        let client = reqwest::Client::new();
-        for _ in 0..200 {
-            if client
-                .get(format!("{}/health", self.address))
-                .send()
-                .await
-                .is_ok_and(|r| r.status() == 200)
-            {
-                return;
+        // Waits for the line the server writes once it accepts connections.
+        for _ in 0..400 {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let port = text
+                .lines()
+                .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+                .find(|entry| entry["message"] == "latchkey listening")
+                .and_then(|entry| entry["port"].as_u64());
+            if let Some(port) = port {
+                return Self {
+                    child,
+                    log,
+                    address: format!("http://127.0.0.1:{port}"),
+                };
             }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("the server exited ({status}): {text}");
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
         }
         panic!(
             "the server did not start: {}",
-            std::fs::read_to_string(&self.log).unwrap()
+            std::fs::read_to_string(&log).unwrap()
         );
     }
 
@@ -1543,8 +1533,7 @@ async fn logs_name_routes_and_real_peers_and_keep_client_faults_below_error(back
     let Some(db) = crate::helpers::TestDb::create(backend) else {
         return;
     };
-    let server = Served::start(&db);
-    server.ready().await;
+    let server = Served::start(&db).await;
     let client = reqwest::Client::new();
     let url = |path: &str| format!("{}{path}", server.address);
     let secret_link = "/accounts/activate/MQ/s3cr3t-link-t0ken/";

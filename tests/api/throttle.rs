@@ -1,12 +1,11 @@
 //! Throttling: per-IP token bucket, per-account backoff and lock, `users unlock`.
 
-use chrono::{Duration, TimeZone, Utc};
-use latchkey::clock::Clock;
+use chrono::Duration;
 use serde_json::json;
 
+use crate::helpers::spawn_app_on_clock;
 use crate::helpers::{
-    Backend, Spawn, TestApp, backend_tests, base_env, create_user, json_body, run_cli,
-    spawn_app_with, stderr, stdout,
+    Backend, TestApp, backend_tests, base_env, create_user, json_body, run_cli, stderr, stdout,
 };
 
 backend_tests!(
@@ -17,20 +16,6 @@ backend_tests!(
 );
 
 const PASSWORD: &str = "correct horse battery staple";
-
-async fn app(backend: Backend, env: &[(&'static str, &str)]) -> Option<(TestApp, Clock)> {
-    let clock = Clock::manual(Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap());
-    let app = spawn_app_with(
-        backend,
-        Spawn {
-            env: env.iter().map(|(k, v)| (*k, (*v).to_owned())).collect(),
-            clock: Some(clock.clone()),
-            ..Spawn::default()
-        },
-    )
-    .await?;
-    Some((app, clock))
-}
 
 async fn attempt(app: &TestApp, who: &str, password: &str) -> reqwest::Response {
     app.post_json(
@@ -56,7 +41,7 @@ async fn assert_throttled(response: reqwest::Response, seconds: u64) {
 }
 
 async fn the_ip_bucket_answers_429_with_retry_after_and_refills(backend: Backend) {
-    let Some((app, clock)) = app(
+    let Some((app, clock)) = spawn_app_on_clock(
         backend,
         &[
             ("LATCHKEY_THROTTLE_IP_BURST", "3"),
@@ -91,7 +76,9 @@ async fn the_ip_bucket_answers_429_with_retry_after_and_refills(backend: Backend
 }
 
 async fn failed_logins_back_off_the_same_for_known_and_unknown_accounts(backend: Backend) {
-    let Some((app, clock)) = app(backend, &[("LATCHKEY_THROTTLE_FREE_FAILURES", "2")]).await else {
+    let Some((app, clock)) =
+        spawn_app_on_clock(backend, &[("LATCHKEY_THROTTLE_FREE_FAILURES", "2")]).await
+    else {
         return;
     };
     create_user(&app, "vic", "vic@example.com", PASSWORD).await;
@@ -124,7 +111,7 @@ async fn failed_logins_back_off_the_same_for_known_and_unknown_accounts(backend:
 }
 
 async fn the_lock_holds_until_an_operator_unlocks(backend: Backend) {
-    let Some((app, clock)) = app(
+    let Some((app, clock)) = spawn_app_on_clock(
         backend,
         &[
             ("LATCHKEY_THROTTLE_FREE_FAILURES", "1"),
@@ -194,7 +181,7 @@ async fn the_lock_holds_until_an_operator_unlocks(backend: Backend) {
 }
 
 async fn throttling_can_be_turned_off_for_load_tests(backend: Backend) {
-    let Some((app, _clock)) = app(
+    let Some((app, _clock)) = spawn_app_on_clock(
         backend,
         &[
             ("LATCHKEY_THROTTLE_ENABLED", "false"),
@@ -215,7 +202,7 @@ async fn throttling_can_be_turned_off_for_load_tests(backend: Backend) {
 backend_tests!(a_trusted_proxy_header_names_the_client);
 
 async fn a_trusted_proxy_header_names_the_client(backend: Backend) {
-    let Some((app, _clock)) = app(
+    let Some((app, _clock)) = spawn_app_on_clock(
         backend,
         &[
             ("LATCHKEY_THROTTLE_IP_BURST", "1"),
