@@ -13,7 +13,7 @@ backend_tests!(
     authjs_credentials_flow_end_to_end,
 );
 
-const PASSWORD: &str = "correct horse battery staple";
+use crate::helpers::PERSONA_PASSWORD as PASSWORD;
 
 async fn ninja_pair_echoes_the_identifier_and_uses_ninja_errors(backend: Backend) {
     let Some(app) = spawn_app(backend).await else {

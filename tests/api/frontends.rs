@@ -29,7 +29,7 @@ backend_tests!(
     user_id_is_written_as_the_issuing_dialect_writes_it,
 );
 
-const PASSWORD: &str = "correct horse battery staple";
+use crate::helpers::PERSONA_PASSWORD as PASSWORD;
 
 async fn post(app: &TestApp, path: &str, body: Value) -> (u16, Value) {
     let response = app.post_json(path, &body).await;

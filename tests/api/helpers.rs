@@ -681,3 +681,115 @@ impl AsUser<'_> {
         self.send(reqwest::Method::DELETE, path, body).await
     }
 }
+
+/// A browser tab at the HTTP level: keeps its cookies, does not follow redirects, and submits
+/// forms the way a page does (with the CSRF token of the page the form is on).
+#[derive(Clone)]
+pub struct Tab<'a> {
+    app: &'a TestApp,
+    client: reqwest::Client,
+}
+
+impl TestApp {
+    /// A new tab with no cookies yet.
+    pub fn tab(&self) -> Tab<'_> {
+        Tab {
+            app: self,
+            client: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("http client"),
+        }
+    }
+
+    /// A new tab where `username` logged in with [`PERSONA_PASSWORD`] through the login form.
+    pub async fn tab_logged_in(&self, username: &str) -> Tab<'_> {
+        let tab = self.tab();
+        let response = tab.log_in(username, PERSONA_PASSWORD, "").await;
+        assert_eq!(response.status(), 303, "{username} logs in");
+        tab
+    }
+}
+
+impl Tab<'_> {
+    /// GET `path`.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.app.url(path))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// A POST to `path` to build by hand (forged and malformed forms).
+    pub fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.post(self.app.url(path))
+    }
+
+    /// The status `path` answers with.
+    pub async fn status(&self, path: &str) -> u16 {
+        self.get(path).await.status().as_u16()
+    }
+
+    /// The page at `path`, which must answer 200.
+    pub async fn page(&self, path: &str) -> String {
+        let response = self.get(path).await;
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.text().await.expect("page text")
+    }
+
+    /// POSTs `fields` and the CSRF token of `html` (the page the form is on) to `action`.
+    pub async fn post_from(
+        &self,
+        html: &str,
+        action: &str,
+        fields: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let token = csrf(html);
+        let mut form = vec![("csrf_token", token.as_str())];
+        form.extend_from_slice(fields);
+        self.client
+            .post(self.app.url(action))
+            .form(&form)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Loads the form at `path` and submits `fields` to it.
+    pub async fn submit(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        let html = self.page(path).await;
+        self.post_from(&html, path, fields).await
+    }
+
+    /// Submits the login form (with `next` when not empty).
+    pub async fn log_in(&self, username: &str, password: &str, next: &str) -> reqwest::Response {
+        let mut fields = vec![("username", username), ("password", password)];
+        if !next.is_empty() {
+            fields.push(("next", next));
+        }
+        self.submit("/accounts/login/", &fields).await
+    }
+}
+
+/// The hidden CSRF field's value in a page.
+pub fn csrf(html: &str) -> String {
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = html.find(marker).expect("a CSRF field") + marker.len();
+    html[start..]
+        .split('"')
+        .next()
+        .expect("a closing quote")
+        .to_owned()
+}
+
+/// A response's `Location` header ("" when it has none).
+pub fn location(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}

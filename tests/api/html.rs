@@ -1,9 +1,11 @@
 //! The HTML pages at the HTTP level: login, logout, profile, CSRF, headers, cookies.
 
+use latchkey::accounts::{self, Actor};
 use serde_json::json;
 
 use crate::helpers::{
-    Backend, Spawn, TestApp, backend_tests, create_user, spawn_app, spawn_app_with,
+    Backend, PERSONA_PASSWORD as PASSWORD, Spawn, TestApp, backend_tests, create_user, csrf,
+    location, spawn_app, spawn_app_with,
 };
 
 backend_tests!(
@@ -17,75 +19,14 @@ backend_tests!(
     static_files_are_served_with_cache_headers,
 );
 
-const PASSWORD: &str = "correct horse battery staple";
 const LOGIN_FAILED: &str =
     "Please enter a correct username and password. Note that both fields may be case-sensitive.";
-
-/// A client that keeps cookies and does not follow redirects, like a browser tab we inspect.
-pub(crate) fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-/// The hidden CSRF field's value in a page.
-pub(crate) fn csrf(html: &str) -> String {
-    let marker = "name=\"csrf_token\" value=\"";
-    let start = html.find(marker).expect("a CSRF field") + marker.len();
-    html[start..].split('"').next().unwrap().to_owned()
-}
-
-pub(crate) async fn login_page(app: &TestApp, client: &reqwest::Client) -> String {
-    let response = client
-        .get(app.url("/accounts/login/"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    response.text().await.unwrap()
-}
-
-pub(crate) async fn post_login(
-    app: &TestApp,
-    client: &reqwest::Client,
-    username: &str,
-    password: &str,
-    next: &str,
-) -> reqwest::Response {
-    let token = csrf(&login_page(app, client).await);
-    client
-        .post(app.url("/accounts/login/"))
-        .form(&[
-            ("csrf_token", token.as_str()),
-            ("username", username),
-            ("password", password),
-            ("next", next),
-        ])
-        .send()
-        .await
-        .unwrap()
-}
-
-pub(crate) fn location(response: &reqwest::Response) -> String {
-    response
-        .headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned()
-}
 
 async fn the_login_page_has_csrf_security_headers_and_a_private_cookie(backend: Backend) {
     let Some(app) = spawn_app(backend).await else {
         return;
     };
-    let response = browser()
-        .get(app.url("/accounts/login"))
-        .send()
-        .await
-        .unwrap();
+    let response = app.tab().get("/accounts/login").await;
     assert_eq!(response.status(), 200);
     let header = |name: &str| {
         response
@@ -140,47 +81,38 @@ async fn posts_need_the_csrf_token_and_a_matching_origin(backend: Backend) {
         return;
     };
     create_user(&app, "cas", "cas@example.com", PASSWORD).await;
-    let client = browser();
-    let token = csrf(&login_page(&app, &client).await);
-    type Form<'a> = &'a [(&'a str, &'a str)];
-    let forms: [(Form<'_>, Option<&str>); 3] = [
-        (&[("username", "cas"), ("password", PASSWORD)], None),
+    let tab = app.tab();
+    let token = csrf(&tab.page("/accounts/login/").await);
+    let credentials = [("username", "cas"), ("password", PASSWORD)];
+    let with_token = |token: &str| {
+        let mut form = vec![("csrf_token", token.to_owned())];
+        form.extend(credentials.map(|(k, v)| (k, v.to_owned())));
+        form
+    };
+    let attacks = [
+        (tab.post("/accounts/login/").form(&credentials), "no token"),
         (
-            &[
-                ("csrf_token", "forged"),
-                ("username", "cas"),
-                ("password", PASSWORD),
-            ],
-            None,
+            tab.post("/accounts/login/").form(&with_token("forged")),
+            "a forged token",
         ),
         (
-            &[
-                ("csrf_token", token.as_str()),
-                ("username", "cas"),
-                ("password", PASSWORD),
-            ],
-            Some("https://evil.example"),
+            tab.post("/accounts/login/")
+                .form(&with_token(&token))
+                .header("origin", "https://evil.example"),
+            "another site's origin",
         ),
     ];
-    for (form, origin) in forms {
-        let mut request = client.post(app.url("/accounts/login/")).form(form);
-        if let Some(origin) = origin {
-            request = request.header("origin", origin);
-        }
+    for (request, attack) in attacks {
         let response = request.send().await.unwrap();
-        assert_eq!(response.status(), 403, "{form:?} {origin:?}");
+        assert_eq!(response.status(), 403, "{attack}");
         assert!(response.text().await.unwrap().contains("CSRF check failed"));
     }
     // The same form from this site's own origin goes through.
-    let token = csrf(&login_page(&app, &client).await);
-    let response = client
-        .post(app.url("/accounts/login/"))
+    let token = csrf(&tab.page("/accounts/login/").await);
+    let response = tab
+        .post("/accounts/login/")
         .header("origin", app.address.as_str())
-        .form(&[
-            ("csrf_token", token.as_str()),
-            ("username", "cas"),
-            ("password", PASSWORD),
-        ])
+        .form(&with_token(&token))
         .send()
         .await
         .unwrap();
@@ -193,17 +125,11 @@ async fn a_failed_login_shows_one_message_and_keeps_the_username(backend: Backen
     };
     create_user(&app, "dee", "dee@example.com", PASSWORD).await;
     create_user(&app, "eve", "eve@example.com", PASSWORD).await;
-    latchkey::accounts::set_active(
-        &app.state,
-        &latchkey::accounts::Actor::Operator,
-        "eve",
-        false,
-    )
-    .await
-    .unwrap();
+    accounts::set_active(&app.state, &Actor::Operator, "eve", false)
+        .await
+        .unwrap();
     for (username, password) in [("dee", "wrong"), ("nobody", PASSWORD), ("eve", PASSWORD)] {
-        let client = browser();
-        let response = post_login(&app, &client, username, password, "").await;
+        let response = app.tab().log_in(username, password, "").await;
         assert_eq!(response.status(), 400, "{username}");
         let html = response.text().await.unwrap();
         assert!(html.contains(LOGIN_FAILED), "{username}");
@@ -220,14 +146,10 @@ async fn login_profile_and_logout(backend: Backend) {
         return;
     };
     create_user(&app, "fin", "fin@example.com", PASSWORD).await;
-    let client = browser();
-    let before = client
-        .get(app.url("/accounts/login/"))
-        .send()
-        .await
-        .unwrap();
+    let tab = app.tab();
+    let before = tab.get("/accounts/login/").await;
     let cookie_before = before.headers().get("set-cookie").cloned();
-    let response = post_login(&app, &client, "fin@example.com", PASSWORD, "").await;
+    let response = tab.log_in("fin@example.com", PASSWORD, "").await;
     assert_eq!(response.status(), 303);
     assert_eq!(location(&response), "/accounts/profile/");
     assert_ne!(
@@ -236,17 +158,32 @@ async fn login_profile_and_logout(backend: Backend) {
         "a new session cookie"
     );
 
-    let profile = client
-        .get(app.url("/accounts/profile/"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(profile.status(), 200);
-    let html = profile.text().await.unwrap();
+    let html = tab.page("/accounts/profile/").await;
     assert!(html.contains("fin@example.com") && html.contains("Your account"));
+    assert_eq!(open_session_kinds(&app).await, ["browser"]);
 
-    let kinds: Vec<String> = app
-        .state
+    let logout = tab.post_from(&html, "/accounts/logout/", &[]).await;
+    assert_eq!(logout.status(), 200);
+    assert!(
+        logout
+            .text()
+            .await
+            .unwrap()
+            .contains("You have been logged out.")
+    );
+    let after = tab.get("/accounts/profile/").await;
+    assert_eq!(after.status(), 303);
+    assert_eq!(location(&after), "/accounts/login/?next=/accounts/profile/");
+    assert_eq!(
+        tab.status("/accounts/logout/").await,
+        405,
+        "logout is POST only, as in Django 5"
+    );
+}
+
+/// The kinds of the sessions that are not revoked.
+async fn open_session_kinds(app: &TestApp) -> Vec<String> {
+    app.state
         .db
         .run(|conn| {
             use diesel::prelude::*;
@@ -258,41 +195,7 @@ async fn login_profile_and_logout(backend: Backend) {
                 .map_err(latchkey::db::DbError::from)
         })
         .await
-        .unwrap();
-    assert_eq!(kinds, ["browser"]);
-
-    let token = csrf(&html);
-    let logout = client
-        .post(app.url("/accounts/logout/"))
-        .form(&[("csrf_token", token.as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(logout.status(), 200);
-    assert!(
-        logout
-            .text()
-            .await
-            .unwrap()
-            .contains("You have been logged out.")
-    );
-    let after = client
-        .get(app.url("/accounts/profile/"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(after.status(), 303);
-    assert_eq!(location(&after), "/accounts/login/?next=/accounts/profile/");
-    let get_logout = client
-        .get(app.url("/accounts/logout/"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        get_logout.status(),
-        405,
-        "logout is POST only, as in Django 5"
-    );
+        .unwrap()
 }
 
 async fn next_is_followed_only_to_same_origin_paths(backend: Backend) {
@@ -309,7 +212,7 @@ async fn next_is_followed_only_to_same_origin_paths(backend: Backend) {
             "/accounts/profile/?tab=sessions",
         ),
     ] {
-        let response = post_login(&app, &browser(), "gus", PASSWORD, next).await;
+        let response = app.tab().log_in("gus", PASSWORD, next).await;
         assert_eq!(response.status(), 303, "{next}");
         assert_eq!(location(&response), expected, "{next}");
     }
@@ -319,40 +222,24 @@ async fn ending_the_session_elsewhere_logs_the_browser_out(backend: Backend) {
     let Some(app) = spawn_app(backend).await else {
         return;
     };
-    create_user(&app, "hal", "hal@example.com", PASSWORD).await;
-    let client = browser();
-    assert_eq!(
-        post_login(&app, &client, "hal", PASSWORD, "")
-            .await
-            .status(),
-        303
-    );
-    assert_eq!(
-        client
-            .get(app.url("/accounts/profile/"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    let hal = app.persona("hal").await;
+    let tab = app.tab_logged_in("hal").await;
+    assert_eq!(tab.status("/accounts/profile/").await, 200);
     // A password change from the API ends every other session, this browser's included.
-    let tokens = app.login("hal", PASSWORD).await;
     let changed = app
-        .send_bearer(
+        .as_user(&hal)
+        .send(
             reqwest::Method::POST,
             "/auth/users/set_password/",
-            &tokens.access,
-            &json!({"current_password": PASSWORD, "new_password": "entirely new secret 1"}),
+            json!({"current_password": PASSWORD, "new_password": "entirely new secret 1"}),
         )
         .await;
     assert_eq!(changed.status(), 204);
-    let profile = client
-        .get(app.url("/accounts/profile/"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(profile.status(), 303, "logged out at once");
+    assert_eq!(
+        tab.status("/accounts/profile/").await,
+        303,
+        "logged out at once"
+    );
 }
 
 async fn secure_cookies_use_the_host_prefix_and_hsts(backend: Backend) {
@@ -367,11 +254,7 @@ async fn secure_cookies_use_the_host_prefix_and_hsts(backend: Backend) {
     else {
         return;
     };
-    let response = browser()
-        .get(app.url("/accounts/login/"))
-        .send()
-        .await
-        .unwrap();
+    let response = app.tab().get("/accounts/login/").await;
     let cookie = response
         .headers()
         .get("set-cookie")
@@ -432,14 +315,8 @@ async fn registration_page_creates_accounts_with_the_same_rules(backend: Backend
     let Some(app) = spawn_app(backend).await else {
         return;
     };
-    let client = browser();
-    let page = client
-        .get(app.url("/accounts/register/"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(page.status(), 200);
-    let html = page.text().await.unwrap();
+    let tab = app.tab();
+    let html = tab.page("/accounts/register/").await;
     for needle in [
         "autocomplete=\"email\"",
         "autocomplete=\"new-password\"",
@@ -447,20 +324,14 @@ async fn registration_page_creates_accounts_with_the_same_rules(backend: Backend
     ] {
         assert!(html.contains(needle), "{needle}");
     }
-    let submit = |fields: Vec<(&'static str, String)>| {
-        let client = client.clone();
-        let url = app.url("/accounts/register/");
-        async move {
-            let token = csrf(&client.get(&url).send().await.unwrap().text().await.unwrap());
-            let mut form = fields;
-            form.push(("csrf_token", token));
-            client.post(&url).form(&form).send().await.unwrap()
-        }
+    let register = |fields: &'static [(&'static str, &'static str)]| {
+        let tab = tab.clone();
+        async move { tab.submit("/accounts/register/", fields).await }
     };
-    let mismatch = submit(vec![
-        ("email", "kai@example.com".into()),
-        ("password1", PASSWORD.into()),
-        ("password2", "something else".into()),
+    let mismatch = register(&[
+        ("email", "kai@example.com"),
+        ("password1", PASSWORD),
+        ("password2", "something else"),
     ])
     .await;
     assert_eq!(mismatch.status(), 400);
@@ -472,11 +343,11 @@ async fn registration_page_creates_accounts_with_the_same_rules(backend: Backend
     );
     assert!(!html.contains(PASSWORD), "passwords are never sent back");
 
-    let weak = submit(vec![
-        ("email", "kai@example.com".into()),
-        ("username", "kaikai".into()),
-        ("password1", "kaiexample".into()),
-        ("password2", "kaiexample".into()),
+    let weak = register(&[
+        ("email", "kai@example.com"),
+        ("username", "kaikai"),
+        ("password1", "kaiexample"),
+        ("password2", "kaiexample"),
     ])
     .await;
     assert_eq!(weak.status(), 400);
@@ -486,29 +357,25 @@ async fn registration_page_creates_accounts_with_the_same_rules(backend: Backend
         "{html}"
     );
 
-    let ok = submit(vec![
-        ("email", "kai@example.com".into()),
-        ("first_name", "Kai".into()),
-        ("password1", PASSWORD.into()),
-        ("password2", PASSWORD.into()),
+    let ok = register(&[
+        ("email", "kai@example.com"),
+        ("first_name", "Kai"),
+        ("password1", PASSWORD),
+        ("password2", PASSWORD),
     ])
     .await;
     assert_eq!(ok.status(), 200);
     assert!(ok.text().await.unwrap().contains("Account created"));
-    let user = latchkey::accounts::get_by_username(
-        &app.state,
-        &latchkey::accounts::Actor::Operator,
-        "kai@example.com",
-    )
-    .await
-    .unwrap();
+    let user = accounts::get_by_username(&app.state, &Actor::Operator, "kai@example.com")
+        .await
+        .unwrap();
     assert_eq!(user.first_name, "Kai");
     assert!(user.is_active);
 
-    let taken = submit(vec![
-        ("email", "KAI@example.com".into()),
-        ("password1", PASSWORD.into()),
-        ("password2", PASSWORD.into()),
+    let taken = register(&[
+        ("email", "KAI@example.com"),
+        ("password1", PASSWORD),
+        ("password2", PASSWORD),
     ])
     .await;
     assert_eq!(taken.status(), 400);
@@ -525,47 +392,25 @@ async fn password_change_keeps_this_session_and_ends_the_others(backend: Backend
     let Some(app) = spawn_app(backend).await else {
         return;
     };
-    create_user(&app, "lou", "lou@example.com", PASSWORD).await;
-    let anonymous = browser()
-        .get(app.url("/accounts/password_change/"))
-        .send()
-        .await
-        .unwrap();
+    app.persona("lou").await;
+    let anonymous = app.tab().get("/accounts/password_change/").await;
     assert_eq!(anonymous.status(), 303);
     assert_eq!(
         location(&anonymous),
         "/accounts/login/?next=/accounts/password_change/"
     );
 
-    let here = browser();
-    let elsewhere = browser();
-    assert_eq!(
-        post_login(&app, &here, "lou", PASSWORD, "").await.status(),
-        303
-    );
-    assert_eq!(
-        post_login(&app, &elsewhere, "lou", PASSWORD, "")
-            .await
-            .status(),
-        303
-    );
+    let here = app.tab_logged_in("lou").await;
+    let elsewhere = app.tab_logged_in("lou").await;
     let change = |old: &'static str, new1: &'static str, new2: &'static str| {
-        let client = here.clone();
-        let url = app.url("/accounts/password_change/");
+        let here = here.clone();
         async move {
-            let page = client.get(&url).send().await.unwrap().text().await.unwrap();
-            let token = csrf(&page);
-            client
-                .post(&url)
-                .form(&[
-                    ("csrf_token", token.as_str()),
-                    ("old_password", old),
-                    ("new_password1", new1),
-                    ("new_password2", new2),
-                ])
-                .send()
-                .await
-                .unwrap()
+            let fields = [
+                ("old_password", old),
+                ("new_password1", new1),
+                ("new_password2", new2),
+            ];
+            here.submit("/accounts/password_change/", &fields).await
         }
     };
     let wrong = change("nope", "a new secret 2026", "a new secret 2026").await;
@@ -588,18 +433,16 @@ async fn password_change_keeps_this_session_and_ends_the_others(backend: Backend
     let ok = change(PASSWORD, "a new secret 2026", "a new secret 2026").await;
     assert_eq!(ok.status(), 303);
     assert_eq!(location(&ok), "/accounts/password_change/done/");
-    let done = here
-        .get(app.url("/accounts/password_change/done/"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(done.status(), 200, "this browser stays logged in");
-    let other = elsewhere
-        .get(app.url("/accounts/profile/"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(other.status(), 303, "the other browser is logged out");
+    assert_eq!(
+        here.status("/accounts/password_change/done/").await,
+        200,
+        "this browser stays logged in"
+    );
+    assert_eq!(
+        elsewhere.status("/accounts/profile/").await,
+        303,
+        "the other browser is logged out"
+    );
     app.login("lou", "a new secret 2026").await;
 }
 
@@ -613,25 +456,16 @@ async fn password_reset_pages_move_the_token_out_of_the_url(backend: Backend) {
         return;
     };
     create_user(&app, "max", "max@example.com", PASSWORD).await;
-    let client = browser();
-    let form = client
-        .get(app.url("/accounts/password_reset/"))
-        .send()
-        .await
-        .unwrap();
-    let token = csrf(&form.text().await.unwrap());
-    let sent = client
-        .post(app.url("/accounts/password_reset/"))
-        .form(&[("csrf_token", token.as_str()), ("email", "max@example.com")])
-        .send()
-        .await
-        .unwrap();
+    let tab = app.tab();
+    let sent = tab
+        .submit("/accounts/password_reset/", &[("email", "max@example.com")])
+        .await;
     assert_eq!(sent.status(), 303);
     assert_eq!(location(&sent), "/accounts/password_reset/done/");
 
     let path = app.wait_for_mail(1).await.remove(0).link_path();
     assert!(path.starts_with("/accounts/reset/"), "{path}");
-    let hop = client.get(app.url(&path)).send().await.unwrap();
+    let hop = tab.get(&path).await;
     assert_eq!(hop.status(), 303);
     assert_eq!(
         hop.headers()
@@ -646,49 +480,32 @@ async fn password_reset_pages_move_the_token_out_of_the_url(backend: Backend) {
         "the token left the URL"
     );
 
-    let page = client.get(app.url(&set_password)).send().await.unwrap();
-    assert_eq!(page.status(), 200);
-    let token = csrf(&page.text().await.unwrap());
-    let differ = client
-        .post(app.url(&set_password))
-        .form(&[
-            ("csrf_token", token.as_str()),
-            ("new_password1", "a brand new one 7"),
-            ("new_password2", "not the same 7"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let differ = tab
+        .submit(
+            &set_password,
+            &[
+                ("new_password1", "a brand new one 7"),
+                ("new_password2", "not the same 7"),
+            ],
+        )
+        .await;
     assert_eq!(differ.status(), 400);
     let html = differ.text().await.unwrap();
     assert!(
         html.contains("The two password fields didn\u{2019}t match."),
         "{html}"
     );
-    let token = csrf(&html);
-    let done = client
-        .post(app.url(&set_password))
-        .form(&[
-            ("csrf_token", token.as_str()),
-            ("new_password1", "a brand new one 7"),
-            ("new_password2", "a brand new one 7"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let fields = [
+        ("new_password1", "a brand new one 7"),
+        ("new_password2", "a brand new one 7"),
+    ];
+    let done = tab.post_from(&html, &set_password, &fields).await;
     assert_eq!(done.status(), 303);
     assert_eq!(location(&done), "/accounts/reset/done/");
     app.login("max", "a brand new one 7").await;
 
-    let again = browser().get(app.url(&path)).send().await.unwrap();
-    assert_eq!(again.status(), 200);
-    assert!(
-        again
-            .text()
-            .await
-            .unwrap()
-            .contains("This link is no longer valid")
-    );
+    let again = app.tab().page(&path).await;
+    assert!(again.contains("This link is no longer valid"));
 }
 
 async fn activation_link_needs_a_post_from_the_page(backend: Backend) {
@@ -711,38 +528,20 @@ async fn activation_link_needs_a_post_from_the_page(backend: Backend) {
         .await;
     assert_eq!(created.status(), 201);
     let path = app.wait_for_mail(1).await.remove(0).link_path();
-    let client = browser();
+    let tab = app.tab();
     // What a mail scanner does: open the link. Nothing is used up.
     for _ in 0..2 {
-        let page = client.get(app.url(&path)).send().await.unwrap();
-        assert_eq!(page.status(), 200);
-        assert!(page.text().await.unwrap().contains("Activate my account"));
+        assert!(tab.page(&path).await.contains("Activate my account"));
     }
-    let user = latchkey::accounts::get_by_username(
-        &app.state,
-        &latchkey::accounts::Actor::Operator,
-        "ned@example.com",
-    )
-    .await
-    .unwrap();
-    assert!(!user.is_active);
-
-    let token = csrf(
-        &client
-            .get(app.url(&path))
-            .send()
+    let is_active = || async {
+        accounts::get_by_username(&app.state, &Actor::Operator, "ned@example.com")
             .await
             .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    );
-    let activated = client
-        .post(app.url(&path))
-        .form(&[("csrf_token", token.as_str())])
-        .send()
-        .await
-        .unwrap();
+            .is_active
+    };
+    assert!(!is_active().await);
+
+    let activated = tab.submit(&path, &[]).await;
     assert_eq!(activated.status(), 200);
     assert!(
         activated
@@ -751,93 +550,46 @@ async fn activation_link_needs_a_post_from_the_page(backend: Backend) {
             .unwrap()
             .contains("Account activated")
     );
-    let user = latchkey::accounts::get_by_username(
-        &app.state,
-        &latchkey::accounts::Actor::Operator,
-        "ned@example.com",
-    )
-    .await
-    .unwrap();
-    assert!(user.is_active);
-    let used = client.get(app.url(&path)).send().await.unwrap();
+    assert!(is_active().await);
     assert!(
-        used.text()
+        tab.page(&path)
             .await
-            .unwrap()
             .contains("This link is no longer valid")
     );
 }
 
-backend_tests!(the_account_page_edits_names_and_ends_sessions);
+backend_tests!(
+    the_account_page_edits_names,
+    the_account_page_lists_and_ends_sessions,
+);
 
-async fn the_account_page_edits_names_and_ends_sessions(backend: Backend) {
+async fn the_account_page_edits_names(backend: Backend) {
     let Some(app) = spawn_app(backend).await else {
         return;
     };
-    create_user(&app, "oli", "oli@example.com", PASSWORD).await;
-    let here = browser();
-    let other_browser = browser();
-    assert_eq!(
-        post_login(&app, &here, "oli", PASSWORD, "").await.status(),
-        303
-    );
-    assert_eq!(
-        post_login(&app, &other_browser, "oli", PASSWORD, "")
-            .await
-            .status(),
-        303
-    );
-    let api = app.login("oli", PASSWORD).await;
-
-    let page = here
-        .get(app.url("/accounts/profile/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert_eq!(
-        page.matches("<tr>").count() - 1,
-        3,
-        "two browsers and one API session"
-    );
-    assert_eq!(page.matches("this device").count(), 1);
-    assert!(page.contains("<td>api</td>") && page.contains("<td>browser</td>"));
-
-    let token = csrf(&page);
-    let renamed = here
-        .post(app.url("/accounts/profile/"))
-        .form(&[
-            ("csrf_token", token.as_str()),
-            ("first_name", " Olive "),
-            ("last_name", "Oyl"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    app.persona("oli").await;
+    let tab = app.tab_logged_in("oli").await;
+    let renamed = tab
+        .submit(
+            "/accounts/profile/",
+            &[("first_name", " Olive "), ("last_name", "Oyl")],
+        )
+        .await;
     assert_eq!(renamed.status(), 303);
-    let user = latchkey::accounts::get_by_username(
-        &app.state,
-        &latchkey::accounts::Actor::Operator,
-        "oli",
-    )
-    .await
-    .unwrap();
+    let user = accounts::get_by_username(&app.state, &Actor::Operator, "oli")
+        .await
+        .unwrap();
     assert_eq!(
         (user.first_name.as_str(), user.last_name.as_str()),
         ("Olive", "Oyl")
     );
-    let too_long = here
-        .post(app.url("/accounts/profile/"))
-        .form(&[
-            ("csrf_token", token.as_str()),
-            ("first_name", "x".repeat(151).as_str()),
-            ("last_name", ""),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let long = "x".repeat(151);
+    let too_long = tab
+        .submit(
+            "/accounts/profile/",
+            &[("first_name", long.as_str()), ("last_name", "")],
+        )
+        .await;
     assert_eq!(too_long.status(), 400);
     assert!(
         too_long
@@ -846,84 +598,55 @@ async fn the_account_page_edits_names_and_ends_sessions(backend: Backend) {
             .unwrap()
             .contains("Ensure this field has no more than 150 characters.")
     );
+}
+
+async fn the_account_page_lists_and_ends_sessions(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let oli = app.persona("oli").await;
+    let here = app.tab_logged_in("oli").await;
+    let other_browser = app.tab_logged_in("oli").await;
+
+    let page = here.page("/accounts/profile/").await;
+    assert_eq!(
+        page.matches("<tr>").count() - 1,
+        3,
+        "two browsers and one API session"
+    );
+    assert_eq!(page.matches("this device").count(), 1);
+    assert!(page.contains("<td>api</td>") && page.contains("<td>browser</td>"));
 
     // End the API session from its row.
-    let page = here
-        .get(app.url("/accounts/profile/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let api_row = page
-        .split("<tr>")
-        .find(|row| row.contains("<td>api</td>"))
-        .unwrap();
-    let action = api_row
-        .split("action=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
-    let ended = here
-        .post(app.url(&action))
-        .form(&[("csrf_token", csrf(&page).as_str())])
-        .send()
-        .await
-        .unwrap();
+    let ended = here.post_from(&page, &end_action(&page, "api"), &[]).await;
     assert_eq!(ended.status(), 303);
-    assert_eq!(
-        app.get_bearer("/auth/users/me/", &api.access)
-            .await
-            .status(),
-        401
-    );
-    assert_eq!(
-        other_browser
-            .get(app.url("/accounts/profile/"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(app.as_user(&oli).get("/auth/users/me/").await.status(), 401);
+    assert_eq!(other_browser.status("/accounts/profile/").await, 200);
 
-    let page = here
-        .get(app.url("/accounts/profile/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = here.page("/accounts/profile/").await;
     let all = here
-        .post(app.url("/accounts/sessions/end-others/"))
-        .form(&[("csrf_token", csrf(&page).as_str())])
-        .send()
-        .await
-        .unwrap();
+        .post_from(&page, "/accounts/sessions/end-others/", &[])
+        .await;
     assert_eq!(all.status(), 303);
+    assert_eq!(other_browser.status("/accounts/profile/").await, 303);
     assert_eq!(
-        other_browser
-            .get(app.url("/accounts/profile/"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        303
-    );
-    assert_eq!(
-        here.get(app.url("/accounts/profile/"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        here.status("/accounts/profile/").await,
         200,
         "this one stays"
     );
+}
+
+/// The action of the "end" form in the first session row of `kind`.
+fn end_action(page: &str, kind: &str) -> String {
+    let row = page
+        .split("<tr>")
+        .find(|row| row.contains(&format!("<td>{kind}</td>")))
+        .unwrap_or_else(|| panic!("no {kind} session row"));
+    row.split("action=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("an end form")
+        .to_owned()
 }
 
 backend_tests!(
@@ -943,11 +666,7 @@ async fn unknown_pages_and_the_ip_limit_answer_in_html(backend: Backend) {
     else {
         return;
     };
-    let missing = browser()
-        .get(app.url("/accounts/no-such-page/"))
-        .send()
-        .await
-        .unwrap();
+    let missing = app.tab().get("/accounts/no-such-page/").await;
     assert_eq!(missing.status(), 404);
     assert!(
         missing
@@ -961,10 +680,10 @@ async fn unknown_pages_and_the_ip_limit_answer_in_html(backend: Backend) {
     let html = missing.text().await.unwrap();
     assert!(html.contains("Page not found"), "{html}");
 
-    let client = browser();
-    let first = post_login(&app, &client, "nobody", "whatever", "").await;
+    let tab = app.tab();
+    let first = tab.log_in("nobody", "whatever", "").await;
     assert_eq!(first.status(), 400);
-    let second = post_login(&app, &client, "nobody", "whatever", "").await;
+    let second = tab.log_in("nobody", "whatever", "").await;
     assert_eq!(second.status(), 429);
     assert!(second.headers().get("retry-after").is_some());
     let html = second.text().await.unwrap();
@@ -980,42 +699,25 @@ async fn idle_and_absolute_session_limits_log_the_browser_out(backend: Backend) 
     let Some((app, clock)) = crate::helpers::spawn_app_on_clock(backend, &env).await else {
         return;
     };
-    create_user(&app, "pia", "pia@example.com", PASSWORD).await;
-    let client = browser();
-    assert_eq!(
-        post_login(&app, &client, "pia", PASSWORD, "")
-            .await
-            .status(),
-        303
-    );
-    let profile = || {
-        let client = client.clone();
-        let url = app.url("/accounts/profile/");
-        async move { client.get(url).send().await.unwrap().status().as_u16() }
-    };
+    app.persona("pia").await;
+    let tab = app.tab_logged_in("pia").await;
     // Active every 50 minutes: the idle timeout never hits, the absolute lifetime does.
     for _ in 0..2 {
         clock.advance(Duration::minutes(50));
-        assert_eq!(profile().await, 200);
+        assert_eq!(tab.status("/accounts/profile/").await, 200);
     }
     clock.advance(Duration::minutes(21));
     assert_eq!(
-        profile().await,
+        tab.status("/accounts/profile/").await,
         303,
         "two hours after login the session is over"
     );
 
-    let idle = browser();
-    assert_eq!(
-        post_login(&app, &idle, "pia", PASSWORD, "").await.status(),
-        303
-    );
+    let idle = app.tab_logged_in("pia").await;
     clock.advance(Duration::minutes(61));
-    let status = idle
-        .get(app.url("/accounts/profile/"))
-        .send()
-        .await
-        .unwrap()
-        .status();
-    assert_eq!(status, 303, "an hour without a request ends it");
+    assert_eq!(
+        idle.status("/accounts/profile/").await,
+        303,
+        "an hour without a request ends it"
+    );
 }

@@ -24,7 +24,7 @@ backend_tests!(
     logout_blacklists_and_ends_the_session,
 );
 
-const PASSWORD: &str = "correct horse battery staple";
+use crate::helpers::PERSONA_PASSWORD as PASSWORD;
 
 async fn create_returns_a_pair_for_a_username_or_an_email(backend: Backend) {
     let Some((app, _clock)) = spawn_app_on_clock(backend, &[]).await else {

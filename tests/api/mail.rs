@@ -29,7 +29,7 @@ backend_tests!(
     reset_timing_does_not_reveal_which_addresses_exist,
 );
 
-const PASSWORD: &str = "correct horse battery staple";
+use crate::helpers::PERSONA_PASSWORD as PASSWORD;
 
 async fn app(
     backend: Backend,

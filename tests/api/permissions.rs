@@ -10,7 +10,6 @@ use serde_json::json;
 use crate::helpers::{
     Backend, PERSONA_PASSWORD, backend_tests, base_env, json_body, run_cli, spawn_app, stderr,
 };
-use crate::html::{browser, csrf, post_login};
 
 backend_tests!(
     users_reach_only_themselves_and_staff_everyone,
@@ -91,18 +90,10 @@ async fn users_reach_only_themselves_and_staff_everyone(backend: Backend) {
 }
 
 /// Ends a session through the account page's form, by the handle its row shows.
-async fn end_by_handle(
-    app: &crate::helpers::TestApp,
-    tab: &reqwest::Client,
-    handle: &str,
-) -> reqwest::Response {
-    let page = tab.get(app.url("/accounts/profile/")).send().await.unwrap();
-    let token = csrf(&page.text().await.unwrap());
-    tab.post(app.url(&format!("/accounts/sessions/{handle}/end/")))
-        .form(&[("csrf_token", token.as_str())])
-        .send()
-        .await
-        .unwrap()
+async fn end_by_handle(tab: &crate::helpers::Tab<'_>, handle: &str) -> reqwest::Response {
+    let page = tab.page("/accounts/profile/").await;
+    let action = format!("/accounts/sessions/{handle}/end/");
+    tab.post_from(&page, &action, &[]).await
 }
 
 async fn the_pages_act_only_on_the_signed_in_account(backend: Backend) {
@@ -111,11 +102,8 @@ async fn the_pages_act_only_on_the_signed_in_account(backend: Backend) {
     };
     let alice = app.persona("alice").await;
     let bob = app.persona("bob").await;
-    let (alice_tab, bob_tab) = (browser(), browser());
-    for (tab, who) in [(&alice_tab, "alice"), (&bob_tab, "bob")] {
-        let login = post_login(&app, tab, who, PERSONA_PASSWORD, "").await;
-        assert_eq!(login.status(), 303);
-    }
+    let alice_tab = app.tab_logged_in("alice").await;
+    let bob_tab = app.tab_logged_in("bob").await;
     let bobs = latchkey::sessions::service::list_sessions(&app.state, bob.id)
         .await
         .unwrap();
@@ -123,7 +111,7 @@ async fn the_pages_act_only_on_the_signed_in_account(backend: Backend) {
 
     // Alice posts the end-session form with each of Bob's handles: nothing of Bob's ends.
     for session in &bobs {
-        let ended = end_by_handle(&app, &alice_tab, &session.handle()).await;
+        let ended = end_by_handle(&alice_tab, &session.handle()).await;
         assert_eq!(ended.status(), 303);
     }
     let still = latchkey::sessions::service::list_sessions(&app.state, bob.id)
@@ -131,20 +119,14 @@ async fn the_pages_act_only_on_the_signed_in_account(backend: Backend) {
         .unwrap();
     assert_eq!(still.len(), 2, "Bob's sessions survive Alice's posts");
     assert_eq!(app.as_user(&bob).get("/auth/users/me/").await.status(), 200);
-    let bob_page = bob_tab.get(app.url("/accounts/profile/")).send().await;
-    assert_eq!(bob_page.unwrap().status(), 200);
+    assert_eq!(bob_tab.status("/accounts/profile/").await, 200);
 
     // Her own API session she can end from the same form.
     let own = latchkey::sessions::service::list_sessions(&app.state, alice.id)
         .await
         .unwrap();
     let api = own.iter().find(|s| s.kind == "api").unwrap();
-    assert_eq!(
-        end_by_handle(&app, &alice_tab, &api.handle())
-            .await
-            .status(),
-        303
-    );
+    assert_eq!(end_by_handle(&alice_tab, &api.handle()).await.status(), 303);
     assert_eq!(
         app.as_user(&alice).get("/auth/users/me/").await.status(),
         401
@@ -241,16 +223,10 @@ async fn a_database_error_shows_the_500_page_and_keeps_the_session(backend: Back
         return;
     };
     app.persona("ada").await;
-    let tab = browser();
-    assert_eq!(
-        post_login(&app, &tab, "ada", PERSONA_PASSWORD, "")
-            .await
-            .status(),
-        303
-    );
+    let tab = app.tab_logged_in("ada").await;
 
     rename_session_column(&app, "renewable", "renewable_gone").await;
-    let failed = tab.get(app.url("/accounts/profile/")).send().await.unwrap();
+    let failed = tab.get("/accounts/profile/").await;
     assert_eq!(
         failed.status(),
         500,
@@ -269,7 +245,7 @@ async fn a_database_error_shows_the_500_page_and_keeps_the_session(backend: Back
     assert!(!page.contains("renewable"), "nothing internal on the page");
 
     rename_session_column(&app, "renewable_gone", "renewable").await;
-    let back = tab.get(app.url("/accounts/profile/")).send().await.unwrap();
+    let back = tab.get("/accounts/profile/").await;
     assert_eq!(
         back.status(),
         200,

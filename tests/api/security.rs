@@ -14,7 +14,6 @@ use crate::helpers::{
     Backend, TestApp, backend_tests, claims, create_staff, create_user, json_body,
 };
 use crate::helpers::{clock_start, spawn_app_on_clock};
-use crate::html::{browser, csrf, post_login};
 
 backend_tests!(
     a_stolen_access_token_cannot_move_the_account_to_another_address,
@@ -29,7 +28,7 @@ backend_tests!(
     logout_with_a_rotated_token_ends_the_session,
 );
 
-const PASSWORD: &str = "correct horse battery staple";
+use crate::helpers::PERSONA_PASSWORD as PASSWORD;
 
 /// An app on a manual clock with these settings (and a per-IP bucket that the test's own
 /// bursts never empty, unless the test sets it).
@@ -238,26 +237,13 @@ async fn the_account_page_changes_the_address_the_same_way(backend: Backend) {
     };
     let id = create_user(&app, "ada", "ada@old.example", PASSWORD).await;
     create_user(&app, "bob", "bob@example.com", PASSWORD).await;
-    let tab = browser();
-    assert_eq!(
-        post_login(&app, &tab, "ada", PASSWORD, "").await.status(),
-        303
-    );
+    let tab = app.tab_logged_in("ada").await;
     let submit = |new_email: &'static str, password: &'static str| {
         let tab = tab.clone();
-        let url = app.url("/accounts/profile/");
-        let post = app.url("/accounts/email/");
         async move {
-            let page = tab.get(&url).send().await.unwrap().text().await.unwrap();
-            tab.post(&post)
-                .form(&[
-                    ("csrf_token", csrf(&page).as_str()),
-                    ("new_email", new_email),
-                    ("current_password", password),
-                ])
-                .send()
-                .await
-                .unwrap()
+            let page = tab.page("/accounts/profile/").await;
+            let fields = [("new_email", new_email), ("current_password", password)];
+            tab.post_from(&page, "/accounts/email/", &fields).await
         }
     };
     let wrong = submit("ada@new.example", "not it").await;
@@ -282,14 +268,7 @@ async fn the_account_page_changes_the_address_the_same_way(backend: Backend) {
     );
     let ok = submit("ada@new.example", PASSWORD).await;
     assert_eq!(ok.status(), 303);
-    let profile = tab
-        .get(app.url("/accounts/profile/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let profile = tab.get("/accounts/profile/").await.text().await.unwrap();
     assert!(
         profile.contains("We sent a link to ada@new.example."),
         "{profile}"
@@ -298,21 +277,14 @@ async fn the_account_page_changes_the_address_the_same_way(backend: Backend) {
     let link = app.wait_for_mail(1).await.remove(0);
     assert_eq!(link.to, "ada@new.example");
     // The link opens a page; only its button (a POST) uses the link.
-    let page = tab.get(app.url(&link.link_path())).send().await.unwrap();
-    assert_eq!(page.status(), 200);
-    let page = page.text().await.unwrap();
+    let page = tab.page(&link.link_path()).await;
     assert!(page.contains("Use this address"), "{page}");
     assert_eq!(email_of(&app, id).await, "ada@old.example");
-    let done = tab
-        .post(app.url(&link.link_path()))
-        .form(&[("csrf_token", csrf(&page).as_str())])
-        .send()
-        .await
-        .unwrap();
+    let done = tab.post_from(&page, &link.link_path(), &[]).await;
     assert_eq!(done.status(), 200);
     assert!(done.text().await.unwrap().contains("ada@new.example"));
     assert_eq!(email_of(&app, id).await, "ada@new.example");
-    let profile = tab.get(app.url("/accounts/profile/")).send().await.unwrap();
+    let profile = tab.get("/accounts/profile/").await;
     assert_eq!(
         profile.status(),
         200,
@@ -538,26 +510,15 @@ async fn current_password_guesses_count_towards_the_backoff(backend: Backend) {
     accounts::unlock(&app.state, &latchkey::accounts::Actor::Operator, "ula")
         .await
         .unwrap();
-    let tab = browser();
-    assert_eq!(
-        post_login(&app, &tab, "ula", PASSWORD, "").await.status(),
-        303
-    );
+    let tab = app.tab_logged_in("ula").await;
     let mut statuses = Vec::new();
     for _ in 0..4 {
-        let url = app.url("/accounts/password_change/");
-        let page = tab.get(&url).send().await.unwrap().text().await.unwrap();
-        let response = tab
-            .post(&url)
-            .form(&[
-                ("csrf_token", csrf(&page).as_str()),
-                ("old_password", "guess"),
-                ("new_password1", "a brand new secret"),
-                ("new_password2", "a brand new secret"),
-            ])
-            .send()
-            .await
-            .unwrap();
+        let fields = [
+            ("old_password", "guess"),
+            ("new_password1", "a brand new secret"),
+            ("new_password2", "a brand new secret"),
+        ];
+        let response = tab.submit("/accounts/password_change/", &fields).await;
         statuses.push(response.status().as_u16());
         if response.status() == 429 {
             assert!(response.text().await.unwrap().contains("Too many attempts"));
@@ -1156,8 +1117,9 @@ async fn unauthenticated_writes_share_the_ip_bucket(backend: Backend) {
         "/accounts/email/confirm/MQ/x/",
         "/accounts/reset/MQ/set-password/",
     ] {
-        let response = browser()
-            .post(app.url(form))
+        let response = app
+            .tab()
+            .post(form)
             .form(&[("csrf_token", "x"), ("email", "a@example.com")])
             .send()
             .await
@@ -1263,19 +1225,9 @@ async fn nul_characters_are_refused_everywhere(backend: Backend) {
         ),
         ("/accounts/password_reset/", vec![("email", nul)]),
     ] {
-        let tab = browser();
-        let page = tab
-            .get(app.url("/accounts/login/"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let mut fields = fields.clone();
-        let token = csrf(&page);
-        fields.push(("csrf_token", &token));
-        let response = tab.post(app.url(form)).form(&fields).send().await.unwrap();
+        let tab = app.tab();
+        let page = tab.page("/accounts/login/").await;
+        let response = tab.post_from(&page, form, &fields).await;
         assert_eq!(response.status(), 400, "{form}");
         let html = response.text().await.unwrap();
         assert!(html.contains("could not be read"), "{form}: {html}");
@@ -1299,11 +1251,7 @@ async fn an_exhausted_pool_answers_503_within_a_second(backend: Backend) {
     };
     create_user(&app, "oli", "oli@example.com", PASSWORD).await;
     let token = app.login("oli", PASSWORD).await.access;
-    let tab = browser();
-    assert_eq!(
-        post_login(&app, &tab, "oli", PASSWORD, "").await.status(),
-        303
-    );
+    let tab = app.tab_logged_in("oli").await;
     // Take every connection of the pool, as a lost or saturated database would.
     let pool = app.state.db.pool().clone();
     let held = tokio::task::spawn_blocking(move || {
@@ -1321,7 +1269,7 @@ async fn an_exhausted_pool_answers_503_within_a_second(backend: Backend) {
         json_body(api).await,
         json!({"detail": "Service temporarily unavailable, try again later."})
     );
-    let page = tab.get(app.url("/accounts/profile/")).send().await.unwrap();
+    let page = tab.get("/accounts/profile/").await;
     assert_eq!(page.status(), 503);
     assert_eq!(page.headers()["retry-after"], "1");
     assert!(
@@ -1343,11 +1291,7 @@ async fn an_exhausted_pool_answers_503_within_a_second(backend: Backend) {
         200
     );
     assert_eq!(
-        tab.get(app.url("/accounts/profile/"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        tab.get("/accounts/profile/").await.status(),
         200,
         "the blip did not log the browser out"
     );

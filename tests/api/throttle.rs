@@ -15,7 +15,7 @@ backend_tests!(
     throttling_can_be_turned_off_for_load_tests,
 );
 
-const PASSWORD: &str = "correct horse battery staple";
+use crate::helpers::PERSONA_PASSWORD as PASSWORD;
 
 async fn attempt(app: &TestApp, who: &str, password: &str) -> reqwest::Response {
     app.post_json(

@@ -9,7 +9,9 @@ use crate::helpers::{
 };
 
 backend_tests!(
-    me_reads_updates_and_deletes_the_current_user,
+    me_reads_the_current_user_without_its_password,
+    me_updates_names_but_not_the_address_or_read_only_fields,
+    me_is_deleted_with_the_password_and_its_tokens_die,
     list_shows_staff_everyone_and_others_themselves,
     detail_follows_djosers_permissions_without_leaking_ids,
     set_password_checks_everything_and_ends_other_sessions,
@@ -17,132 +19,100 @@ backend_tests!(
     registration_retype_is_enforced_when_enabled,
 );
 
-const PASSWORD: &str = "correct horse battery staple";
+use crate::helpers::PERSONA_PASSWORD as PASSWORD;
 
-async fn me_reads_updates_and_deletes_the_current_user(backend: Backend) {
+async fn me_reads_the_current_user_without_its_password(backend: Backend) {
     let Some(app) = spawn_app(backend).await else {
         return;
     };
-    let id = create_user(&app, "jane", "jane@example.com", PASSWORD).await;
-    create_user(&app, "other", "other@example.com", PASSWORD).await;
-    let tokens = app.login("jane", PASSWORD).await;
-
-    let me = json_body(app.get_bearer("/auth/users/me", &tokens.access).await).await;
-    assert_eq!(me["id"], id);
+    let jane = app.persona("jane").await;
+    let me = json_body(app.as_user(&jane).get("/auth/users/me").await).await;
+    assert_eq!(me["id"], jane.id);
     assert_eq!(me["email"], "jane@example.com");
     assert!(me.get("password").is_none());
+}
 
-    let patched = app
-        .send_bearer(
-            Method::PATCH,
+async fn me_updates_names_but_not_the_address_or_read_only_fields(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let jane = app.persona("jane").await;
+    app.persona("other").await;
+    let as_jane = app.as_user(&jane);
+    let patched = as_jane
+        .patch(
             "/auth/users/me/",
-            &tokens.access,
-            &json!({"first_name": " Jane ", "username": "ignored", "id": 99}),
+            json!({"first_name": " Jane ", "username": "ignored", "id": 99}),
         )
         .await;
     assert_eq!(patched.status(), 200);
     let body = json_body(patched).await;
     assert_eq!(body["first_name"], "Jane");
     assert_eq!(body["username"], "jane", "username is read-only here");
-    assert_eq!(body["id"], id);
+    assert_eq!(body["id"], jane.id);
 
-    let put = app
-        .send_bearer(
-            Method::PUT,
-            "/auth/users/me/",
-            &tokens.access,
-            &json!({"last_name": "Doe"}),
-        )
-        .await;
-    assert_eq!(put.status(), 400);
+    let put = |body| as_jane.send(Method::PUT, "/auth/users/me/", body);
+    let missing = put(json!({"last_name": "Doe"})).await;
+    assert_eq!(missing.status(), 400);
     assert_eq!(
-        json_body(put).await,
+        json_body(missing).await,
         json!({"email": ["This field is required."]})
     );
-    let taken = app
-        .send_bearer(
-            Method::PUT,
-            "/auth/users/me/",
-            &tokens.access,
-            &json!({"email": "OTHER@example.com"}),
-        )
-        .await;
     // The address is read-only here (whether or not the other one is taken): a bearer
     // token alone must not be enough to move the account to another mailbox.
+    let taken = put(json!({"email": "OTHER@example.com"})).await;
     assert_eq!(taken.status(), 400);
     assert_eq!(
         json_body(taken).await,
         json!({"email": ["The email address cannot be changed here: use set_email (/auth/users/set_email/) with your current password, then confirm the new address from the link mailed to it."]})
     );
-    let long = app
-        .send_bearer(
-            Method::PATCH,
-            "/auth/users/me/",
-            &tokens.access,
-            &json!({"last_name": "x".repeat(151)}),
-        )
+    let long = as_jane
+        .patch("/auth/users/me/", json!({"last_name": "x".repeat(151)}))
         .await;
     assert_eq!(
         json_body(long).await,
         json!({"last_name": ["Ensure this field has no more than 150 characters."]})
     );
-    let put = app
-        .send_bearer(
-            Method::PUT,
-            "/auth/users/me/",
-            &tokens.access,
-            &json!({"email": "Jane@Example.com", "last_name": "Doe"}),
-        )
-        .await;
-    assert_eq!(put.status(), 200, "the same address, spelt differently");
-    let body = json_body(put).await;
+    let same = put(json!({"email": "Jane@Example.com", "last_name": "Doe"})).await;
+    assert_eq!(same.status(), 200, "the same address, spelt differently");
+    let body = json_body(same).await;
     assert_eq!(body["email"], "Jane@Example.com");
     assert_eq!(body["last_name"], "Doe");
     assert_eq!(body["first_name"], "Jane");
+}
 
-    let missing = app
-        .send_bearer(
-            Method::DELETE,
-            "/auth/users/me/",
-            &tokens.access,
-            &json!({}),
-        )
-        .await;
+async fn me_is_deleted_with_the_password_and_its_tokens_die(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let jane = app.persona("jane").await;
+    let as_jane = app.as_user(&jane);
+    let missing = as_jane.delete("/auth/users/me/", json!({})).await;
     assert_eq!(missing.status(), 400);
     assert_eq!(
         json_body(missing).await,
         json!({"current_password": ["This field is required."]})
     );
-    let wrong = app
-        .send_bearer(
-            Method::DELETE,
-            "/auth/users/me/",
-            &tokens.access,
-            &json!({"current_password": "nope"}),
-        )
+    let wrong = as_jane
+        .delete("/auth/users/me/", json!({"current_password": "nope"}))
         .await;
     assert_eq!(wrong.status(), 400);
     assert_eq!(
         json_body(wrong).await,
         json!({"current_password": ["Invalid password."]})
     );
-    let deleted = app
-        .send_bearer(
-            Method::DELETE,
-            "/auth/users/me/",
-            &tokens.access,
-            &json!({"current_password": PASSWORD}),
-        )
+    let deleted = as_jane
+        .delete("/auth/users/me/", json!({"current_password": PASSWORD}))
         .await;
     assert_eq!(deleted.status(), 204);
     assert!(deleted.text().await.unwrap().is_empty());
     assert_401(
-        app.get_bearer("/auth/users/me/", &tokens.access).await,
+        as_jane.get("/auth/users/me/").await,
         json!({"detail": "User not found", "code": "user_not_found"}),
     )
     .await;
     assert_401(
-        app.refresh(&tokens.refresh).await,
+        app.refresh(&jane.tokens.refresh).await,
         json!({"detail": "Token is invalid", "code": "token_not_valid"}),
     )
     .await;
