@@ -228,7 +228,7 @@ async fn admin(command: Command, state: &AppState, env: &HashMap<String, String>
         Command::Changepassword(args) => changepassword(state, args, env).await,
         Command::Users(UsersCommand::List(args)) => users_list(state, args).await,
         Command::Flushexpiredtokens => {
-            let flushed = crate::maintenance::flush_expired(state)
+            let flushed = crate::maintenance::flush_expired(state, &state.ip_limiter)
                 .await
                 .map_err(|e| CliError::new(e.to_string()))?;
             let sessions = flushed.sessions;

@@ -7,10 +7,11 @@
 //!   browser (forms + cookie)     API client (JSON + Bearer)      operator (argv)
 //!          web::html                     web::api                      cli          adapters
 //!              └──────────────┬──────────────┴───────────────────────────┘
+//!                 state (the composition root: builds each context once)
 //!                          tokens · maintenance                                       core
 //!                            accounts
 //!                  sessions · mail · throttle · audit
-//!          domain (parsed values) · clock · config · state · db (SQLite | PostgreSQL)
+//!          domain (parsed values) · clock · config · db (SQLite | PostgreSQL)
 //! ```
 //!
 //! Each layer imports only the ones below it: tokens (logins, JWTs, bearer and cookie
@@ -21,7 +22,14 @@
 //!   result: DRF's bodies in [`web::api`], Django's pages in [`web::html`], lines and exit codes
 //!   in [`cli`]. The HTML adapter shares nothing with the JSON one but [`web::client`] (client
 //!   address, bearer parsing).
-//! - **Core** use cases are async functions over [`state::AppState`]. The rules live there once:
+//! - **Core** use cases are async functions over their layer's context, which holds only what
+//!   the layer uses: [`sessions::SessionContext`] (database, clock, session lifetimes),
+//!   [`accounts::AccountsContext`] (that plus hashing, the password policy, mail templates and
+//!   the outbox's wake-up), [`tokens::TokensContext`] (that plus the JWT codec), and
+//!   [`mail::Delivery`] for the outbox worker (database, clock, transport). Each context
+//!   dereferences to the one below, so a layer calls the one beneath with its own context;
+//!   [`state::AppState`] holds them all and dereferences to the top one, and no core module
+//!   imports it. The rules live in the core once:
 //!   validation, token policy, throttling, and permissions, decided from the
 //!   [`accounts::Actor`] each use case is given (anonymous, a user, staff, the operator), so the
 //!   pages, the API and the CLI cannot disagree. Each module has one error enum whose variants

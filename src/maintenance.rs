@@ -3,12 +3,13 @@
 
 use chrono::Duration;
 
+use crate::accounts::AccountsContext;
 use crate::accounts::onetime;
 use crate::db::{DbError, write_transaction};
 use crate::mail::{cooldown, outbox};
 use crate::sessions::ops as session_ops;
-use crate::state::AppState;
 use crate::throttle;
+use crate::throttle::IpLimiter;
 
 /// What [`flush_expired`] removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -31,7 +32,10 @@ fn seconds(n: u64) -> Duration {
 
 /// Deletes expired and revoked sessions, expired refresh tokens, spent one-time tokens,
 /// delivered mail past its retention, ended mail cooldowns and stale throttle rows.
-pub async fn flush_expired(state: &AppState) -> Result<Flushed, DbError> {
+pub async fn flush_expired(
+    state: &AccountsContext,
+    ip_limiter: &std::sync::Arc<IpLimiter>,
+) -> Result<Flushed, DbError> {
     let now = state.clock.now_naive();
     let mail = &state.settings.mail;
     let (retention, cooldown) = (
@@ -39,7 +43,7 @@ pub async fn flush_expired(state: &AppState) -> Result<Flushed, DbError> {
         seconds(mail.mail_cooldown),
     );
     let limits = state.settings.throttle;
-    let ip_limiter = std::sync::Arc::clone(&state.ip_limiter);
+    let ip_limiter = std::sync::Arc::clone(ip_limiter);
     state
         .db
         .run(move |conn| {

@@ -62,7 +62,7 @@ impl Application {
             state.jwt.accept_legacy_before(at.and_utc().timestamp());
         }
         // Deliver queued mail (including any left from before a restart).
-        let outbox_worker = crate::mail::spawn_outbox_worker(state.clone());
+        let outbox_worker = crate::mail::spawn_outbox_worker(state.delivery.clone());
         let listener = TcpListener::bind(&state.settings.server.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", state.settings.server.bind))?;
         let port = listener.local_addr()?.port();

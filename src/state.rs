@@ -2,41 +2,41 @@
 
 use std::sync::Arc;
 
-use crate::accounts::{HashLimits, Hasher};
+use std::ops::Deref;
+
+use crate::accounts::{AccountsContext, HashLimits, Hasher};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::domain::PasswordPolicy;
-use crate::mail::{MailTemplates, Mailer};
+use crate::mail::{Delivery, MailTemplates, Mailer};
+use crate::sessions::SessionContext;
 use crate::throttle::IpLimiter;
-use crate::tokens::JwtCodec;
+use crate::tokens::{JwtCodec, TokensContext};
 
 /// A one-shot command may wait longer for a connection than a request should.
 const COMMAND_CHECKOUT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Shared application state: no HTTP types, so the CLI and both web adapters use it alike.
+/// Shared application state: the composition root. It holds each layer's context (tokens over
+/// accounts over sessions), the delivery worker's and the per-IP limiter, and dereferences to
+/// the token context, so an adapter hands `&state` to any use case and each use case sees only
+/// its own layer's context. No HTTP types: the CLI and both web adapters use it alike.
 #[derive(Clone, Debug)]
 pub struct AppState {
-    /// Validated settings.
-    pub settings: Arc<Settings>,
-    /// The database pool.
-    pub db: Db,
-    /// Bounded password hashing.
-    pub hasher: Hasher,
-    /// Source of "now".
-    pub clock: Clock,
-    /// Password rules for new passwords.
-    pub policy: Arc<PasswordPolicy>,
-    /// JWT signing and checking.
-    pub jwt: JwtCodec,
+    /// The token use cases' context (and through it the accounts' and sessions').
+    pub core: TokensContext,
+    /// The outbox delivery worker's context.
+    pub delivery: Delivery,
     /// Per-IP token buckets for the login, refresh and registration endpoints.
     pub ip_limiter: Arc<IpLimiter>,
-    /// The mail transport.
-    pub mailer: Mailer,
-    /// The mail templates.
-    pub templates: Arc<MailTemplates>,
-    /// Wakes the outbox worker when mail is queued.
-    pub mail_queued: Arc<tokio::sync::Notify>,
+}
+
+impl Deref for AppState {
+    type Target = TokensContext;
+
+    fn deref(&self) -> &TokensContext {
+        &self.core
+    }
 }
 
 impl AppState {
@@ -72,21 +72,37 @@ impl AppState {
         })?;
         let mailer = Mailer::from_settings(&settings.mail)?;
         let templates = Arc::new(MailTemplates::load(settings.mail.template_dir.as_deref())?);
-        Ok(Self {
+        let mail_queued = Arc::new(tokio::sync::Notify::new());
+        let delivery = Delivery {
+            db: db.clone(),
+            clock: clock.clone(),
             mailer,
-            templates,
-            mail_queued: Arc::new(tokio::sync::Notify::new()),
-            jwt: JwtCodec::new(
-                &settings.tokens.secret_key,
-                &settings.tokens.jwt_issuer,
-                &settings.tokens.jwt_audience,
-            ),
-            ip_limiter: Arc::new(IpLimiter::new(settings.throttle)),
-            settings: Arc::new(settings),
+            mail_queued: Arc::clone(&mail_queued),
+            poll: std::time::Duration::from_millis(settings.mail.outbox_poll_ms),
+        };
+        let jwt = JwtCodec::new(
+            &settings.tokens.secret_key,
+            &settings.tokens.jwt_issuer,
+            &settings.tokens.jwt_audience,
+        );
+        let ip_limiter = Arc::new(IpLimiter::new(settings.throttle));
+        let sessions = SessionContext {
             db,
-            hasher,
             clock,
+            lifetimes: settings.sessions.clone(),
+        };
+        let accounts = AccountsContext {
+            sessions,
+            hasher,
             policy: Arc::new(PasswordPolicy::default()),
+            templates,
+            mail_queued,
+            settings: Arc::new(settings),
+        };
+        Ok(Self {
+            core: TokensContext { accounts, jwt },
+            delivery,
+            ip_limiter,
         })
     }
 }

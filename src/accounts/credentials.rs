@@ -3,11 +3,11 @@
 
 use chrono::NaiveDateTime;
 
+use super::AccountsContext;
 use super::{AccountsError, Actor, PasswordCheck, User, ops};
 use crate::audit::{self, AuditKind};
 use crate::db::{DbConn, write_transaction};
 use crate::domain::ClientMeta;
-use crate::state::AppState;
 use crate::throttle::{self, Reservation, ThrottleLimits};
 
 /// Checks credentials. The identifier may be a username or an email (case-insensitive).
@@ -18,7 +18,7 @@ use crate::throttle::{self, Reservation, ThrottleLimits};
 /// any hashing, so concurrent guesses cannot share one slot. The `lock_after`th failure locks
 /// the account until an operator unlocks it or the password is reset.
 pub async fn authenticate(
-    state: &AppState,
+    state: &AccountsContext,
     identifier: &str,
     password: &str,
     meta: &ClientMeta,
@@ -153,7 +153,7 @@ fn throttle_key(user: Option<&User>, identifier: &str) -> String {
 
 /// The operator lifts the failed-login backoff and lock of an account.
 pub async fn unlock(
-    state: &AppState,
+    state: &AccountsContext,
     actor: &Actor,
     username: &str,
 ) -> Result<bool, AccountsError> {
@@ -184,7 +184,7 @@ pub async fn unlock(
 /// before hashing, a wrong password counts towards the delay and the lock, a right one lifts
 /// them, and a locked account's password never matches. Always one full verification.
 pub async fn check_current_password(
-    state: &AppState,
+    state: &AccountsContext,
     user: &User,
     password: &str,
 ) -> Result<bool, AccountsError> {
@@ -226,7 +226,7 @@ pub async fn check_current_password(
 
 /// [`check_current_password`], with a wrong password as `WrongCurrentPassword`.
 pub(super) async fn require_current_password(
-    state: &AppState,
+    state: &AccountsContext,
     user: &User,
     password: &str,
 ) -> Result<(), AccountsError> {

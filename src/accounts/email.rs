@@ -1,6 +1,7 @@
 //! Changing the address: the current password, then a link to the new address; the address
 //! changes only when that link is used.
 
+use super::AccountsContext;
 use super::credentials::require_current_password;
 use super::notify::{self, Link, Notice};
 use super::onetime::{self, Purpose};
@@ -10,7 +11,6 @@ use crate::db::write_transaction;
 use crate::domain::Email;
 use crate::mail::MailKind;
 use crate::sessions::ops as session_ops;
-use crate::state::AppState;
 
 const TAKEN: AccountsError = AccountsError::Taken {
     username: false,
@@ -23,7 +23,7 @@ const TAKEN: AccountsError = AccountsError::Taken {
 /// A taken address is reported, unless `prevent_enumeration` is on: then the answer is the same
 /// as for a free one and no link is sent. `keep` is the asking session, which survives the change.
 pub async fn request_email_change(
-    state: &AppState,
+    state: &AccountsContext,
     user: &User,
     current_password: &str,
     new_email: Email,
@@ -77,7 +77,7 @@ pub async fn request_email_change(
 /// the user dies (a reset link sent to the old address must not outlive it), every session but
 /// the one that asked ends, and the old address is told when that notice is on.
 pub async fn confirm_email_change(
-    state: &AppState,
+    state: &AccountsContext,
     uid: &str,
     token: &str,
 ) -> Result<User, AccountsError> {

@@ -1,5 +1,6 @@
 //! The mailed links (uid and one-time token) and the activation flow that uses them.
 
+use super::AccountsContext;
 use super::notify::{self, Notice};
 use super::onetime::{self, Purpose};
 use super::{AccountsError, User, ops};
@@ -7,13 +8,12 @@ use crate::audit::{self, AuditKind};
 use crate::db::write_transaction;
 use crate::domain::{Email, decode_uid};
 use crate::mail::{MailKind, cooldown};
-use crate::state::AppState;
 
 /// The user of a link whose token is valid for `purpose` (not used up: that happens in the
 /// transaction of the change). A malformed or unknown uid is `InvalidLink`, exactly as a bad
 /// token is (Djoser answers "Invalid user id" instead, which tells anyone which ids exist).
 pub(super) async fn user_with_link(
-    state: &AppState,
+    state: &AccountsContext,
     uid: &str,
     token: &str,
     purpose: Purpose,
@@ -38,7 +38,7 @@ pub(super) async fn user_with_link(
 /// Nothing is used up: the pages check a link on GET and use it on POST (mail scanners open
 /// links).
 pub async fn check_link(
-    state: &AppState,
+    state: &AccountsContext,
     uid: &str,
     token: &str,
     purpose: Purpose,
@@ -50,7 +50,11 @@ pub async fn check_link(
 /// enabled, queues the "account created" mail). An account that does not wait answers
 /// `NotAwaitingActivation`: an active one, and one an operator deactivated (a link must never
 /// undo that).
-pub async fn activate(state: &AppState, uid: &str, token: &str) -> Result<(), AccountsError> {
+pub async fn activate(
+    state: &AccountsContext,
+    uid: &str,
+    token: &str,
+) -> Result<(), AccountsError> {
     let user = user_with_link(state, uid, token, Purpose::Activation).await?;
     if !user.activation_pending {
         return Err(AccountsError::NotAwaitingActivation);
@@ -93,7 +97,10 @@ pub async fn activate(state: &AppState, uid: &str, token: &str) -> Result<(), Ac
 
 /// `users/resend_activation/`: a new activation mail for an account that waits for one and has
 /// a usable password, within the cooldown; the same answer whatever the address.
-pub async fn resend_activation(state: &AppState, email: &Email) -> Result<(), AccountsError> {
+pub async fn resend_activation(
+    state: &AccountsContext,
+    email: &Email,
+) -> Result<(), AccountsError> {
     if !state.settings.mail.send_activation_email {
         return Err(AccountsError::ActivationDisabled);
     }

@@ -9,6 +9,7 @@
 //! the throttle and storage.
 
 mod actor;
+mod context;
 mod credentials;
 mod email;
 mod error;
@@ -23,6 +24,7 @@ mod registration;
 mod users;
 
 pub use actor::Actor;
+pub use context::AccountsContext;
 pub use credentials::{authenticate, check_current_password, unlock};
 pub use email::{confirm_email_change, request_email_change};
 pub use error::AccountsError;

@@ -4,12 +4,12 @@
 
 use serde::Serialize;
 
+use super::AccountsContext;
 use super::onetime::Purpose;
 use super::{AccountsError, User};
 use crate::db::DbConn;
 use crate::domain::encode_uid;
 use crate::mail::{MailKind, cooldown, outbox};
-use crate::state::AppState;
 
 #[derive(Serialize)]
 struct UserContext<'a> {
@@ -82,7 +82,7 @@ pub(super) fn human_duration(seconds: u64) -> String {
 
 /// The front-end link for `link` (the configured template, else this server's own page) and
 /// how long it lasts, in words.
-fn link_url(state: &AppState, link: &Link<'_>, uid: &str) -> (String, String) {
+fn link_url(state: &AccountsContext, link: &Link<'_>, uid: &str) -> (String, String) {
     let mail = &state.settings.mail;
     let (template, own, lifetime) = match link.purpose {
         Purpose::PasswordReset => (
@@ -112,7 +112,7 @@ fn link_url(state: &AppState, link: &Link<'_>, uid: &str) -> (String, String) {
 /// Renders `notice` and queues it (inside the caller's transaction).
 pub(super) fn queue(
     conn: &mut DbConn,
-    state: &AppState,
+    state: &AccountsContext,
     notice: Notice<'_>,
 ) -> Result<(), AccountsError> {
     let mail = &state.settings.mail;
@@ -153,7 +153,7 @@ pub(super) fn queue(
 /// Issues an activation token and queues its mail.
 pub(super) fn queue_activation(
     conn: &mut DbConn,
-    state: &AppState,
+    state: &AccountsContext,
     user: &User,
 ) -> Result<(), AccountsError> {
     let now = state.clock.now_naive();
@@ -177,7 +177,7 @@ pub(super) fn queue_activation(
 /// protection), at most once per cooldown; returns whether a mail was queued.
 pub(super) fn queue_registration_attempt(
     conn: &mut DbConn,
-    state: &AppState,
+    state: &AccountsContext,
     owner: &User,
 ) -> Result<bool, AccountsError> {
     let now = state.clock.now_naive();
@@ -195,7 +195,7 @@ pub(super) fn queue_registration_attempt(
 }
 
 /// Wakes the outbox worker after a commit that queued mail.
-pub(super) fn wake_worker(state: &AppState, queued: bool) {
+pub(super) fn wake_worker(state: &AccountsContext, queued: bool) {
     if queued {
         state.mail_queued.notify_one();
     }

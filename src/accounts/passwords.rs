@@ -1,6 +1,7 @@
 //! Setting a password: changing it while signed in, an operator setting it, and the reset by a
 //! mailed link. The new-password rules (the policy, then the retype) are here once.
 
+use super::AccountsContext;
 use super::credentials::require_current_password;
 use super::notify::{self, Link, Notice};
 use super::onetime::{self, Purpose};
@@ -10,7 +11,6 @@ use crate::db::{DbConn, write_transaction};
 use crate::domain::{Email, NewPassword, PasswordProblem, UserAttributes};
 use crate::mail::{MailKind, cooldown};
 use crate::sessions::ops as session_ops;
-use crate::state::AppState;
 use crate::throttle;
 
 /// `PasswordMismatch` when a retype was given and differs from the password.
@@ -33,7 +33,7 @@ pub fn attributes_of(user: &User) -> UserAttributes<'_> {
 
 /// Every rule a candidate password breaks for `who` (the CLI offers to bypass them).
 pub fn password_problems(
-    state: &AppState,
+    state: &AccountsContext,
     password: &str,
     who: &UserAttributes<'_>,
 ) -> Vec<PasswordProblem> {
@@ -43,7 +43,7 @@ pub fn password_problems(
 /// A new password that passes the policy for `who` (`WeakPassword`), then matches its retype
 /// when one was given (`PasswordMismatch`): Djoser's order.
 pub fn accept_new_password(
-    state: &AppState,
+    state: &AccountsContext,
     password: String,
     retype: Option<&str>,
     who: &UserAttributes<'_>,
@@ -60,7 +60,7 @@ pub fn accept_new_password(
 /// the "password changed" notice is queued when enabled (returns whether it was).
 fn apply_new_password(
     conn: &mut DbConn,
-    state: &AppState,
+    state: &AccountsContext,
     user: &User,
     hash: &str,
     keep: Option<&str>,
@@ -85,7 +85,7 @@ fn apply_new_password(
 
 /// Hashes `password` and applies it to `user_id` (see [`apply_new_password`]).
 async fn store_password(
-    state: &AppState,
+    state: &AccountsContext,
     user_id: i64,
     password: &NewPassword,
     keep: Option<String>,
@@ -115,7 +115,7 @@ async fn store_password(
 /// The operator sets `user`'s password (already checked against the policy, or let through on
 /// purpose); every session of the user ends.
 pub async fn set_password(
-    state: &AppState,
+    state: &AccountsContext,
     actor: &Actor,
     user: &User,
     password: &NewPassword,
@@ -128,7 +128,7 @@ pub async fn set_password(
 /// current password (under the account's backoff), then the policy, then the retype when
 /// given; every other session of the user ends, `keep` stays.
 pub async fn change_password(
-    state: &AppState,
+    state: &AccountsContext,
     user: &User,
     current: &str,
     new: String,
@@ -143,7 +143,10 @@ pub async fn change_password(
 /// `users/reset_password/`: the same answer, after the same work, whether or not the address
 /// has an account. An active user with a usable password gets a reset link, at most one per
 /// `mail_cooldown`; the cooldown is recorded for unknown addresses too.
-pub async fn request_password_reset(state: &AppState, email: &Email) -> Result<(), AccountsError> {
+pub async fn request_password_reset(
+    state: &AccountsContext,
+    email: &Email,
+) -> Result<(), AccountsError> {
     let now = state.clock.now_naive();
     let lookup = email.lookup_key().to_owned();
     let period = notify::seconds(state.settings.mail.mail_cooldown);
@@ -185,7 +188,7 @@ pub async fn request_password_reset(state: &AppState, email: &Email) -> Result<(
 /// consumes the token, kills the user's other tokens, ends every session and refresh family,
 /// lifts the failed-login lock, and queues the "password changed" notice.
 pub async fn confirm_password_reset(
-    state: &AppState,
+    state: &AccountsContext,
     uid: &str,
     token: &str,
     new_password: String,

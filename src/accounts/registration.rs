@@ -1,6 +1,7 @@
 //! New accounts: self-service registration (with activation and enumeration protection) and
 //! operator-created superusers.
 
+use super::AccountsContext;
 use super::notify::{self, Notice};
 use super::ops::{self, Taken};
 use super::passwords::accept_new_password;
@@ -9,7 +10,6 @@ use crate::audit::{self, AuditKind};
 use crate::db::write_transaction;
 use crate::domain::{Email, NewPassword, PersonName, UserAttributes, Username};
 use crate::mail::MailKind;
-use crate::state::AppState;
 
 /// A sign-up request whose fields already parsed.
 #[derive(Debug, Clone)]
@@ -64,7 +64,10 @@ pub enum Registered {
 /// and its activation mail is queued in the same transaction; otherwise the optional "account
 /// created" mail is. With `prevent_enumeration` a taken address is not reported: its owner is
 /// mailed instead, after the same hashing work a new account costs.
-pub async fn register(state: &AppState, input: Registration) -> Result<Registered, AccountsError> {
+pub async fn register(
+    state: &AccountsContext,
+    input: Registration,
+) -> Result<Registered, AccountsError> {
     let Some(username) = input
         .username
         .clone()
@@ -176,7 +179,7 @@ fn check_username_email(username: &Username, email: &Email) -> Result<(), Accoun
 
 /// The operator (nobody else: staff are not superusers) creates an active staff superuser.
 pub async fn create_superuser(
-    state: &AppState,
+    state: &AccountsContext,
     actor: &Actor,
     input: NewSuperuser,
 ) -> Result<User, AccountsError> {

@@ -1,6 +1,7 @@
 //! Reading, listing, updating, (de)activating and deleting accounts, each as an [`Actor`]: the
 //! permission rules are checked here, before anything is looked up.
 
+use super::AccountsContext;
 use super::credentials::require_current_password;
 use super::ops::{self, UserFilter};
 use super::{AccountsError, Actor, ProfileChanges, User};
@@ -8,7 +9,6 @@ use crate::audit::{self, AuditKind};
 use crate::db::write_transaction;
 use crate::domain::{Email, Username};
 use crate::sessions::ops as session_ops;
-use crate::state::AppState;
 
 /// One page of users and the total count.
 #[derive(Debug, Clone)]
@@ -42,7 +42,11 @@ pub struct Narrowing {
 }
 
 /// The account `id`, if the actor may see it (`Forbidden` otherwise, whether or not it exists).
-pub async fn get_user(state: &AppState, actor: &Actor, id: i64) -> Result<User, AccountsError> {
+pub async fn get_user(
+    state: &AccountsContext,
+    actor: &Actor,
+    id: i64,
+) -> Result<User, AccountsError> {
     actor.check_may_see(id)?;
     state
         .db
@@ -53,7 +57,7 @@ pub async fn get_user(state: &AppState, actor: &Actor, id: i64) -> Result<User, 
 
 /// The account with this exact username (staff and the operator only).
 pub async fn get_by_username(
-    state: &AppState,
+    state: &AccountsContext,
     actor: &Actor,
     username: &str,
 ) -> Result<User, AccountsError> {
@@ -67,7 +71,10 @@ pub async fn get_by_username(
 }
 
 /// True when the username is in use.
-pub async fn username_taken(state: &AppState, username: &Username) -> Result<bool, AccountsError> {
+pub async fn username_taken(
+    state: &AccountsContext,
+    username: &Username,
+) -> Result<bool, AccountsError> {
     let name = username.as_str().to_owned();
     state
         .db
@@ -76,7 +83,7 @@ pub async fn username_taken(state: &AppState, username: &Username) -> Result<boo
 }
 
 /// True when an account already uses this address (case-insensitively).
-pub async fn email_taken(state: &AppState, email: &Email) -> Result<bool, AccountsError> {
+pub async fn email_taken(state: &AccountsContext, email: &Email) -> Result<bool, AccountsError> {
     let key = email.lookup_key().to_owned();
     state
         .db
@@ -87,7 +94,7 @@ pub async fn email_taken(state: &AppState, email: &Email) -> Result<bool, Accoun
 /// A page of `size` users the actor may see (staff and the operator see everyone, other users
 /// only themselves), narrowed as asked, with how many match in all.
 pub async fn list_users(
-    state: &AppState,
+    state: &AccountsContext,
     actor: &Actor,
     narrowing: Narrowing,
     at: PageAt,
@@ -116,7 +123,7 @@ pub async fn list_users(
 /// The next `limit` users the actor may see after id `after`, without counting them (for
 /// streaming the whole list batch by batch).
 pub async fn users_after(
-    state: &AppState,
+    state: &AccountsContext,
     actor: &Actor,
     after: i64,
     limit: i64,
@@ -134,7 +141,7 @@ pub async fn users_after(
 /// confirmation link ([`super::request_email_change`]). Djoser's `me` lets a bearer token alone
 /// change the address, which with a password reset gives the account away.
 pub async fn update_profile(
-    state: &AppState,
+    state: &AccountsContext,
     actor: &Actor,
     target: i64,
     changes: ProfileChanges,
@@ -162,7 +169,7 @@ pub async fn update_profile(
 /// account and staff anyone's, each after giving their own current password (Djoser's
 /// `current_password`); the operator needs none. Anyone else gets `Forbidden`.
 pub async fn delete_account(
-    state: &AppState,
+    state: &AccountsContext,
     actor: &Actor,
     target: i64,
     current_password: Option<&str>,
@@ -192,7 +199,7 @@ pub async fn delete_account(
 /// once. Either way the account no longer waits for an activation link: a deactivated account
 /// can only be turned on again by an operator.
 pub async fn set_active(
-    state: &AppState,
+    state: &AccountsContext,
     actor: &Actor,
     username: &str,
     active: bool,

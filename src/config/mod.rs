@@ -1,7 +1,7 @@
 //! Settings: one typed value, loaded once from defaults → `latchkey.toml` → environment.
 //!
-//! Each setting is declared once, in the file of its area ([`server`], [`database`],
-//! [`tokens`], [`accounts`], [`sessions`], [`throttle`], [`mail`], [`cors`]): name, environment
+//! Each setting is declared once, in the file of its area (`server`, `database`, `tokens`,
+//! `accounts`, `sessions`, `throttle`, `mail`, `cors`): name, environment
 //! variable, type, default, checks, doc line. Loading, `latchkey check` and the README's table
 //! ([`settings_table`], compared with the README by a test) all come from those declarations.
 

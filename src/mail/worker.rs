@@ -1,17 +1,35 @@
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use super::{Mailer, RenderedMail, outbox};
-use crate::db::DbError;
-use crate::state::AppState;
+use crate::clock::Clock;
+use crate::db::{Db, DbError};
+
+/// What the delivery worker needs: the outbox's database, the clock, the transport, the
+/// wake-up the use cases ring when they queue mail, and how long to sleep otherwise.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// The database holding the outbox.
+    pub db: Db,
+    /// Source of "now".
+    pub clock: Clock,
+    /// The mail transport.
+    pub mailer: Mailer,
+    /// Rung when mail is queued.
+    pub mail_queued: Arc<tokio::sync::Notify>,
+    /// The longest sleep between rounds.
+    pub poll: Duration,
+}
 
 /// Messages claimed per round.
 const BATCH: i64 = 20;
 
 /// Starts the delivery loop on the current runtime: it wakes when mail is queued (or every
 /// `outbox_poll_ms`), delivers what is due, and reschedules failures with backoff.
-pub fn spawn_outbox_worker(state: AppState) -> tokio::task::JoinHandle<()> {
+pub fn spawn_outbox_worker(state: Delivery) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let poll = Duration::from_millis(state.settings.mail.outbox_poll_ms);
+        let poll = state.poll;
         let worker = worker_id();
         loop {
             match deliver_due(&state, &worker).await {
@@ -44,7 +62,7 @@ impl Drop for Renewal {
 }
 
 /// Keeps renewing `owner`'s leases on `ids` while the round sends them.
-fn keep_leases(state: &AppState, ids: Vec<i64>, owner: &str) -> Renewal {
+fn keep_leases(state: &Delivery, ids: Vec<i64>, owner: &str) -> Renewal {
     let state = state.clone();
     let owner = owner.to_owned();
     Renewal(tokio::spawn(async move {
@@ -65,7 +83,7 @@ fn keep_leases(state: &AppState, ids: Vec<i64>, owner: &str) -> Renewal {
 
 /// One round for worker `owner`: claim due messages and try each (their leases renewed all
 /// the while); returns how many were claimed.
-pub async fn deliver_due(state: &AppState, owner: &str) -> Result<usize, DbError> {
+pub async fn deliver_due(state: &Delivery, owner: &str) -> Result<usize, DbError> {
     let now = state.clock.now_naive();
     let worker = owner.to_owned();
     let claimed = state

@@ -9,3 +9,18 @@ pub mod service;
 
 pub use error::SessionError;
 pub use models::{RefreshToken, Session, SessionKind};
+
+use crate::clock::Clock;
+use crate::config::SessionSettings;
+use crate::db::Db;
+
+/// What the session use cases need: the database, the clock and the session lifetimes.
+#[derive(Debug, Clone)]
+pub struct SessionContext {
+    /// The database pool.
+    pub db: Db,
+    /// Source of "now".
+    pub clock: Clock,
+    /// Idle timeout and absolute lifetime.
+    pub lifetimes: SessionSettings,
+}

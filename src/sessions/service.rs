@@ -3,10 +3,9 @@
 
 use chrono::Duration;
 
-use super::{Session, SessionError, SessionKind, ops};
+use super::{Session, SessionContext, SessionError, SessionKind, ops};
 use crate::db::write_transaction;
 use crate::domain::ClientMeta;
-use crate::state::AppState;
 
 fn seconds(n: u64) -> Duration {
     Duration::seconds(i64::try_from(n).unwrap_or(i64::MAX / 1000))
@@ -14,27 +13,25 @@ fn seconds(n: u64) -> Duration {
 
 /// Opens a browser session (one `sessions` row) for a user who just logged in; returns its id.
 pub async fn open_browser_session(
-    state: &AppState,
+    ctx: &SessionContext,
     user_id: i64,
     meta: &ClientMeta,
 ) -> Result<String, SessionError> {
-    let now = state.clock.now_naive();
-    let expires_at = now + seconds(state.settings.sessions.session_absolute_lifetime);
+    let now = ctx.clock.now_naive();
+    let expires_at = now + seconds(ctx.lifetimes.session_absolute_lifetime);
     let session = Session::open(user_id, SessionKind::Browser, meta, now, expires_at);
     let sid = session.id.clone();
-    state
-        .db
+    ctx.db
         .run(move |conn| ops::insert_session(conn, &session).map_err(SessionError::from))
         .await?;
     Ok(sid)
 }
 
 /// Ends one session (logout).
-pub async fn end_session(state: &AppState, sid: &str) -> Result<(), SessionError> {
-    let now = state.clock.now_naive();
+pub async fn end_session(ctx: &SessionContext, sid: &str) -> Result<(), SessionError> {
+    let now = ctx.clock.now_naive();
     let sid = sid.to_owned();
-    state
-        .db
+    ctx.db
         .run(move |conn| {
             write_transaction(conn, |conn| {
                 ops::revoke_session(conn, &sid, now).map_err(SessionError::from)
@@ -45,13 +42,12 @@ pub async fn end_session(state: &AppState, sid: &str) -> Result<(), SessionError
 
 /// Ends every session of the user except `keep`; returns how many ended.
 pub async fn revoke_other_sessions(
-    state: &AppState,
+    ctx: &SessionContext,
     user_id: i64,
     keep: Option<String>,
 ) -> Result<usize, SessionError> {
-    let now = state.clock.now_naive();
-    state
-        .db
+    let now = ctx.clock.now_naive();
+    ctx.db
         .run(move |conn| {
             write_transaction(conn, |conn| {
                 ops::revoke_user_sessions(conn, user_id, keep.as_deref(), now)
@@ -62,11 +58,13 @@ pub async fn revoke_other_sessions(
 }
 
 /// The user's live sessions (browser and API), newest first.
-pub async fn list_sessions(state: &AppState, user_id: i64) -> Result<Vec<Session>, SessionError> {
-    let now = state.clock.now_naive();
-    let idle = seconds(state.settings.sessions.session_idle_timeout);
-    state
-        .db
+pub async fn list_sessions(
+    ctx: &SessionContext,
+    user_id: i64,
+) -> Result<Vec<Session>, SessionError> {
+    let now = ctx.clock.now_naive();
+    let idle = seconds(ctx.lifetimes.session_idle_timeout);
+    ctx.db
         .run(move |conn| ops::live_sessions(conn, user_id, now, idle).map_err(SessionError::from))
         .await
 }
@@ -74,15 +72,14 @@ pub async fn list_sessions(state: &AppState, user_id: i64) -> Result<Vec<Session
 /// Ends the user's own live session with this public [`Session::handle`]; false when they
 /// have none with it.
 pub async fn end_own_session_by_handle(
-    state: &AppState,
+    ctx: &SessionContext,
     user_id: i64,
     handle: &str,
 ) -> Result<bool, SessionError> {
-    let now = state.clock.now_naive();
-    let idle = seconds(state.settings.sessions.session_idle_timeout);
+    let now = ctx.clock.now_naive();
+    let idle = seconds(ctx.lifetimes.session_idle_timeout);
     let handle = handle.to_owned();
-    state
-        .db
+    ctx.db
         .run(move |conn| {
             write_transaction(conn, |conn| -> Result<bool, SessionError> {
                 let sessions = ops::live_sessions(conn, user_id, now, idle)?;

@@ -6,4 +6,24 @@ mod jwt;
 pub mod service;
 
 pub use error::TokenError;
+
+use crate::accounts::AccountsContext;
+
+/// The token use cases' view of the application: the accounts context plus the JWT codec.
+#[derive(Debug, Clone)]
+pub struct TokensContext {
+    /// Everything the account and session use cases are given.
+    pub accounts: AccountsContext,
+    /// JWT signing and checking.
+    pub jwt: JwtCodec,
+}
+
+// Token use cases call account and session use cases with their own context.
+impl std::ops::Deref for TokensContext {
+    type Target = AccountsContext;
+
+    fn deref(&self) -> &AccountsContext {
+        &self.accounts
+    }
+}
 pub use jwt::{Audience, Claims, JwtCodec, TokenType, UserIdClaim};

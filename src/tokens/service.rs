@@ -4,6 +4,7 @@
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
+use super::TokensContext;
 use super::jwt::{paired_access_jti, random_id};
 use super::{Claims, TokenError, TokenType, UserIdClaim};
 use crate::accounts::{self, User};
@@ -14,7 +15,6 @@ use crate::db::schema::{sessions, users};
 use crate::db::write_transaction;
 use crate::domain::ClientMeta;
 use crate::sessions::{RefreshToken, Session, SessionKind, ops, service as session_service};
-use crate::state::AppState;
 
 /// An access/refresh pair, as JWT strings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,7 +58,7 @@ fn seconds(n: u64) -> Duration {
 /// Signs the refresh token for `row`, and its paired access token, from stored facts only:
 /// the same row always yields the same two strings.
 fn mint_pair(
-    state: &AppState,
+    state: &TokensContext,
     row: &RefreshToken,
     format: UserIdClaim,
 ) -> Result<TokenPair, TokenError> {
@@ -86,7 +86,7 @@ fn mint_pair(
 /// An access token issued at `issued_at` for the access lifetime, cut short at `until` (the end
 /// of its session) when given.
 fn mint_access(
-    state: &AppState,
+    state: &TokensContext,
     (user_id, sid): (i64, &str),
     issued_at: NaiveDateTime,
     jti: &str,
@@ -112,7 +112,7 @@ fn mint_access(
 /// Checks credentials (username or email) and opens an API session with a fresh pair whose
 /// `user_id` is written as `format` says.
 pub async fn obtain_pair(
-    state: &AppState,
+    state: &TokensContext,
     identifier: &str,
     password: &str,
     meta: &ClientMeta,
@@ -151,7 +151,7 @@ pub async fn obtain_pair(
 /// (the FastAPI-style `/users/login/`): `/users/session/` renews it while the session lives,
 /// which is as long as a browser session (`session_absolute_lifetime`, `session_idle_timeout`).
 pub async fn obtain_access(
-    state: &AppState,
+    state: &TokensContext,
     identifier: &str,
     password: &str,
     meta: &ClientMeta,
@@ -195,7 +195,7 @@ enum Rotation {
 /// that never stores rotated tokens); it gets a new child and the unused newest one is
 /// superseded. A superseded token presented later is reuse too (someone kept it).
 pub async fn refresh(
-    state: &AppState,
+    state: &TokensContext,
     token: &str,
     format: UserIdClaim,
 ) -> Result<Refreshed, TokenError> {
@@ -324,7 +324,7 @@ fn issue_child(
 /// `refresh_rotation = off`: SimpleJWT's default. The token stays valid (until it expires, is
 /// blacklisted or its session ends); each call answers a new access token only.
 async fn refresh_without_rotation(
-    state: &AppState,
+    state: &TokensContext,
     claims: &Claims,
     format: UserIdClaim,
 ) -> Result<Refreshed, TokenError> {
@@ -385,7 +385,7 @@ fn live_session(
 
 /// `jwt/verify`: any token type; refresh tokens (and tokens of revoked sessions) must not be
 /// blacklisted.
-pub async fn verify(state: &AppState, token: &str) -> Result<(), TokenError> {
+pub async fn verify(state: &TokensContext, token: &str) -> Result<(), TokenError> {
     let now = state.clock.now_naive();
     let claims = state.jwt.decode(token, unix(now))?;
     let idle = seconds(state.settings.sessions.session_idle_timeout);
@@ -409,7 +409,7 @@ pub async fn verify(state: &AppState, token: &str) -> Result<(), TokenError> {
 /// `jwt/blacklist` and `logout`: ends the session of any refresh token of it (the newest one, a
 /// rotated one, within the grace window or after it), so every token of that session stops
 /// working at once. Only a token of a session that already ended gets "blacklisted".
-pub async fn blacklist(state: &AppState, token: &str) -> Result<(), TokenError> {
+pub async fn blacklist(state: &TokensContext, token: &str) -> Result<(), TokenError> {
     let now = state.clock.now_naive();
     let claims = state.jwt.decode(token, unix(now))?;
     if claims.kind() != Some(TokenType::Refresh) {
@@ -446,7 +446,7 @@ pub async fn blacklist(state: &AppState, token: &str) -> Result<(), TokenError> 
 /// Checks a bearer access token: signature, expiry, type, then one indexed lookup of its
 /// session and user (a revoked session or inactive user stops it at once).
 pub async fn authenticate_access(
-    state: &AppState,
+    state: &TokensContext,
     token: &str,
 ) -> Result<Authenticated, TokenError> {
     let now = state.clock.now_naive();
@@ -476,7 +476,10 @@ pub async fn authenticate_access(
 /// (from `/users/login/`) is renewed even after its own expiry, for as long as the session
 /// lives: the FastAPI-style front ends re-send their sign-in token on every render and cannot
 /// store the new one. Every other endpoint keeps honouring `exp`.
-pub async fn renew_access(state: &AppState, token: &str) -> Result<(User, String), TokenError> {
+pub async fn renew_access(
+    state: &TokensContext,
+    token: &str,
+) -> Result<(User, String), TokenError> {
     let now = state.clock.now();
     let (claims, expired) = state.jwt.decode_past_expiry(token, now.timestamp())?;
     if claims.kind() != Some(TokenType::Access) {
@@ -519,7 +522,7 @@ pub async fn renew_access(state: &AppState, token: &str) -> Result<(User, String
 
 /// `/users/logout/`: ends the session of a bearer access token (a renewable session's token
 /// even after its `exp`, as `/users/session/` accepts it).
-pub async fn end_session_of(state: &AppState, token: &str) -> Result<(), TokenError> {
+pub async fn end_session_of(state: &TokensContext, token: &str) -> Result<(), TokenError> {
     let now = state.clock.now_naive();
     let (claims, expired) = state.jwt.decode_past_expiry(token, unix(now))?;
     if claims.kind() != Some(TokenType::Access) {
@@ -558,7 +561,7 @@ const LAST_SEEN_RESOLUTION: Duration = Duration::seconds(60);
 
 /// The user of a live browser session: not revoked, not past its absolute lifetime or idle
 /// timeout, user active. One indexed lookup (plus a last-seen write once a minute).
-pub async fn browser_session_user(state: &AppState, sid: &str) -> Result<User, TokenError> {
+pub async fn browser_session_user(state: &TokensContext, sid: &str) -> Result<User, TokenError> {
     let now = state.clock.now_naive();
     let idle = seconds(state.settings.sessions.session_idle_timeout);
     let sid = sid.to_owned();
@@ -582,7 +585,7 @@ pub async fn browser_session_user(state: &AppState, sid: &str) -> Result<User, T
 
 /// Checks credentials (username or email) and opens a browser session; returns its id.
 pub async fn browser_login(
-    state: &AppState,
+    state: &TokensContext,
     identifier: &str,
     password: &str,
     meta: &ClientMeta,

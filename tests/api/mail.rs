@@ -807,8 +807,8 @@ async fn two_workers_on_one_database_send_each_message_once(backend: Backend) {
     let mut claimed = (0, 0);
     loop {
         let (a, b) = tokio::join!(
-            latchkey::mail::deliver_due(&first, "first"),
-            latchkey::mail::deliver_due(&second, "second")
+            latchkey::mail::deliver_due(&first.delivery, "first"),
+            latchkey::mail::deliver_due(&second.delivery, "second")
         );
         let (a, b) = (a.unwrap(), b.unwrap());
         if a + b == 0 {

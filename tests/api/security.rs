@@ -803,12 +803,12 @@ async fn delivered_mail_keeps_no_working_link(backend: Backend) {
     // The link itself still works for its owner.
     assert!(mail.text.contains(&token));
     // After the retention, flushexpiredtokens removes the row.
-    let flushed = latchkey::maintenance::flush_expired(&app.state)
+    let flushed = latchkey::maintenance::flush_expired(&app.state, &app.state.ip_limiter)
         .await
         .unwrap();
     assert_eq!(flushed.sent_mail, 0, "kept for the retention period");
     clock.advance(Duration::days(8));
-    let flushed = latchkey::maintenance::flush_expired(&app.state)
+    let flushed = latchkey::maintenance::flush_expired(&app.state, &app.state.ip_limiter)
         .await
         .unwrap();
     assert_eq!(flushed.sent_mail, 1);
@@ -848,7 +848,7 @@ async fn a_dead_workers_mail_is_taken_over_within_seconds(backend: Backend) {
     assert_eq!(claimed.len(), 1);
     // While the lease holds, a worker leaves it alone (a round run here, to the end)...
     clock.advance(Duration::seconds(5));
-    let taken = latchkey::mail::deliver_due(&app.state, "live")
+    let taken = latchkey::mail::deliver_due(&app.state.delivery, "live")
         .await
         .unwrap();
     assert_eq!(taken, 0, "a held lease is not taken");
@@ -867,7 +867,7 @@ async fn a_dead_workers_mail_is_taken_over_within_seconds(backend: Backend) {
     }
     assert!(row.sent_at.is_some());
     assert_eq!(row.attempts, 2, "the dead claim counted as an attempt");
-    let again = latchkey::mail::deliver_due(&app.state, "live")
+    let again = latchkey::mail::deliver_due(&app.state.delivery, "live")
         .await
         .unwrap();
     assert_eq!(again, 0, "a sent message is never claimed again");
@@ -1130,7 +1130,7 @@ async fn unauthenticated_writes_share_the_ip_bucket(backend: Backend) {
     }
     // The rows throttling leaves behind are flushed once they no longer matter.
     clock.advance(Duration::days(2));
-    let flushed = latchkey::maintenance::flush_expired(&app.state)
+    let flushed = latchkey::maintenance::flush_expired(&app.state, &app.state.ip_limiter)
         .await
         .unwrap();
     assert!(flushed.cooldowns >= 1, "{flushed:?}");
