@@ -11,6 +11,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::{Db, run_pending_migrations};
 use crate::domain::{Email, NewPassword, PasswordProblem, UserAttributes, Username};
+use crate::keys::{KeyAlg, KeyState};
 use crate::mail::{MailKind, MailTemplates, Mailer};
 use crate::startup::Application;
 use crate::state::AppState;
@@ -40,6 +41,9 @@ pub enum Command {
     /// List and manage users.
     #[command(subcommand)]
     Users(UsersCommand),
+    /// List and rotate the asymmetric signing keys (JWKS).
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Delete expired and revoked sessions, expired refresh tokens and spent one-time tokens.
     Flushexpiredtokens,
     /// Send one test message through the configured transport, now, and report its answer.
@@ -80,6 +84,20 @@ pub struct ChangePasswordArgs {
 }
 
 /// `users` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Every stored key: id, algorithm, state (pending, active, retiring, retired), age and
+    /// schedule.
+    List,
+    /// Publish a new key now; it signs after `key_publish_delay`, and the current key stays
+    /// published until what it signed has expired.
+    Rotate {
+        /// RS256 (what OpenID clients expect) or ES256.
+        #[arg(long, default_value = "RS256")]
+        alg: String,
+    },
+}
+
 #[derive(Debug, Subcommand)]
 pub enum UsersCommand {
     /// List users, a page at a time (filters combine).
@@ -227,6 +245,8 @@ async fn admin(command: Command, state: &AppState, env: &HashMap<String, String>
         Command::Createsuperuser(args) => createsuperuser_interactive(state, args).await,
         Command::Changepassword(args) => changepassword(state, args, env).await,
         Command::Users(UsersCommand::List(args)) => users_list(state, args).await,
+        Command::Keys(KeysCommand::List) => keys_list(state).await,
+        Command::Keys(KeysCommand::Rotate { alg }) => keys_rotate(state, &alg).await,
         Command::Flushexpiredtokens => {
             let flushed = crate::maintenance::flush_expired(state, &state.ip_limiter)
                 .await
@@ -240,6 +260,7 @@ async fn admin(command: Command, state: &AppState, env: &HashMap<String, String>
                 "Deleted {} delivered mails, {} mail cooldowns and {} throttle records.",
                 flushed.sent_mail, flushed.cooldowns, flushed.throttle
             );
+            println!("Deleted {} retired signing keys.", flushed.signing_keys);
             Ok(())
         }
         Command::Users(UsersCommand::Activate { username }) => {
@@ -628,8 +649,14 @@ async fn users_list(state: &AppState, args: ListArgs) -> CliResult {
         "JOINED (UTC)",
         "LAST LOGIN (UTC)",
     ];
+    print_table(&header, &rows)
+}
+
+/// Columns padded to their widest cell, two spaces apart: one line per row, for people and
+/// for `cut`/`awk` alike.
+fn print_table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> CliResult {
     let mut widths = header.map(str::len);
-    for row in &rows {
+    for row in rows {
         for (width, cell) in widths.iter_mut().zip(row) {
             *width = (*width).max(cell.chars().count());
         }
@@ -643,11 +670,75 @@ async fn users_list(state: &AppState, args: ListArgs) -> CliResult {
             .collect();
         writeln!(out, "{}", line.join("  ").trim_end())
     };
-    print_row(&mut out, &header)?;
-    for row in &rows {
+    print_row(&mut out, header)?;
+    for row in rows {
         let cells: Vec<&str> = row.iter().map(String::as_str).collect();
         print_row(&mut out, &cells)?;
     }
+    Ok(())
+}
+
+async fn keys_list(state: &AppState) -> CliResult {
+    let keys = state
+        .keys
+        .list()
+        .await
+        .map_err(|e| CliError::new(e.to_string()))?;
+    if keys.is_empty() {
+        println!(
+            "No signing keys (the first request for /.well-known/jwks.json, or a server signing with RS256 or ES256, makes one)."
+        );
+        return Ok(());
+    }
+    let now = state.clock.now_naive();
+    let api = state.settings.tokens.jwt_algorithm.as_str();
+    let time = |t: chrono::NaiveDateTime| t.format("%Y-%m-%d %H:%M:%S").to_string();
+    let rows: Vec<[String; 7]> = keys
+        .iter()
+        .map(|k| {
+            let age = now.signed_duration_since(k.created_at);
+            let signs = if k.state == KeyState::Active && k.alg == api {
+                "API tokens"
+            } else {
+                ""
+            };
+            [
+                k.kid.clone(),
+                k.alg.clone(),
+                k.state.as_str().to_owned(),
+                format!("{}d {}h", age.num_days(), age.num_hours() % 24),
+                time(k.activates_at),
+                k.unpublish_at.map_or_else(|| "-".to_owned(), time),
+                signs.to_owned(),
+            ]
+        })
+        .collect();
+    let header = [
+        "KID",
+        "ALG",
+        "STATE",
+        "AGE",
+        "SIGNS FROM (UTC)",
+        "UNPUBLISHED AT (UTC)",
+        "SIGNS",
+    ];
+    print_table(&header, &rows)
+}
+
+async fn keys_rotate(state: &AppState, alg: &str) -> CliResult {
+    let alg = KeyAlg::parse(alg)
+        .ok_or_else(|| CliError::new(format!("unknown algorithm {alg:?}: use RS256 or ES256")))?;
+    let key = state
+        .keys
+        .rotate(alg)
+        .await
+        .map_err(|e| CliError::new(e.to_string()))?;
+    println!(
+        "Published {} key {}; it signs from {} UTC.",
+        key.alg,
+        key.kid,
+        key.activates_at.format("%Y-%m-%d %H:%M:%S")
+    );
     Ok(())
 }
 

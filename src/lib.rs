@@ -10,7 +10,7 @@
 //!                 state (the composition root: builds each context once)
 //!                          tokens · maintenance                                       core
 //!                            accounts
-//!                  sessions · mail · throttle · audit
+//!                  sessions · keys · mail · throttle · audit
 //!          domain (parsed values) · clock · config · db (SQLite | PostgreSQL)
 //! ```
 //!
@@ -25,7 +25,8 @@
 //! - **Core** use cases are async functions over their layer's context, which holds only what
 //!   the layer uses: [`sessions::SessionContext`] (database, clock, session lifetimes),
 //!   [`accounts::AccountsContext`] (that plus hashing, the password policy, mail templates and
-//!   the outbox's wake-up), [`tokens::TokensContext`] (that plus the JWT codec), and
+//!   the outbox's wake-up), [`tokens::TokensContext`] (that plus the JWT codec and the shared
+//!   signing keys, [`keys::Keys`]), and
 //!   [`mail::Delivery`] for the outbox worker (database, clock, transport). Each context
 //!   dereferences to the one below, so a layer calls the one beneath with its own context;
 //!   [`state::AppState`] holds them all and dereferences to the top one, and no core module
@@ -54,6 +55,7 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod keys;
 pub mod mail;
 pub mod maintenance;
 pub mod sessions;

@@ -6,6 +6,7 @@ use chrono::Duration;
 use crate::accounts::AccountsContext;
 use crate::accounts::onetime;
 use crate::db::{DbError, write_transaction};
+use crate::keys;
 use crate::mail::{cooldown, outbox};
 use crate::sessions::ops as session_ops;
 use crate::throttle;
@@ -24,6 +25,8 @@ pub struct Flushed {
     pub cooldowns: usize,
     /// Backoff rows of quiet, unlocked accounts and full per-IP buckets.
     pub throttle: usize,
+    /// Signing keys no longer published (nothing they signed is accepted any more).
+    pub signing_keys: usize,
 }
 
 fn seconds(n: u64) -> Duration {
@@ -31,7 +34,8 @@ fn seconds(n: u64) -> Duration {
 }
 
 /// Deletes expired and revoked sessions, expired refresh tokens, spent one-time tokens,
-/// delivered mail past its retention, ended mail cooldowns and stale throttle rows.
+/// delivered mail past its retention, ended mail cooldowns, stale throttle rows and retired
+/// signing keys.
 pub async fn flush_expired(
     state: &AccountsContext,
     ip_limiter: &std::sync::Arc<IpLimiter>,
@@ -54,12 +58,14 @@ pub async fn flush_expired(
                 let cooldowns = cooldown::flush_ended(conn, now - cooldown)?;
                 let throttle = throttle::flush_stale(conn, now, &limits)?
                     + ip_limiter.flush_full(conn, now)?;
+                let signing_keys = keys::ops::flush_unpublished(conn, now)?;
                 Ok(Flushed {
                     sessions,
                     one_time_tokens,
                     sent_mail,
                     cooldowns,
                     throttle,
+                    signing_keys,
                 })
             })
             .map_err(DbError::from)

@@ -11,8 +11,10 @@ use actix_web::{App, HttpServer, web};
 use tracing_actix_web::TracingLogger;
 
 use crate::clock::Clock;
+use crate::config::JwtAlgorithm;
 use crate::config::Settings;
 use crate::db::{DbError, ISSUER_CLAIMS_MIGRATION, applied_at, run_pending_migrations};
+use crate::keys::KeyAlg;
 use crate::state::AppState;
 use crate::web::api::{self, ApiError};
 use crate::web::{
@@ -25,7 +27,20 @@ pub struct Application {
     port: u16,
     server: Server,
     state: AppState,
-    outbox_worker: tokio::task::JoinHandle<()>,
+    background: tokio::task::JoinHandle<()>,
+}
+
+/// How often a process re-reads the key set (well within the default publish delay).
+const KEY_RELOAD_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The key algorithm the API signs with, when it is an asymmetric one (made at start; the RSA
+/// key of the published set is otherwise made when the set is first asked for).
+fn api_signing_alg(api: JwtAlgorithm) -> Option<KeyAlg> {
+    match api {
+        JwtAlgorithm::Hs256 => None,
+        JwtAlgorithm::Rs256 => Some(KeyAlg::Rs256),
+        JwtAlgorithm::Es256 => Some(KeyAlg::Es256),
+    }
 }
 
 /// Extra routes a caller may mount beside the real ones (tests use it for a panicking route).
@@ -61,8 +76,22 @@ impl Application {
         if let Some(at) = cutoff {
             state.jwt.accept_legacy_before(at.and_utc().timestamp());
         }
-        // Deliver queued mail (including any left from before a restart).
-        let outbox_worker = crate::mail::spawn_outbox_worker(state.delivery.clone());
+        let keys = &state.keys;
+        keys.reload().await?;
+        if let Some(alg) = api_signing_alg(state.settings.tokens.jwt_algorithm)
+            && keys.ensure(alg).await?
+        {
+            tracing::info!(alg = alg.as_str(), "made the first signing key");
+        }
+        // Deliver queued mail (including any left from before a restart), and see key rotations
+        // made by other processes long before the new keys sign.
+        let (delivery, keys) = (state.delivery.clone(), keys.clone());
+        let background = tokio::spawn(async move {
+            tokio::join!(
+                crate::mail::run_outbox_worker(delivery),
+                keys.keep_current(KEY_RELOAD_EVERY)
+            );
+        });
         let listener = TcpListener::bind(&state.settings.server.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", state.settings.server.bind))?;
         let port = listener.local_addr()?.port();
@@ -81,7 +110,7 @@ impl Application {
             port,
             server,
             state,
-            outbox_worker,
+            background,
         })
     }
 
@@ -95,17 +124,17 @@ impl Application {
         &self.state
     }
 
-    /// A handle that stops the outbox worker when aborted (tests abort it before dropping their
-    /// database).
-    pub fn outbox_worker(&self) -> tokio::task::AbortHandle {
-        self.outbox_worker.abort_handle()
+    /// A handle that stops the background work (outbox delivery, key reloading) when aborted
+    /// (tests abort it before dropping their database).
+    pub fn background(&self) -> tokio::task::AbortHandle {
+        self.background.abort_handle()
     }
 
     /// Serves until the process is told to stop (SIGINT/SIGTERM: in-flight requests finish),
     /// then stops the outbox worker; undelivered mail stays queued for the next start.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
-        self.outbox_worker.abort();
+        self.background.abort();
         result
     }
 }

@@ -9,10 +9,14 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::domain::PasswordPolicy;
+use crate::keys::Keys;
 use crate::mail::{Delivery, MailTemplates, Mailer};
 use crate::sessions::SessionContext;
 use crate::throttle::IpLimiter;
 use crate::tokens::{JwtCodec, TokensContext};
+
+/// Added to how long a superseded key stays published, for clocks a little apart.
+const KEY_CLOCK_LEEWAY_SECONDS: u64 = 60;
 
 /// A one-shot command may wait longer for a connection than a request should.
 const COMMAND_CHECKOUT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
@@ -80,11 +84,21 @@ impl AppState {
             mail_queued: Arc::clone(&mail_queued),
             poll: std::time::Duration::from_millis(settings.mail.outbox_poll_ms),
         };
-        let jwt = JwtCodec::new(
-            &settings.tokens.secret_key,
-            &settings.tokens.jwt_issuer,
-            &settings.tokens.jwt_audience,
-        );
+        // A superseded key stays published while anything it signed may still be presented.
+        let tokens = &settings.tokens;
+        let keep_published = tokens
+            .refresh_token_lifetime
+            .max(tokens.access_token_lifetime)
+            + KEY_CLOCK_LEEWAY_SECONDS;
+        let keys = Keys::new(
+            db.clone(),
+            clock.clone(),
+            &tokens.secret_key,
+            tokens.key_publish_delay,
+            keep_published,
+        )?;
+        let jwt = JwtCodec::new(&tokens.secret_key, &tokens.jwt_issuer, &tokens.jwt_audience)
+            .signing_with(tokens.jwt_algorithm, keys.ring().clone());
         let ip_limiter = Arc::new(IpLimiter::new(settings.throttle));
         let sessions = SessionContext {
             db,
@@ -100,7 +114,11 @@ impl AppState {
             settings: Arc::new(settings),
         };
         Ok(Self {
-            core: TokensContext { accounts, jwt },
+            core: TokensContext {
+                accounts,
+                jwt,
+                keys,
+            },
             delivery,
             ip_limiter,
         })

@@ -55,6 +55,30 @@ pub enum Environment {
     Production,
 }
 
+/// How the JSON API signs its own access and refresh tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JwtAlgorithm {
+    /// HMAC-SHA256 with a key derived from `secret_key` (SimpleJWT's default): only Latchkey
+    /// can check these.
+    Hs256,
+    /// RSA (PKCS#1 v1.5, SHA-256) with the active key of the database's key set: anyone can
+    /// check them against `/.well-known/jwks.json`.
+    Rs256,
+    /// ECDSA P-256 with SHA-256, likewise published.
+    Es256,
+}
+
+impl JwtAlgorithm {
+    /// The setting's word (the JOSE `alg` name).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Hs256 => "HS256",
+            Self::Rs256 => "RS256",
+            Self::Es256 => "ES256",
+        }
+    }
+}
+
 /// What `jwt/refresh` does with the refresh token it is given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RefreshRotation {

@@ -3,7 +3,16 @@
 use std::path::PathBuf;
 
 use super::declare::{Choice, Decl, Layer, Number, Parse, Text, settings_area};
-use super::{DEFAULT_SECRET_FILE, Environment, MIN_SECRET_BYTES, RefreshRotation, Secret, Source};
+use super::{
+    DEFAULT_SECRET_FILE, Environment, JwtAlgorithm, MIN_SECRET_BYTES, RefreshRotation, Secret,
+    Source,
+};
+
+const JWT_ALGORITHMS: &[(&str, JwtAlgorithm)] = &[
+    ("HS256", JwtAlgorithm::Hs256),
+    ("RS256", JwtAlgorithm::Rs256),
+    ("ES256", JwtAlgorithm::Es256),
+];
 
 const ROTATIONS: &[(&str, RefreshRotation)] = &[
     ("forgiving", RefreshRotation::Forgiving),
@@ -25,6 +34,14 @@ settings_area! {
         /// Where the key is read from when `LATCHKEY_SECRET_KEY` is not set. In production the
         /// file must already exist.
         secret_key_file: String = Text::new(DEFAULT_SECRET_FILE);
+        /// How the API signs its access and refresh tokens: `HS256` (SimpleJWT's, with a key
+        /// derived from `secret_key`), or `RS256`/`ES256` with the database's published keys,
+        /// so other services can verify them from `/.well-known/jwks.json`. Bearer
+        /// authentication accepts every kind whatever this says.
+        jwt_algorithm: JwtAlgorithm = Choice::new(JWT_ALGORITHMS);
+        /// Seconds a new signing key is published before it signs (`latchkey keys rotate`):
+        /// clients that cache the key set see it before any token it signed.
+        key_publish_delay: u64 = Number::seconds(|| 600, 0, 86_400);
         /// Access-token lifetime in seconds (SimpleJWT: 5 minutes).
         access_token_lifetime: u64 = Number::seconds(|| 300, 1, 31_536_000);
         /// Refresh-token lifetime in seconds (SimpleJWT: 1 day); not shorter than the access

@@ -125,6 +125,19 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Asymmetric signing keys (private part encrypted), shared by every process.
+    signing_keys (kid) {
+        kid -> Text,
+        alg -> Text,
+        private_key -> Text,
+        public_jwk -> Text,
+        created_at -> Timestamp,
+        activates_at -> Timestamp,
+        unpublish_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(one_time_tokens -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -135,5 +148,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     one_time_tokens,
     email_outbox,
     mail_cooldowns,
-    ip_buckets
+    ip_buckets,
+    signing_keys
 );

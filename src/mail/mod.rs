@@ -11,4 +11,4 @@ mod worker;
 pub use error::MailError;
 pub use templates::{MailKind, MailTemplates, RenderedMail};
 pub use transport::Mailer;
-pub use worker::{Delivery, deliver_due, spawn_outbox_worker};
+pub use worker::{Delivery, deliver_due, run_outbox_worker};

@@ -25,10 +25,11 @@ pub struct Delivery {
 /// Messages claimed per round.
 const BATCH: i64 = 20;
 
-/// Starts the delivery loop on the current runtime: it wakes when mail is queued (or every
-/// `outbox_poll_ms`), delivers what is due, and reschedules failures with backoff.
-pub fn spawn_outbox_worker(state: Delivery) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
+/// The delivery loop (never ends; the caller runs it in a task it can abort): it wakes when
+/// mail is queued (or every `outbox_poll_ms`), delivers what is due, and reschedules failures
+/// with backoff.
+pub async fn run_outbox_worker(state: Delivery) {
+    {
         let poll = state.poll;
         let worker = worker_id();
         loop {
@@ -42,7 +43,7 @@ pub fn spawn_outbox_worker(state: Delivery) -> tokio::task::JoinHandle<()> {
             }
             let _ = tokio::time::timeout(poll, state.mail_queued.notified()).await;
         }
-    })
+    }
 }
 
 /// A random name for this worker's leases.

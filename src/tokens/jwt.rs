@@ -7,7 +7,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::TokenError;
-use crate::config::Secret;
+use crate::config::{JwtAlgorithm, Secret};
+use crate::keys::{KeyAlg, KeyRing};
 
 /// The two kinds of JWT Latchkey mints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,23 +141,48 @@ fn int_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
     }
 }
 
-/// HS256 signing and checking. Expiry is checked against the injected clock, not the system's.
-/// Every token it mints names this server as issuer and audience, and every token it accepts
-/// must: `typ` "JWT", `iss` and `aud` as configured, `iat` not in the future. Tokens minted
-/// before Latchkey wrote `iss`/`aud` are accepted without them, if issued before the cutoff.
+/// Signing and checking of the API's tokens: HS256 with a key derived from the secret, or
+/// RS256/ES256 with the active key of the shared key ring (`jwt_algorithm`); every kind is
+/// accepted, each checked with its own key (an HS256 token only with the HMAC key, an RS256 or
+/// ES256 one only with the published key its `kid` names, of that algorithm: no algorithm
+/// confusion). Expiry is checked against the injected clock, not the system's. Every token it
+/// mints names this server as issuer and audience, and every token it accepts must: `typ`
+/// "JWT", `iss` and `aud` as configured, `iat` not in the future. Tokens minted before Latchkey
+/// wrote `iss`/`aud` are accepted without them, if issued before the cutoff.
 #[derive(Clone)]
 pub struct JwtCodec {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    /// The same checks for the ring's algorithms (built once: a `Validation` holds sets).
+    validation_rs256: Validation,
+    validation_es256: Validation,
     issuer: String,
     audience: String,
     legacy_before: Arc<AtomicI64>,
+    signs_with: JwtAlgorithm,
+    ring: KeyRing,
 }
 
 impl std::fmt::Debug for JwtCodec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("JwtCodec(HS256)")
+        write!(f, "JwtCodec({})", self.signs_with.as_str())
+    }
+}
+
+/// A Unix time as the naive UTC time the key ring keeps.
+fn naive(unix: i64) -> chrono::NaiveDateTime {
+    chrono::DateTime::from_timestamp(unix, 0)
+        .unwrap_or_default()
+        .naive_utc()
+}
+
+/// The ring's algorithm for an asymmetric setting.
+fn key_alg(alg: JwtAlgorithm) -> Option<KeyAlg> {
+    match alg {
+        JwtAlgorithm::Hs256 => None,
+        JwtAlgorithm::Rs256 => Some(KeyAlg::Rs256),
+        JwtAlgorithm::Es256 => Some(KeyAlg::Es256),
     }
 }
 
@@ -173,14 +199,31 @@ impl JwtCodec {
         validation.validate_nbf = false;
         validation.validate_aud = false;
         validation.required_spec_claims = HashSet::new();
+        let for_alg = |alg: Algorithm| {
+            let mut v = validation.clone();
+            v.algorithms = vec![alg];
+            v
+        };
         Self {
             encoding: EncodingKey::from_secret(&key),
             decoding: DecodingKey::from_secret(&key),
+            validation_rs256: for_alg(Algorithm::RS256),
+            validation_es256: for_alg(Algorithm::ES256),
             validation,
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
             legacy_before: Arc::new(AtomicI64::new(i64::MIN)),
+            signs_with: JwtAlgorithm::Hs256,
+            ring: KeyRing::default(),
         }
+    }
+
+    /// The same codec signing with `alg` (the ring's active key for RS256/ES256) and accepting
+    /// the ring's published keys.
+    pub fn signing_with(mut self, alg: JwtAlgorithm, ring: KeyRing) -> Self {
+        self.signs_with = alg;
+        self.ring = ring;
+        self
     }
 
     /// Accepts tokens without `iss`/`aud` when issued before `at` (Unix seconds): those were
@@ -212,10 +255,25 @@ impl JwtCodec {
         }
     }
 
-    /// Signs claims into a compact JWS.
+    /// Signs claims into a compact JWS, with the key active at their `iat`.
     pub fn encode(&self, claims: &Claims) -> Result<String, TokenError> {
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
-            .map_err(|e| TokenError::Unexpected(anyhow::Error::new(e).context("JWT encoding")))
+        let failed = |e: jsonwebtoken::errors::Error| {
+            TokenError::Unexpected(anyhow::Error::new(e).context("JWT encoding"))
+        };
+        let Some(alg) = key_alg(self.signs_with) else {
+            return jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
+                .map_err(failed);
+        };
+        let Some((kid, key)) = self.ring.signing(alg, naive(claims.iat)) else {
+            return Err(TokenError::Unexpected(anyhow::anyhow!(
+                "no {} signing key is active (latchkey keys rotate --alg {} makes one)",
+                alg.as_str(),
+                alg.as_str()
+            )));
+        };
+        let mut header = Header::new(alg.jose());
+        header.kid = Some(kid);
+        jsonwebtoken::encode(&header, claims, &key).map_err(failed)
     }
 
     /// Checks the signature, `typ` and shape, then expiry against `now` (Unix seconds), then
@@ -230,8 +288,31 @@ impl JwtCodec {
     /// Every check of [`JwtCodec::decode`] but expiry, which it reports instead (for the one
     /// endpoint that renews tokens of a live session after they expire).
     pub fn decode_past_expiry(&self, token: &str, now: i64) -> Result<(Claims, bool), TokenError> {
-        let data = jsonwebtoken::decode::<Claims>(token.trim(), &self.decoding, &self.validation)
-            .map_err(|_| TokenError::Invalid)?;
+        let token = token.trim();
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
+        let data = match header.alg {
+            Algorithm::HS256 => {
+                jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            }
+            other => {
+                // The key is found by `kid` alone, and must be of the algorithm the header
+                // names: a token cannot choose how it is checked.
+                let kid = header.kid.as_deref().ok_or(TokenError::Invalid)?;
+                let (alg, key) = self
+                    .ring
+                    .verifying(kid, naive(now))
+                    .ok_or(TokenError::Invalid)?;
+                if alg.jose() != other {
+                    return Err(TokenError::Invalid);
+                }
+                let validation = match alg {
+                    KeyAlg::Rs256 => &self.validation_rs256,
+                    KeyAlg::Es256 => &self.validation_es256,
+                };
+                jsonwebtoken::decode::<Claims>(token, &key, validation)
+            }
+        }
+        .map_err(|_| TokenError::Invalid)?;
         let typ_ok = data
             .header
             .typ

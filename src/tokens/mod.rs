@@ -8,6 +8,7 @@ pub mod service;
 pub use error::TokenError;
 
 use crate::accounts::AccountsContext;
+use crate::keys::Keys;
 
 /// The token use cases' view of the application: the accounts context plus the JWT codec.
 #[derive(Debug, Clone)]
@@ -16,6 +17,8 @@ pub struct TokensContext {
     pub accounts: AccountsContext,
     /// JWT signing and checking.
     pub jwt: JwtCodec,
+    /// The shared asymmetric keys (the codec signs and verifies with their ring).
+    pub keys: Keys,
 }
 
 // Token use cases call account and session use cases with their own context.

@@ -4,6 +4,7 @@ pub mod api;
 pub mod client;
 pub(crate) mod health;
 pub mod html;
+pub mod jwks;
 mod middleware;
 
 pub use middleware::{
@@ -19,6 +20,7 @@ pub const NULL_CHARACTERS: &str = "Null characters are not allowed.";
 /// Registers every route.
 pub fn routes(cfg: &mut web::ServiceConfig, settings: &crate::config::Settings) {
     health::routes(cfg);
+    jwks::routes(cfg);
     api::routes(cfg);
     html::routes(cfg, settings);
 }

@@ -436,7 +436,7 @@ async fn migrate_is_idempotent(backend: Backend) {
     assert!(first.status.success(), "{}", stderr(&first));
     assert_eq!(
         stdout(&first).trim(),
-        "Applied migration 20261122000001.\nApplied migration 20261122000002.\nApplied migration 20261122000003.\nApplied migration 20261129000004.\nApplied migration 20261129000005."
+        "Applied migration 20261122000001.\nApplied migration 20261122000002.\nApplied migration 20261122000003.\nApplied migration 20261129000004.\nApplied migration 20261129000005.\nApplied migration 20261130000006."
     );
     let second = run_cli(&["migrate"], &env, db.dir.path());
     assert!(second.status.success(), "{}", stderr(&second));
@@ -479,7 +479,8 @@ async fn flushexpiredtokens_removes_only_dead_sessions_and_tokens(backend: Backe
     assert_eq!(
         stdout(&out).trim(),
         "Deleted 2 sessions, 0 refresh tokens and 0 one-time tokens.\n\
-         Deleted 0 delivered mails, 0 mail cooldowns and 0 throttle records."
+         Deleted 0 delivered mails, 0 mail cooldowns and 0 throttle records.\n\
+         Deleted 0 retired signing keys."
     );
     assert_eq!(
         app.refresh(&live.refresh).await.status(),
@@ -491,7 +492,8 @@ async fn flushexpiredtokens_removes_only_dead_sessions_and_tokens(backend: Backe
     assert_eq!(
         stdout(&out).trim(),
         "Deleted 0 sessions, 0 refresh tokens and 0 one-time tokens.\n\
-         Deleted 0 delivered mails, 0 mail cooldowns and 0 throttle records.",
+         Deleted 0 delivered mails, 0 mail cooldowns and 0 throttle records.\n\
+         Deleted 0 retired signing keys.",
         "a second run finds nothing (the live session's rotated-out token has not expired)"
     );
 }

@@ -53,7 +53,8 @@ async fn migrations_apply_once_and_then_are_a_no_op(backend: Backend) {
             "20261122000002",
             "20261122000003",
             "20261129000004",
-            "20261129000005"
+            "20261129000005",
+            "20261130000006"
         ]
     );
     let second: Vec<String> = pool.run(run_pending_migrations).await.unwrap();
@@ -73,6 +74,7 @@ async fn migrations_apply_once_and_then_are_a_no_op(backend: Backend) {
         "one_time_tokens",
         "refresh_tokens",
         "sessions",
+        "signing_keys",
         "users",
     ] {
         assert!(

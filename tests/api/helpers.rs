@@ -246,7 +246,7 @@ pub async fn spawn_app_with(backend: Backend, options: Spawn) -> Option<TestApp>
         .expect("application builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let state = app.state().clone();
-    let outbox_worker = app.outbox_worker();
+    let outbox_worker = app.background();
     tokio::spawn(app.run_until_stopped());
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -792,4 +792,10 @@ pub fn location(response: &reqwest::Response) -> String {
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned()
+}
+
+/// Unpadded base64url, as JOSE writes it.
+pub fn base64url(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }

@@ -15,6 +15,7 @@ mod frontends;
 mod html;
 mod http;
 mod jwt;
+mod keys;
 mod mail;
 mod permissions;
 mod schema_fuzz;

@@ -23,6 +23,7 @@ use super::error::{BadRequest, Detail};
 use super::{compat, jwt, users};
 use crate::domain::FieldErrors;
 use crate::web::health::{self, HealthResponse};
+use crate::web::jwks;
 
 /// Answers any operation may give besides its own: a request that could not be read (400),
 /// on Djoser's routes a bad `Authorization` header (401), a body too slow, too large or of
@@ -117,6 +118,7 @@ impl Modify for BearerSecurity {
     paths(
         health::live,
         health::ready,
+        jwks::jwks,
         users::create,
         users::list,
         users::me,
