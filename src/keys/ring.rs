@@ -84,6 +84,11 @@ impl KeyRing {
         })
     }
 
+    /// Whether the key `kid` names is published at `now`.
+    pub fn is_published(&self, kid: &str, now: NaiveDateTime) -> bool {
+        self.read(|keys| keys.iter().any(|k| k.kid == kid && k.published(now)))
+    }
+
     /// The published keys at `now`, as a JWK Set (public members only).
     pub fn jwks(&self, now: NaiveDateTime) -> JwkSet {
         JwkSet {

@@ -18,6 +18,7 @@ backend_tests!(
     a_token_cannot_choose_how_it_is_checked,
     a_rotated_key_is_published_before_it_signs_and_kept_while_its_tokens_live,
     the_cli_lists_and_rotates_keys,
+    a_removed_key_stops_its_tokens_even_once_they_were_checked,
     a_changed_secret_stops_the_server_with_a_clear_message,
 );
 
@@ -419,5 +420,46 @@ async fn a_changed_secret_stops_the_server_with_a_clear_message(backend: Backend
         ),
         "{}",
         stderr(&out)
+    );
+}
+
+async fn a_removed_key_stops_its_tokens_even_once_they_were_checked(backend: Backend) {
+    let Some(app) = spawn_app_with_rs256(backend).await else {
+        return;
+    };
+    let eve = app.persona("eve").await;
+    // Checked once, remembered after that.
+    for _ in 0..2 {
+        assert_eq!(app.as_user(&eve).get("/auth/users/me/").await.status(), 200);
+    }
+    // An operator who suspects the key leaked removes it (and makes another).
+    let kid = header(&eve.tokens.access).kid.unwrap();
+    app.state
+        .db
+        .run(move |conn| {
+            use diesel::prelude::*;
+            use latchkey::db::schema::signing_keys;
+            diesel::delete(signing_keys::table.filter(signing_keys::kid.eq(kid)))
+                .execute(conn)
+                .map_err(latchkey::db::DbError::from)
+        })
+        .await
+        .unwrap();
+    app.state
+        .keys
+        .ensure(latchkey::keys::KeyAlg::Rs256)
+        .await
+        .unwrap();
+    assert_eq!(
+        app.as_user(&eve).get("/auth/users/me/").await.status(),
+        401,
+        "a remembered signature does not outlive its key"
+    );
+    let fresh = app.login("eve", crate::helpers::PERSONA_PASSWORD).await;
+    assert_eq!(
+        app.get_bearer("/auth/users/me/", &fresh.access)
+            .await
+            .status(),
+        200
     );
 }
