@@ -13,6 +13,7 @@ use crate::db::{Db, run_pending_migrations};
 use crate::domain::{Email, NewPassword, PasswordProblem, UserAttributes, Username};
 use crate::keys::{KeyAlg, KeyState};
 use crate::mail::{MailKind, MailTemplates, Mailer};
+use crate::oauth::{self, ClientsError, NewClient};
 use crate::startup::Application;
 use crate::state::AppState;
 
@@ -44,6 +45,9 @@ pub enum Command {
     /// List and rotate the asymmetric signing keys (JWKS).
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Register and manage OpenID clients (relying parties).
+    #[command(subcommand)]
+    Clients(ClientsCommand),
     /// Delete expired and revoked sessions, expired refresh tokens and spent one-time tokens.
     Flushexpiredtokens,
     /// Send one test message through the configured transport, now, and report its answer.
@@ -84,6 +88,55 @@ pub struct ChangePasswordArgs {
 }
 
 /// `users` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ClientsCommand {
+    /// Register a client; prints its client_id and, for a confidential client, its secret
+    /// (shown this once, stored only as a hash).
+    Add(AddClientArgs),
+    /// Every client: id, name, kind, redirect URIs.
+    List,
+    /// One client in full (never its secret).
+    Show {
+        /// The client_id.
+        client_id: String,
+    },
+    /// Remove a client.
+    Remove {
+        /// The client_id.
+        client_id: String,
+    },
+    /// Give a confidential client a new secret; the old one stops working at once.
+    RotateSecret {
+        /// The client_id.
+        client_id: String,
+        /// Print `{"client_id": …, "client_secret": …}` for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `clients add` options.
+#[derive(Debug, Args)]
+pub struct AddClientArgs {
+    /// The name people see.
+    pub name: String,
+    /// An exact redirect URI (repeat for several).
+    #[arg(long = "redirect-uri", required = true)]
+    pub redirect_uris: Vec<String>,
+    /// A single-page or native app that cannot keep a secret (PKCE required).
+    #[arg(long)]
+    pub public: bool,
+    /// Trusted by the operator: no consent page.
+    #[arg(long)]
+    pub first_party: bool,
+    /// Where the client may send people after logout (repeat for several).
+    #[arg(long = "post-logout-redirect-uri")]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Print `{"client_id": …, "client_secret": …}` for scripts.
+    #[arg(long)]
+    pub json: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
     /// Every stored key: id, algorithm, state (pending, active, retiring, retired), age and
@@ -245,6 +298,7 @@ async fn admin(command: Command, state: &AppState, env: &HashMap<String, String>
         Command::Createsuperuser(args) => createsuperuser_interactive(state, args).await,
         Command::Changepassword(args) => changepassword(state, args, env).await,
         Command::Users(UsersCommand::List(args)) => users_list(state, args).await,
+        Command::Clients(command) => clients(state, command).await,
         Command::Keys(KeysCommand::List) => keys_list(state).await,
         Command::Keys(KeysCommand::Rotate { alg }) => keys_rotate(state, &alg).await,
         Command::Flushexpiredtokens => {
@@ -674,6 +728,121 @@ fn print_table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> CliR
     for row in rows {
         let cells: Vec<&str> = row.iter().map(String::as_str).collect();
         print_row(&mut out, &cells)?;
+    }
+    Ok(())
+}
+
+fn clients_failed(e: ClientsError) -> CliError {
+    CliError::new(e.to_string())
+}
+
+async fn clients(state: &AppState, command: ClientsCommand) -> CliResult {
+    match command {
+        ClientsCommand::Add(args) => clients_add(state, args).await,
+        ClientsCommand::List => clients_list(state).await,
+        ClientsCommand::Show { client_id } => clients_show(state, &client_id).await,
+        ClientsCommand::Remove { client_id } => {
+            oauth::remove_client(&state.db, &client_id)
+                .await
+                .map_err(clients_failed)?;
+            println!("Client {client_id} removed.");
+            Ok(())
+        }
+        ClientsCommand::RotateSecret { client_id, json } => {
+            let secret = oauth::rotate_client_secret(&state.db, &state.clock, &client_id)
+                .await
+                .map_err(clients_failed)?;
+            print_credentials(&client_id, Some(&secret), json)
+        }
+    }
+}
+
+async fn clients_add(state: &AppState, args: AddClientArgs) -> CliResult {
+    let new = NewClient {
+        name: args.name,
+        redirect_uris: args.redirect_uris,
+        post_logout_redirect_uris: args.post_logout_redirect_uris,
+        public: args.public,
+        first_party: args.first_party,
+    };
+    let registered = oauth::register_client(&state.db, &state.clock, new)
+        .await
+        .map_err(clients_failed)?;
+    let id = &registered.client.client_id;
+    print_credentials(id, registered.secret.as_deref(), args.json)
+}
+
+async fn clients_list(state: &AppState) -> CliResult {
+    let clients = oauth::list_clients(&state.db)
+        .await
+        .map_err(clients_failed)?;
+    if clients.is_empty() {
+        println!("No clients.");
+        return Ok(());
+    }
+    let rows: Vec<[String; 4]> = clients
+        .iter()
+        .map(|c| {
+            [
+                c.client_id.clone(),
+                c.name.clone(),
+                client_kind(c),
+                c.redirect_uris().collect::<Vec<_>>().join(" "),
+            ]
+        })
+        .collect();
+    print_table(&["CLIENT_ID", "NAME", "KIND", "REDIRECT URIS"], &rows)
+}
+
+async fn clients_show(state: &AppState, client_id: &str) -> CliResult {
+    let c = oauth::get_client(&state.db, client_id)
+        .await
+        .map_err(clients_failed)?;
+    let time = |t: chrono::NaiveDateTime| t.format("%Y-%m-%d %H:%M:%S UTC").to_string();
+    println!("client_id: {}", c.client_id);
+    println!("name: {}", c.name);
+    println!("kind: {}", client_kind(&c));
+    for uri in c.redirect_uris() {
+        println!("redirect_uri: {uri}");
+    }
+    for uri in c.post_logout_redirect_uris() {
+        println!("post_logout_redirect_uri: {uri}");
+    }
+    println!("registered: {}", time(c.created_at));
+    if let Some(at) = c.secret_rotated_at {
+        println!("secret rotated: {}", time(at));
+    }
+    Ok(())
+}
+
+/// `confidential, first-party` and the like.
+fn client_kind(client: &oauth::Client) -> String {
+    let kind = if client.is_public() {
+        "public"
+    } else {
+        "confidential"
+    };
+    if client.first_party {
+        format!("{kind}, first-party")
+    } else {
+        kind.to_owned()
+    }
+}
+
+/// The id and the secret, once: as JSON for scripts, or as lines for people.
+fn print_credentials(client_id: &str, secret: Option<&str>, json: bool) -> CliResult {
+    if json {
+        let body = serde_json::json!({"client_id": client_id, "client_secret": secret});
+        println!("{body}");
+        return Ok(());
+    }
+    println!("client_id: {client_id}");
+    match secret {
+        Some(secret) => {
+            println!("client_secret: {secret}");
+            eprintln!("The secret is shown only now: store it in the client's configuration.");
+        }
+        None => eprintln!("A public client: no secret; it must use PKCE (S256)."),
     }
     Ok(())
 }

@@ -10,7 +10,7 @@
 //!                 state (the composition root: builds each context once)
 //!                          tokens · maintenance                                       core
 //!                            accounts
-//!                  sessions · keys · mail · throttle · audit
+//!                  sessions · keys · oauth (clients) · mail · throttle · audit
 //!          domain (parsed values) · clock · config · db (SQLite | PostgreSQL)
 //! ```
 //!
@@ -58,6 +58,7 @@ pub mod domain;
 pub mod keys;
 pub mod mail;
 pub mod maintenance;
+pub mod oauth;
 pub mod sessions;
 pub mod startup;
 pub mod state;

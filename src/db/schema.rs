@@ -138,6 +138,20 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// OAuth/OpenID clients (relying parties).
+    oauth_clients (client_id) {
+        client_id -> Text,
+        name -> Text,
+        secret_hash -> Nullable<Text>,
+        first_party -> Bool,
+        redirect_uris -> Text,
+        post_logout_redirect_uris -> Text,
+        created_at -> Timestamp,
+        secret_rotated_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(one_time_tokens -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -149,5 +163,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     email_outbox,
     mail_cooldowns,
     ip_buckets,
-    signing_keys
+    signing_keys,
+    oauth_clients
 );

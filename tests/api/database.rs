@@ -54,7 +54,8 @@ async fn migrations_apply_once_and_then_are_a_no_op(backend: Backend) {
             "20261122000003",
             "20261129000004",
             "20261129000005",
-            "20261130000006"
+            "20261130000006",
+            "20261130000007"
         ]
     );
     let second: Vec<String> = pool.run(run_pending_migrations).await.unwrap();
@@ -71,6 +72,7 @@ async fn migrations_apply_once_and_then_are_a_no_op(backend: Backend) {
         "email_outbox",
         "login_throttle",
         "mail_cooldowns",
+        "oauth_clients",
         "one_time_tokens",
         "refresh_tokens",
         "sessions",

@@ -8,6 +8,7 @@ mod helpers;
 mod accounts;
 mod browser;
 mod cli;
+mod clients;
 mod compat;
 mod config;
 mod database;
