@@ -96,7 +96,8 @@ impl AppState {
             &tokens.secret_key,
             tokens.key_publish_delay,
             keep_published,
-        )?;
+        )?
+        .rotating_after(tokens.key_rotate_after);
         let jwt = JwtCodec::new(&tokens.secret_key, &tokens.jwt_issuer, &tokens.jwt_audience)
             .signing_with(tokens.jwt_algorithm, keys.ring().clone());
         let ip_limiter = Arc::new(IpLimiter::new(settings.throttle));

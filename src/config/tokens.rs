@@ -42,6 +42,9 @@ settings_area! {
         /// Seconds a new signing key is published before it signs (`latchkey keys rotate`):
         /// clients that cache the key set see it before any token it signed.
         key_publish_delay: u64 = Number::seconds(|| 600, 0, 86_400);
+        /// Rotate a signing key automatically once it has signed for this many seconds (for
+        /// example 7776000, 90 days); 0 leaves rotation to `latchkey keys rotate`.
+        key_rotate_after: u64 = Number::seconds(|| 0, 0, 315_360_000);
         /// Access-token lifetime in seconds (SimpleJWT: 5 minutes).
         access_token_lifetime: u64 = Number::seconds(|| 300, 1, 31_536_000);
         /// Refresh-token lifetime in seconds (SimpleJWT: 1 day); not shorter than the access

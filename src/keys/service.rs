@@ -66,6 +66,7 @@ pub struct Keys {
     ring: KeyRing,
     publish_delay: Duration,
     keep_published: Duration,
+    rotate_after: Option<Duration>,
 }
 
 fn seconds(n: u64) -> Duration {
@@ -90,7 +91,34 @@ impl Keys {
             ring: KeyRing::default(),
             publish_delay: seconds(publish_delay),
             keep_published: seconds(keep_published),
+            rotate_after: None,
         })
+    }
+
+    /// The same keys, rotated automatically once the active key has signed for `after` seconds
+    /// (0: never).
+    pub fn rotating_after(mut self, after: u64) -> Self {
+        self.rotate_after = (after > 0).then(|| seconds(after));
+        self
+    }
+
+    /// Rotates `alg` when automatic rotation is on, its active key has signed long enough and
+    /// no successor is waiting; returns the new key's id when it rotated.
+    pub async fn rotate_if_due(&self, alg: KeyAlg) -> Result<Option<String>, KeyError> {
+        let Some(after) = self.rotate_after else {
+            return Ok(None);
+        };
+        let infos = self.list().await?;
+        let of_alg = || infos.iter().filter(|k| k.alg == alg.as_str());
+        let waiting = of_alg().any(|k| k.state == KeyState::Pending);
+        let now = self.clock.now_naive();
+        let due = of_alg().any(|k| k.state == KeyState::Active && now - k.activates_at >= after);
+        if waiting || !due {
+            return Ok(None);
+        }
+        let key = self.rotate(alg).await?;
+        tracing::info!(alg = alg.as_str(), kid = %key.kid, "rotated a signing key by age");
+        Ok(Some(key.kid))
     }
 
     /// The process's ring (shared with the token codec).
@@ -116,10 +144,16 @@ impl Keys {
         Ok(count)
     }
 
-    /// Reloads the ring every `every` (never ends; the caller runs it in a task it can abort).
+    /// Every `every`, rotates keys that are due (automatic rotation) and reloads the ring
+    /// (never ends; the caller runs it in a task it can abort).
     pub async fn keep_current(self, every: std::time::Duration) {
         loop {
             tokio::time::sleep(every).await;
+            for alg in KeyAlg::ALL {
+                if let Err(e) = self.rotate_if_due(alg).await {
+                    tracing::warn!(error.chain = %crate::telemetry::error_chain(&e), "cannot rotate signing keys");
+                }
+            }
             if let Err(e) = self.reload().await {
                 tracing::warn!(error.chain = %crate::telemetry::error_chain(&e), "cannot reload signing keys");
             }

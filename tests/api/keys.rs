@@ -19,6 +19,7 @@ backend_tests!(
     a_rotated_key_is_published_before_it_signs_and_kept_while_its_tokens_live,
     the_cli_lists_and_rotates_keys,
     a_removed_key_stops_its_tokens_even_once_they_were_checked,
+    keys_rotate_by_age_when_asked_to_and_one_successor_at_a_time,
     a_changed_secret_stops_the_server_with_a_clear_message,
 );
 
@@ -461,5 +462,64 @@ async fn a_removed_key_stops_its_tokens_even_once_they_were_checked(backend: Bac
             .await
             .status(),
         200
+    );
+}
+
+async fn keys_rotate_by_age_when_asked_to_and_one_successor_at_a_time(backend: Backend) {
+    use latchkey::keys::KeyAlg;
+    let env = [
+        ("LATCHKEY_JWT_ALGORITHM", "RS256"),
+        ("LATCHKEY_KEY_ROTATE_AFTER", "3600"),
+        ("LATCHKEY_KEY_PUBLISH_DELAY", "600"),
+    ];
+    let Some((app, clock)) = spawn_app_on_clock(backend, &env).await else {
+        return;
+    };
+    let keys = &app.state.keys;
+    assert_eq!(
+        keys.rotate_if_due(KeyAlg::Rs256).await.unwrap(),
+        None,
+        "young"
+    );
+    clock.advance(Duration::seconds(3600));
+    let successor = keys.rotate_if_due(KeyAlg::Rs256).await.unwrap();
+    assert!(successor.is_some(), "an hour old: rotated");
+    assert_eq!(
+        keys.rotate_if_due(KeyAlg::Rs256).await.unwrap(),
+        None,
+        "a successor is already waiting"
+    );
+    let states: Vec<&str> = keys
+        .list()
+        .await
+        .unwrap()
+        .iter()
+        .map(|k| k.state.as_str())
+        .collect();
+    assert_eq!(states, ["active", "pending"]);
+    clock.advance(Duration::seconds(600));
+    let dee = app.persona("dee").await;
+    assert_eq!(
+        header(&dee.tokens.access).kid,
+        successor,
+        "the successor signs"
+    );
+    assert_eq!(keys.rotate_if_due(KeyAlg::Rs256).await.unwrap(), None);
+
+    // Off by default: a year-old key stays until an operator rotates it.
+    let Some((manual, clock)) =
+        spawn_app_on_clock(backend, &[("LATCHKEY_JWT_ALGORITHM", "RS256")]).await
+    else {
+        return;
+    };
+    clock.advance(Duration::days(365));
+    assert_eq!(
+        manual
+            .state
+            .keys
+            .rotate_if_due(KeyAlg::Rs256)
+            .await
+            .unwrap(),
+        None
     );
 }
