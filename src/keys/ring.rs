@@ -37,6 +37,13 @@ impl LoadedKey {
     }
 }
 
+/// The most recently activated published key of `alg` at `now`.
+fn active(keys: &[LoadedKey], alg: KeyAlg, now: NaiveDateTime) -> Option<&LoadedKey> {
+    keys.iter()
+        .filter(|k| k.alg == alg && k.activates_at <= now && k.published(now))
+        .max_by_key(|k| (k.activates_at, k.created_at))
+}
+
 /// The process's view of the key set (shared by clones).
 #[derive(Clone, Default)]
 pub struct KeyRing(Arc<RwLock<Vec<LoadedKey>>>);
@@ -67,12 +74,12 @@ impl KeyRing {
 
     /// The key that signs `alg` at `now`: the most recently activated published one.
     pub fn signing(&self, alg: KeyAlg, now: NaiveDateTime) -> Option<(String, EncodingKey)> {
-        self.read(|keys| {
-            keys.iter()
-                .filter(|k| k.alg == alg && k.activates_at <= now && k.published(now))
-                .max_by_key(|k| (k.activates_at, k.created_at))
-                .map(|k| (k.kid.clone(), k.encoding.clone()))
-        })
+        self.read(|keys| active(keys, alg, now).map(|k| (k.kid.clone(), k.encoding.clone())))
+    }
+
+    /// Whether a key signs `alg` at `now`.
+    pub fn has_signing(&self, alg: KeyAlg, now: NaiveDateTime) -> bool {
+        self.read(|keys| active(keys, alg, now).is_some())
     }
 
     /// The public key `kid` names, if it is published at `now`.

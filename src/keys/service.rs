@@ -165,7 +165,7 @@ impl Keys {
     /// one).
     pub async fn published(&self) -> Result<jsonwebtoken::jwk::JwkSet, KeyError> {
         let now = self.clock.now_naive();
-        if self.ring.signing(KeyAlg::Rs256, now).is_none() {
+        if !self.ring.has_signing(KeyAlg::Rs256, now) {
             self.ensure(KeyAlg::Rs256).await?;
         }
         Ok(self.ring.jwks(now))

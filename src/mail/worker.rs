@@ -29,20 +29,17 @@ const BATCH: i64 = 20;
 /// mail is queued (or every `outbox_poll_ms`), delivers what is due, and reschedules failures
 /// with backoff.
 pub async fn run_outbox_worker(state: Delivery) {
-    {
-        let poll = state.poll;
-        let worker = worker_id();
-        loop {
-            match deliver_due(&state, &worker).await {
-                // A full batch means more may be waiting: go again at once.
-                Ok(n) if n >= usize::try_from(BATCH).unwrap_or(usize::MAX) => continue,
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::error!(error.chain = %crate::telemetry::error_chain(&e), "outbox round failed")
-                }
+    let worker = worker_id();
+    loop {
+        match deliver_due(&state, &worker).await {
+            // A full batch means more may be waiting: go again at once.
+            Ok(n) if n >= usize::try_from(BATCH).unwrap_or(usize::MAX) => continue,
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(error.chain = %crate::telemetry::error_chain(&e), "outbox round failed")
             }
-            let _ = tokio::time::timeout(poll, state.mail_queued.notified()).await;
         }
+        let _ = tokio::time::timeout(state.poll, state.mail_queued.notified()).await;
     }
 }
 

@@ -48,7 +48,7 @@ impl From<diesel::result::Error> for ClientsError {
 }
 
 /// A registered client.
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = oauth_clients)]
 pub struct Client {
     /// The public identifier.
@@ -151,15 +151,7 @@ pub async fn register_client(
     let row = client.clone();
     db.run(move |conn| {
         diesel::insert_into(oauth_clients::table)
-            .values((
-                oauth_clients::client_id.eq(&row.client_id),
-                oauth_clients::name.eq(&row.name),
-                oauth_clients::secret_hash.eq(&row.secret_hash),
-                oauth_clients::first_party.eq(row.first_party),
-                oauth_clients::redirect_uris.eq(&row.redirect_uris),
-                oauth_clients::post_logout_redirect_uris.eq(&row.post_logout_redirect_uris),
-                oauth_clients::created_at.eq(row.created_at),
-            ))
+            .values(&row)
             .execute(conn)
             .map_err(ClientsError::from)
     })

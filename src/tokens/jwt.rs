@@ -299,9 +299,10 @@ impl JwtCodec {
     ) -> Result<Claims, TokenError> {
         let kid = kid.ok_or(TokenError::Invalid)?;
         let now_naive = naive(now);
-        if let Some((checked_kid, claims)) = self.verified.get(token) {
-            let still = self.ring.is_published(&checked_kid, now_naive);
-            return if still && checked_kid == kid {
+        // The same token has the same header, so the same kid: only its key must still be
+        // published.
+        if let Some(claims) = self.verified.get(token) {
+            return if self.ring.is_published(&kid, now_naive) {
                 Ok(claims)
             } else {
                 Err(TokenError::Invalid)
@@ -321,7 +322,7 @@ impl JwtCodec {
         let data = jsonwebtoken::decode::<Claims>(token, &key, validation)
             .map_err(|_| TokenError::Invalid)?;
         typ_is_jwt(&data.header)?;
-        self.verified.insert(token, &kid, &data.claims);
+        self.verified.insert(token, &data.claims);
         Ok(data.claims)
     }
 
@@ -380,20 +381,20 @@ const VERIFIED_CAPACITY: usize = 4096;
 /// microseconds, and a client presents the same access token on every request. Only the
 /// signature is remembered; the key must still be published and every claim is checked again.
 #[derive(Default)]
-struct Verified(Mutex<HashMap<String, (String, Claims)>>);
+struct Verified(Mutex<HashMap<String, Claims>>);
 
 impl Verified {
-    fn get(&self, token: &str) -> Option<(String, Claims)> {
+    fn get(&self, token: &str) -> Option<Claims> {
         self.0.lock().ok()?.get(token).cloned()
     }
 
-    fn insert(&self, token: &str, kid: &str, claims: &Claims) {
+    fn insert(&self, token: &str, claims: &Claims) {
         if let Ok(mut held) = self.0.lock() {
             // Bounded: when full, start over (the live tokens come back at once).
             if held.len() >= VERIFIED_CAPACITY {
                 held.clear();
             }
-            held.insert(token.to_owned(), (kid.to_owned(), claims.clone()));
+            held.insert(token.to_owned(), claims.clone());
         }
     }
 }

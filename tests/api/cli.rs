@@ -133,20 +133,7 @@ async fn createsuperuser_noinput_rejects_bad_input_with_one_line(backend: Backen
         assert!(stdout(&output).is_empty(), "{args:?}");
     }
     let state = state_for(&db);
-    assert_eq!(
-        service::list_users(
-            &state,
-            &latchkey::accounts::Actor::Operator,
-            Default::default(),
-            latchkey::accounts::PageAt::After(0),
-            1000
-        )
-        .await
-        .unwrap()
-        .users
-        .len(),
-        1
-    );
+    assert_eq!(crate::helpers::all_users(&state).await.len(), 1);
 
     let no_tty = run_cli(&["createsuperuser"], &env, db.dir.path());
     assert_eq!(no_tty.status.code(), Some(1));

@@ -367,6 +367,19 @@ pub async fn create_user(app: &TestApp, username: &str, email: &str, password: &
     .expect("register")
 }
 
+/// Every user, as the operator sees them (tests that check what was, or was not, stored).
+pub async fn all_users(state: &AppState) -> Vec<latchkey::accounts::User> {
+    use latchkey::accounts::{Actor, PageAt, list_users};
+    let page = list_users(
+        state,
+        &Actor::Operator,
+        Default::default(),
+        PageAt::After(0),
+        1000,
+    );
+    page.await.expect("list users").users
+}
+
 /// A staff superuser made through the core.
 pub async fn create_staff(app: &TestApp, username: &str, email: &str, password: &str) -> i64 {
     use latchkey::accounts::{self as service, NewSuperuser};
@@ -448,7 +461,8 @@ pub fn claims(token: &str) -> serde_json::Value {
     serde_json::from_slice(&base64url_decode(payload)).expect("JSON claims")
 }
 
-fn base64url_decode(text: &str) -> Vec<u8> {
+/// Unpadded (or padded) base64url decoded.
+pub fn base64url_decode(text: &str) -> Vec<u8> {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(text.trim_end_matches('='))

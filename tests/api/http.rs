@@ -122,16 +122,7 @@ async fn oversized_bodies_get_413_and_nothing_is_stored(backend: Backend) {
         .unwrap();
     assert_eq!(response.status(), 413);
 
-    let users = latchkey::accounts::list_users(
-        &app.state,
-        &latchkey::accounts::Actor::Operator,
-        Default::default(),
-        latchkey::accounts::PageAt::After(0),
-        1000,
-    )
-    .await
-    .unwrap()
-    .users;
+    let users = crate::helpers::all_users(&app.state).await;
     assert!(users.is_empty(), "nothing may be stored: {users:?}");
 }
 

@@ -93,7 +93,16 @@ async fn the_key_set_publishes_one_rsa_key_and_no_private_member(backend: Backen
         .await
         .unwrap();
     assert_eq!(stored.len(), 1);
-    assert!(!stored[0].0.contains("MII"), "no PKCS#8 in the clear");
+    // Neither the text nor its decoded bytes are a private key (a random "MII" could appear).
+    let decoded = crate::helpers::base64url_decode(&stored[0].0);
+    assert!(
+        pkcs8::PrivateKeyInfo::try_from(decoded.as_slice()).is_err(),
+        "no PKCS#8 in the clear"
+    );
+    assert!(
+        !stored[0].0.starts_with("-----BEGIN"),
+        "no PEM in the clear"
+    );
     // Restarting on the same database reuses the key: every process shares one set.
     let again = app.state.keys.ensure(latchkey::keys::KeyAlg::Rs256).await;
     assert!(!again.unwrap(), "no second key");
