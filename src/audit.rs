@@ -41,6 +41,14 @@ pub enum AuditKind {
     AccountUnlocked,
     /// A rotated refresh token was presented after the grace window: its session was revoked.
     RefreshReuseDetected,
+    /// A person allowed an OpenID client to see their account (the detail names the client).
+    ConsentGranted,
+    /// A person withdrew a client's consent (its grants ended).
+    ConsentRevoked,
+    /// An OpenID client was given tokens for an authorization code (the detail names it).
+    ClientAuthorized,
+    /// An authorization code was presented twice: the grant it bought was revoked.
+    CodeReplayed,
 }
 
 impl AuditKind {
@@ -63,6 +71,10 @@ impl AuditKind {
             Self::PasswordResetRequested => "password_reset_requested",
             Self::PasswordReset => "password_reset",
             Self::AccountUnlocked => "account_unlocked",
+            Self::ConsentGranted => "consent_granted",
+            Self::ConsentRevoked => "consent_revoked",
+            Self::ClientAuthorized => "client_authorized",
+            Self::CodeReplayed => "code_replayed",
         }
     }
 }

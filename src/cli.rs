@@ -132,6 +132,9 @@ pub struct AddClientArgs {
     /// Where the client may send people after logout (repeat for several).
     #[arg(long = "post-logout-redirect-uri")]
     pub post_logout_redirect_uris: Vec<String>,
+    /// How its ID tokens are signed: RS256 (what openid-client and next-auth expect) or ES256.
+    #[arg(long = "id-token-alg", default_value = "RS256", value_parser = parse_id_token_alg)]
+    pub id_token_alg: KeyAlg,
     /// Print `{"client_id": …, "client_secret": …}` for scripts.
     #[arg(long)]
     pub json: bool,
@@ -764,6 +767,7 @@ async fn clients_add(state: &AppState, args: AddClientArgs) -> CliResult {
         post_logout_redirect_uris: args.post_logout_redirect_uris,
         public: args.public,
         first_party: args.first_party,
+        id_token_alg: Some(args.id_token_alg),
     };
     let registered = oauth::register_client(&state.db, &state.clock, new)
         .await
@@ -808,6 +812,7 @@ async fn clients_show(state: &AppState, client_id: &str) -> CliResult {
     for uri in c.post_logout_redirect_uris() {
         println!("post_logout_redirect_uri: {uri}");
     }
+    println!("id_token_alg: {}", c.id_token_alg().as_str());
     println!("registered: {}", time(c.created_at));
     if let Some(at) = c.secret_rotated_at {
         println!("secret rotated: {}", time(at));
@@ -892,6 +897,11 @@ async fn keys_list(state: &AppState) -> CliResult {
         "SIGNS",
     ];
     print_table(&header, &rows)
+}
+
+/// `--id-token-alg`: the algorithms the key ring holds.
+fn parse_id_token_alg(alg: &str) -> Result<KeyAlg, String> {
+    KeyAlg::parse(alg).ok_or_else(|| format!("unknown algorithm {alg:?}: use RS256 or ES256"))
 }
 
 async fn keys_rotate(state: &AppState, alg: &str) -> CliResult {

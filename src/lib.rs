@@ -59,6 +59,7 @@ pub mod keys;
 pub mod mail;
 pub mod maintenance;
 pub mod oauth;
+pub mod oidc;
 pub mod sessions;
 pub mod startup;
 pub mod state;

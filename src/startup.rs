@@ -213,7 +213,8 @@ fn cors(origins: &[String]) -> Cors {
         .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
         .expose_headers([header::WWW_AUTHENTICATE, header::RETRY_AFTER])
         .max_age(3600)
-        .block_on_origin_mismatch(false);
+        .block_on_origin_mismatch(false)
+        .allowed_origin_fn(|_, head| crate::web::oidc::is_open_to_any_origin(head.uri.path()));
     for origin in origins {
         cors = cors.allowed_origin(origin);
     }

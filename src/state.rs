@@ -99,7 +99,8 @@ impl AppState {
         )?
         .rotating_after(tokens.key_rotate_after);
         let jwt = JwtCodec::new(&tokens.secret_key, &tokens.jwt_issuer, &tokens.jwt_audience)
-            .signing_with(tokens.jwt_algorithm, keys.ring().clone());
+            .signing_with(tokens.jwt_algorithm, keys.ring().clone())
+            .with_provider_issuer(&settings.server.public_url);
         let ip_limiter = Arc::new(IpLimiter::new(settings.throttle));
         let sessions = SessionContext {
             db,

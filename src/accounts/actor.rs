@@ -101,6 +101,7 @@ mod tests {
             date_joined: NaiveDateTime::default(),
             last_login: None,
             activation_pending: false,
+            email_verified: false,
         }
     }
 

@@ -41,7 +41,7 @@ pub async fn request_email_change(
             write_transaction(conn, |conn| -> Result<bool, AccountsError> {
                 if new_email.lookup_key() == user.email_lookup {
                     // The same mailbox: at most the spelling changes, which needs no proof.
-                    ops::set_email(conn, user.id, &new_email)?;
+                    ops::set_email(conn, user.id, &new_email, user.email_verified)?;
                     return Ok(false);
                 }
                 if ops::email_used_by_other(conn, new_email.lookup_key(), user.id)? {
@@ -97,7 +97,7 @@ pub async fn confirm_email_change(
                 if ops::email_used_by_other(conn, email.lookup_key(), user.id)? {
                     return Err(TAKEN);
                 }
-                ops::set_email(conn, user.id, &email)?;
+                ops::set_email(conn, user.id, &email, true)?;
                 onetime::revoke_all(conn, user.id, now)?;
                 let keep = pending.session_id.as_deref();
                 session_ops::revoke_user_sessions(conn, user.id, keep, now)?;

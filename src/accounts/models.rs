@@ -39,6 +39,9 @@ pub struct User {
     /// turned on by a link (an operator's deactivation cannot be undone that way).
     #[serde(skip)]
     pub activation_pending: bool,
+    /// The person opened a link mailed to this address (activation or address change).
+    #[serde(skip)]
+    pub email_verified: bool,
 }
 
 impl User {

@@ -139,6 +139,8 @@ pub fn activate_pending(conn: &mut DbConn, user_id: i64) -> QueryResult<bool> {
     .set((
         users::is_active.eq(true),
         users::activation_pending.eq(false),
+        // The activation link was opened: the address reads its mail.
+        users::email_verified.eq(true),
     ))
     .execute(conn)
     .map(|n| n == 1)
@@ -171,12 +173,18 @@ pub fn email_used_by_other(
     .get_result(conn)
 }
 
-/// Stores a new address (display form and lookup key).
-pub fn set_email(conn: &mut DbConn, user_id: i64, email: &Email) -> QueryResult<()> {
+/// Stores a new address (display form and lookup key), and whether its owner proved it.
+pub fn set_email(
+    conn: &mut DbConn,
+    user_id: i64,
+    email: &Email,
+    verified: bool,
+) -> QueryResult<()> {
     diesel::update(users::table.find(user_id))
         .set((
             users::email.eq(email.as_str()),
             users::email_lookup.eq(email.lookup_key()),
+            users::email_verified.eq(verified),
         ))
         .execute(conn)
         .map(drop)

@@ -156,7 +156,7 @@ pub async fn update_profile(
                     if email.lookup_key() != before.email_lookup {
                         return Err(AccountsError::EmailReadOnly);
                     }
-                    ops::set_email(conn, target, email)?;
+                    ops::set_email(conn, target, email, before.email_verified)?;
                 }
                 ops::update_names(conn, target, &changes)?;
                 ops::find_by_id(conn, target)?.ok_or(AccountsError::NotFound)

@@ -16,6 +16,7 @@ diesel::table! {
         date_joined -> Timestamp,
         last_login -> Nullable<Timestamp>,
         activation_pending -> Bool,
+        email_verified -> Bool,
     }
 }
 
@@ -32,6 +33,9 @@ diesel::table! {
         user_agent -> Nullable<Text>,
         revoked_at -> Nullable<Timestamp>,
         renewable -> Bool,
+        client_id -> Nullable<Text>,
+        scope -> Nullable<Text>,
+        auth_time -> Nullable<Timestamp>,
     }
 }
 
@@ -149,10 +153,41 @@ diesel::table! {
         post_logout_redirect_uris -> Text,
         created_at -> Timestamp,
         secret_rotated_at -> Nullable<Timestamp>,
+        id_token_alg -> Text,
+    }
+}
+
+diesel::table! {
+    /// Authorization codes (stored hashed), single use.
+    oauth_codes (code_hash) {
+        code_hash -> Text,
+        client_id -> Text,
+        user_id -> BigInt,
+        redirect_uri -> Text,
+        scope -> Text,
+        nonce -> Nullable<Text>,
+        code_challenge -> Nullable<Text>,
+        auth_time -> Timestamp,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+        session_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    /// Consents a person gave third-party clients.
+    oauth_consents (user_id, client_id) {
+        user_id -> BigInt,
+        client_id -> Text,
+        scope -> Text,
+        granted_at -> Timestamp,
     }
 }
 
 diesel::joinable!(one_time_tokens -> users (user_id));
+diesel::joinable!(sessions -> oauth_clients (client_id));
+diesel::joinable!(oauth_consents -> oauth_clients (client_id));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     sessions,
@@ -164,5 +199,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     mail_cooldowns,
     ip_buckets,
     signing_keys,
-    oauth_clients
+    oauth_clients,
+    oauth_codes,
+    oauth_consents
 );

@@ -9,6 +9,7 @@ use crate::clock::Clock;
 use crate::db::schema::oauth_clients;
 use crate::db::{Db, DbError, write_transaction};
 use crate::domain::base64url_encode;
+use crate::keys::KeyAlg;
 
 /// What can go wrong with clients.
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +68,8 @@ pub struct Client {
     pub created_at: NaiveDateTime,
     /// When its secret last changed, if ever.
     pub secret_rotated_at: Option<NaiveDateTime>,
+    /// How its ID tokens are signed: `RS256` (openid-client's default) or `ES256`.
+    pub id_token_alg: String,
 }
 
 impl Client {
@@ -78,6 +81,11 @@ impl Client {
     /// The registered redirect URIs.
     pub fn redirect_uris(&self) -> impl Iterator<Item = &str> {
         self.redirect_uris.lines().filter(|l| !l.is_empty())
+    }
+
+    /// The algorithm its ID tokens are signed with (RS256 unless registered otherwise).
+    pub fn id_token_alg(&self) -> KeyAlg {
+        KeyAlg::parse(&self.id_token_alg).unwrap_or(KeyAlg::Rs256)
     }
 
     /// The registered post-logout redirect URIs.
@@ -101,6 +109,8 @@ pub struct NewClient {
     pub public: bool,
     /// Trusted: no consent page.
     pub first_party: bool,
+    /// The ID tokens' algorithm; RS256 when `None`.
+    pub id_token_alg: Option<KeyAlg>,
 }
 
 /// A new client with its secret, which is shown once and never stored.
@@ -147,6 +157,11 @@ pub async fn register_client(
         post_logout_redirect_uris: new.post_logout_redirect_uris.join("\n"),
         created_at: clock.now_naive(),
         secret_rotated_at: None,
+        id_token_alg: new
+            .id_token_alg
+            .unwrap_or(KeyAlg::Rs256)
+            .as_str()
+            .to_owned(),
     };
     let row = client.clone();
     db.run(move |conn| {
@@ -325,6 +340,7 @@ mod tests {
             post_logout_redirect_uris: String::new(),
             created_at: NaiveDateTime::default(),
             secret_rotated_at: None,
+            id_token_alg: "RS256".into(),
         };
         assert!(check_client_secret(&client, "s3cret"));
         assert!(!check_client_secret(&client, "s3cret "));

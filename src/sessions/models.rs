@@ -11,6 +11,8 @@ pub enum SessionKind {
     Browser,
     /// An API client with JWTs.
     Api,
+    /// A grant to an OpenID client (stored as an `api` session that names its client).
+    OAuth,
 }
 
 impl SessionKind {
@@ -19,6 +21,7 @@ impl SessionKind {
         match self {
             Self::Browser => "browser",
             Self::Api => "api",
+            Self::OAuth => "oauth",
         }
     }
 }
@@ -48,6 +51,12 @@ pub struct Session {
     /// A FastAPI-style session: `/users/session/` renews its access token while it lives, even
     /// past the token's expiry (idle timeout and absolute lifetime as for browser sessions).
     pub renewable: bool,
+    /// The OpenID client of a grant.
+    pub client_id: Option<String>,
+    /// The scope granted to that client.
+    pub scope: Option<String>,
+    /// When the person last entered their password for the grant (the ID token's `auth_time`).
+    pub auth_time: Option<NaiveDateTime>,
 }
 
 impl Session {
@@ -64,7 +73,11 @@ impl Session {
         Self {
             id: id.iter().map(|b| format!("{b:02x}")).collect(),
             user_id,
-            kind: kind.as_str().to_owned(),
+            // Grants are stored as `api` sessions (see `kind`).
+            kind: match kind {
+                SessionKind::Browser => SessionKind::Browser.as_str().to_owned(),
+                SessionKind::Api | SessionKind::OAuth => SessionKind::Api.as_str().to_owned(),
+            },
             created_at: now,
             last_seen_at: now,
             expires_at,
@@ -72,6 +85,20 @@ impl Session {
             user_agent: meta.user_agent.clone(),
             revoked_at: None,
             renewable: false,
+            client_id: None,
+            scope: None,
+            auth_time: None,
+        }
+    }
+
+    /// What the session is: a grant when it names a client, else its stored kind.
+    pub fn kind(&self) -> SessionKind {
+        if self.client_id.is_some() {
+            SessionKind::OAuth
+        } else if self.kind == SessionKind::Browser.as_str() {
+            SessionKind::Browser
+        } else {
+            SessionKind::Api
         }
     }
 

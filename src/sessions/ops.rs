@@ -6,7 +6,7 @@ use diesel::prelude::*;
 
 use super::{RefreshToken, Session};
 use crate::db::DbConn;
-use crate::db::schema::{refresh_tokens, sessions};
+use crate::db::schema::{oauth_clients, refresh_tokens, sessions};
 
 /// Stores a new session.
 pub fn insert_session(conn: &mut DbConn, session: &Session) -> QueryResult<()> {
@@ -14,6 +14,15 @@ pub fn insert_session(conn: &mut DbConn, session: &Session) -> QueryResult<()> {
         .values(session)
         .execute(conn)
         .map(drop)
+}
+
+/// A session by id, live or not.
+pub fn find_session(conn: &mut DbConn, sid: &str) -> QueryResult<Option<Session>> {
+    sessions::table
+        .find(sid)
+        .select(Session::as_select())
+        .first(conn)
+        .optional()
 }
 
 /// Stores a new refresh token.
@@ -157,6 +166,25 @@ pub fn revoke_user_sessions(
     Ok(ended)
 }
 
+/// Ends a user's live grants to one OpenID client; returns how many ended.
+pub fn revoke_client_sessions(
+    conn: &mut DbConn,
+    user_id: i64,
+    client_id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    let ids: Vec<String> = sessions::table
+        .filter(sessions::user_id.eq(user_id))
+        .filter(sessions::client_id.eq(client_id))
+        .filter(sessions::revoked_at.is_null())
+        .select(sessions::id)
+        .load(conn)?;
+    for sid in &ids {
+        revoke_session(conn, sid, now)?;
+    }
+    Ok(ids.len())
+}
+
 /// Pushes a session's expiry and last-seen time forward (after a rotation).
 pub fn touch_session(
     conn: &mut DbConn,
@@ -217,8 +245,9 @@ pub fn live_sessions(
     user_id: i64,
     now: NaiveDateTime,
     browser_idle: chrono::Duration,
-) -> QueryResult<Vec<Session>> {
+) -> QueryResult<Vec<(Session, Option<String>)>> {
     sessions::table
+        .left_join(oauth_clients::table)
         .filter(sessions::user_id.eq(user_id))
         .filter(sessions::revoked_at.is_null())
         .filter(sessions::expires_at.gt(now))
@@ -228,7 +257,7 @@ pub fn live_sessions(
                 .or(sessions::last_seen_at.gt(now - browser_idle)),
         )
         .order(sessions::created_at.desc())
-        .select(Session::as_select())
+        .select((Session::as_select(), oauth_clients::name.nullable()))
         .load(conn)
 }
 

@@ -57,11 +57,12 @@ pub async fn revoke_other_sessions(
         .await
 }
 
-/// The user's live sessions (browser and API), newest first.
+/// The user's live sessions (browser, API and grants to OpenID clients, with the client's
+/// name), newest first.
 pub async fn list_sessions(
     ctx: &SessionContext,
     user_id: i64,
-) -> Result<Vec<Session>, SessionError> {
+) -> Result<Vec<(Session, Option<String>)>, SessionError> {
     let now = ctx.clock.now_naive();
     let idle = seconds(ctx.lifetimes.session_idle_timeout);
     ctx.db
@@ -83,8 +84,10 @@ pub async fn end_own_session_by_handle(
         .run(move |conn| {
             write_transaction(conn, |conn| -> Result<bool, SessionError> {
                 let sessions = ops::live_sessions(conn, user_id, now, idle)?;
-                match sessions.iter().find(|s| s.handle() == handle) {
-                    Some(session) => Ok(ops::revoke_own_session(conn, user_id, &session.id, now)?),
+                match sessions.iter().find(|(s, _)| s.handle() == handle) {
+                    Some((session, _)) => {
+                        Ok(ops::revoke_own_session(conn, user_id, &session.id, now)?)
+                    }
                     None => Ok(false),
                 }
             })

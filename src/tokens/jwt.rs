@@ -4,6 +4,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -91,6 +92,54 @@ pub struct Claims {
     /// Who minted the token; absent only in tokens minted before Latchkey wrote it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
+    /// The OpenID client of an RFC 9068 access token (never written into API tokens).
+    #[serde(default, skip_serializing)]
+    pub client_id: Option<String>,
+    /// The scope of an RFC 9068 access token (never written into API tokens).
+    #[serde(default, skip_serializing)]
+    pub scope: Option<String>,
+}
+
+/// The claims of an access token issued to an OpenID client (RFC 9068, `typ: at+jwt`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessTokenClaims {
+    /// The provider's issuer.
+    pub iss: String,
+    /// The user's id, as a string.
+    pub sub: String,
+    /// The resource server: Latchkey's API audience.
+    pub aud: Audience,
+    /// The client the token was issued to.
+    pub client_id: String,
+    /// The granted scope, space-separated.
+    pub scope: String,
+    /// Unique id.
+    pub jti: String,
+    /// Expiry, Unix seconds.
+    pub exp: i64,
+    /// Issue time, Unix seconds.
+    pub iat: i64,
+    /// The grant (session) the token belongs to.
+    pub sid: String,
+}
+
+impl AccessTokenClaims {
+    /// The same facts as the claims every bearer check reads.
+    fn into_claims(self) -> Result<Claims, TokenError> {
+        Ok(Claims {
+            token_type: TokenType::Access.as_str().to_owned(),
+            exp: self.exp,
+            iat: self.iat,
+            jti: self.jti,
+            user_id: self.sub.parse().map_err(|_| TokenError::Invalid)?,
+            user_id_claim: UserIdClaim::Text,
+            sid: self.sid,
+            aud: Some(self.aud),
+            iss: Some(self.iss),
+            client_id: Some(self.client_id),
+            scope: Some(self.scope),
+        })
+    }
 }
 
 impl Serialize for Claims {
@@ -160,6 +209,7 @@ pub struct JwtCodec {
     validation_es256: Validation,
     issuer: String,
     audience: String,
+    provider_issuer: String,
     legacy_before: Arc<AtomicI64>,
     signs_with: JwtAlgorithm,
     ring: KeyRing,
@@ -214,6 +264,7 @@ impl JwtCodec {
             validation,
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
+            provider_issuer: issuer.to_owned(),
             legacy_before: Arc::new(AtomicI64::new(i64::MIN)),
             signs_with: JwtAlgorithm::Hs256,
             ring: KeyRing::default(),
@@ -227,6 +278,73 @@ impl JwtCodec {
         self.signs_with = alg;
         self.ring = ring;
         self
+    }
+
+    /// The OpenID provider's issuer (`public_url`): the `iss` of the access tokens it issues
+    /// to clients, which the API accepts as bearers too.
+    pub fn with_provider_issuer(mut self, issuer: &str) -> Self {
+        issuer.clone_into(&mut self.provider_issuer);
+        self
+    }
+
+    /// The OpenID provider's issuer.
+    pub fn provider_issuer(&self) -> &str {
+        &self.provider_issuer
+    }
+
+    /// The API's audience (the `aud` of access tokens issued to OpenID clients too).
+    pub fn audience(&self) -> &str {
+        &self.audience
+    }
+
+    /// Signs any claims with the ring's key for `alg` active at `at` (Unix seconds), with this
+    /// `typ` header and the key's `kid`; `None` when no key of that algorithm signs yet.
+    pub fn sign_with_key<T: Serialize>(
+        &self,
+        alg: KeyAlg,
+        typ: &str,
+        claims: &T,
+        at: i64,
+    ) -> Result<Option<String>, TokenError> {
+        let Some((kid, key)) = self.ring.signing(alg, naive(at)) else {
+            return Ok(None);
+        };
+        let mut header = Header::new(alg.jose());
+        header.kid = Some(kid);
+        header.typ = Some(typ.to_owned());
+        jsonwebtoken::encode(&header, claims, &key)
+            .map(Some)
+            .map_err(|e| TokenError::Unexpected(anyhow::Error::new(e).context("JWT encoding")))
+    }
+
+    /// The claims of a token signed by one of the ring's published keys (the one its `kid`
+    /// names, with that key's algorithm), whatever its expiry, and its `typ` header; for
+    /// tokens the provider issued (ID tokens presented back as logout hints).
+    pub fn verify_published<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        now: i64,
+    ) -> Result<(Option<String>, T), TokenError> {
+        let token = token.trim();
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
+        let kid = header.kid.ok_or(TokenError::Invalid)?;
+        let (key_alg, key) = self
+            .ring
+            .verifying(&kid, naive(now))
+            .ok_or(TokenError::Invalid)?;
+        if key_alg.jose() != header.alg {
+            return Err(TokenError::Invalid);
+        }
+        let data = jsonwebtoken::decode::<T>(token, &key, self.validation_for(key_alg))
+            .map_err(|_| TokenError::Invalid)?;
+        Ok((data.header.typ, data.claims))
+    }
+
+    fn validation_for(&self, alg: KeyAlg) -> &Validation {
+        match alg {
+            KeyAlg::Rs256 => &self.validation_rs256,
+            KeyAlg::Es256 => &self.validation_es256,
+        }
     }
 
     /// Accepts tokens without `iss`/`aud` when issued before `at` (Unix seconds): those were
@@ -255,6 +373,8 @@ impl JwtCodec {
             sid,
             aud: Some(Audience::One(self.audience.clone())),
             iss: Some(self.issuer.clone()),
+            client_id: None,
+            scope: None,
         }
     }
 
@@ -293,11 +413,11 @@ impl JwtCodec {
     fn verify_asymmetric(
         &self,
         token: &str,
-        alg: Algorithm,
-        kid: Option<String>,
+        header: Header,
         now: i64,
     ) -> Result<Claims, TokenError> {
-        let kid = kid.ok_or(TokenError::Invalid)?;
+        let alg = header.alg;
+        let kid = header.kid.ok_or(TokenError::Invalid)?;
         let now_naive = naive(now);
         // The same token has the same header, so the same kid: only its key must still be
         // published.
@@ -315,15 +435,27 @@ impl JwtCodec {
         if key_alg.jose() != alg {
             return Err(TokenError::Invalid);
         }
-        let validation = match key_alg {
-            KeyAlg::Rs256 => &self.validation_rs256,
-            KeyAlg::Es256 => &self.validation_es256,
+        let validation = self.validation_for(key_alg);
+        let claims = if is_access_jwt(&header.typ) {
+            // An OpenID client's access token: its own claims, from the provider's issuer.
+            let data = jsonwebtoken::decode::<AccessTokenClaims>(token, &key, validation)
+                .map_err(|_| TokenError::Invalid)?;
+            if data.claims.iss != self.provider_issuer {
+                return Err(TokenError::Invalid);
+            }
+            data.claims.into_claims()?
+        } else {
+            let data = jsonwebtoken::decode::<Claims>(token, &key, validation)
+                .map_err(|_| TokenError::Invalid)?;
+            typ_is_jwt(&data.header)?;
+            if data.claims.client_id.is_some() || data.claims.scope.is_some() {
+                // Only an at+jwt speaks for a client.
+                return Err(TokenError::Invalid);
+            }
+            data.claims
         };
-        let data = jsonwebtoken::decode::<Claims>(token, &key, validation)
-            .map_err(|_| TokenError::Invalid)?;
-        typ_is_jwt(&data.header)?;
-        self.verified.insert(token, &data.claims);
-        Ok(data.claims)
+        self.verified.insert(token, &claims);
+        Ok(claims)
     }
 
     /// Every check of [`JwtCodec::decode`] but expiry, which it reports instead (for the one
@@ -338,7 +470,7 @@ impl JwtCodec {
                 typ_is_jwt(&data.header)?;
                 data.claims
             }
-            other => self.verify_asymmetric(token, other, header.kid, now)?,
+            _ => self.verify_asymmetric(token, header, now)?,
         };
         let expired = claims.exp <= now;
         if claims.jti.is_empty() || claims.kind().is_none() {
@@ -347,7 +479,12 @@ impl JwtCodec {
         if claims.iat > now.saturating_add(IAT_LEEWAY_SECONDS) {
             return Err(TokenError::Invalid);
         }
-        let ours = claims.iss.as_deref() == Some(self.issuer.as_str())
+        let issuer = if claims.client_id.is_some() {
+            &self.provider_issuer
+        } else {
+            &self.issuer
+        };
+        let ours = claims.iss.as_deref() == Some(issuer.as_str())
             && claims
                 .aud
                 .as_ref()
@@ -360,6 +497,13 @@ impl JwtCodec {
         }
         Ok((claims, expired))
     }
+}
+
+/// RFC 9068's `typ` (with or without the `application/` prefix).
+fn is_access_jwt(typ: &Option<String>) -> bool {
+    typ.as_deref().is_some_and(|t| {
+        t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt")
+    })
 }
 
 fn typ_is_jwt(header: &Header) -> Result<(), TokenError> {

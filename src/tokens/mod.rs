@@ -29,4 +29,4 @@ impl std::ops::Deref for TokensContext {
         &self.accounts
     }
 }
-pub use jwt::{Audience, Claims, JwtCodec, TokenType, UserIdClaim};
+pub use jwt::{AccessTokenClaims, Audience, Claims, JwtCodec, TokenType, UserIdClaim, random_id};

@@ -204,9 +204,58 @@ pub async fn refresh(
     if claims.kind() != Some(TokenType::Refresh) {
         return Err(TokenError::WrongType);
     }
+    match rotate_refresh(state, &claims, None).await? {
+        Rotated::Child(child) => {
+            let pair = mint_pair(state, &child, format)?;
+            Ok(Refreshed {
+                access: pair.access,
+                refresh: Some(pair.refresh),
+            })
+        }
+        Rotated::Kept { session_end } => {
+            let access = mint_access(
+                state,
+                (claims.user_id, &claims.sid),
+                now,
+                &random_id(),
+                Some(session_end),
+                format,
+            )?;
+            Ok(Refreshed {
+                access,
+                refresh: None,
+            })
+        }
+    }
+}
+
+/// What a refresh token's presentation did, before anything is signed.
+#[derive(Debug)]
+pub enum Rotated {
+    /// Rotation issued (or, within the grace window, re-issued) this child.
+    Child(RefreshToken),
+    /// Rotation is off: the token stays; its session ends then.
+    Kept {
+        /// The session's end (no new access token may outlive it).
+        session_end: NaiveDateTime,
+    },
+}
+
+/// The rotation behind [`refresh`] for a refresh token whose claims were checked: the session
+/// must be a grant to `client` (an OpenID client's refresh token) or, for `None`, no grant.
+pub async fn rotate_refresh(
+    state: &TokensContext,
+    claims: &Claims,
+    client: Option<&str>,
+) -> Result<Rotated, TokenError> {
+    let now = state.clock.now_naive();
     let idle = seconds(state.settings.sessions.session_idle_timeout);
+    let client = client.map(str::to_owned);
     let forgiving = match state.settings.tokens.refresh_rotation {
-        RefreshRotation::Off => return refresh_without_rotation(state, &claims, format).await,
+        RefreshRotation::Off => {
+            let session_end = session_end_without_rotation(state, claims, client).await?;
+            return Ok(Rotated::Kept { session_end });
+        }
         RefreshRotation::Forgiving => true,
         RefreshRotation::Strict => false,
     };
@@ -220,7 +269,10 @@ pub async fn refresh(
                 // The write comes first so SQLite takes its write lock before reading anything.
                 let won = ops::claim_rotation(conn, &jti, now)?;
                 let row = ops::find_refresh(conn, &jti)?.ok_or(TokenError::Invalid)?;
-                live_session(conn, &row.session_id, now, idle)?;
+                let (session, _) = live_session(conn, &row.session_id, now, idle)?;
+                if session.client_id != client {
+                    return Err(TokenError::Invalid);
+                }
                 if won {
                     return issue_child(conn, &row, now, lifetime).map(Rotation::Fresh);
                 }
@@ -261,13 +313,7 @@ pub async fn refresh(
         })
         .await?;
     match outcome {
-        Rotation::Fresh(child) | Rotation::Repeat(child) => {
-            let pair = mint_pair(state, &child, format)?;
-            Ok(Refreshed {
-                access: pair.access,
-                refresh: Some(pair.refresh),
-            })
-        }
+        Rotation::Fresh(child) | Rotation::Repeat(child) => Ok(Rotated::Child(child)),
         Rotation::ReuseDetected {
             session_id,
             user_id,
@@ -322,38 +368,31 @@ fn issue_child(
 }
 
 /// `refresh_rotation = off`: SimpleJWT's default. The token stays valid (until it expires, is
-/// blacklisted or its session ends); each call answers a new access token only.
-async fn refresh_without_rotation(
+/// blacklisted or its session ends); each call answers a new access token only, which ends
+/// when the session does.
+async fn session_end_without_rotation(
     state: &TokensContext,
     claims: &Claims,
-    format: UserIdClaim,
-) -> Result<Refreshed, TokenError> {
+    client: Option<String>,
+) -> Result<NaiveDateTime, TokenError> {
     let now = state.clock.now_naive();
     let idle = seconds(state.settings.sessions.session_idle_timeout);
     let jti = claims.jti.clone();
     let sid = claims.sid.clone();
-    let session_end = state
+    state
         .db
         .run(move |conn| -> Result<NaiveDateTime, TokenError> {
             let row = ops::find_refresh(conn, &jti)?.ok_or(TokenError::Invalid)?;
             if row.blacklisted_at.is_some() || row.session_id != sid {
                 return Err(TokenError::Blacklisted);
             }
-            live_session(conn, &sid, now, idle).map(|(session, _)| session.expires_at)
+            let (session, _) = live_session(conn, &sid, now, idle)?;
+            if session.client_id != client {
+                return Err(TokenError::Invalid);
+            }
+            Ok(session.expires_at)
         })
-        .await?;
-    let access = mint_access(
-        state,
-        (claims.user_id, &claims.sid),
-        now,
-        &random_id(),
-        Some(session_end),
-        format,
-    )?;
-    Ok(Refreshed {
-        access,
-        refresh: None,
-    })
+        .await
 }
 
 /// A live session and its active user. A session is dead everywhere once revoked, past its
@@ -559,15 +598,19 @@ pub async fn end_session_of(state: &TokensContext, token: &str) -> Result<(), To
 /// session at most, not one per request.
 const LAST_SEEN_RESOLUTION: Duration = Duration::seconds(60);
 
-/// The user of a live browser session: not revoked, not past its absolute lifetime or idle
-/// timeout, user active. One indexed lookup (plus a last-seen write once a minute).
-pub async fn browser_session_user(state: &TokensContext, sid: &str) -> Result<User, TokenError> {
+/// The user of a live browser session (and the session): not revoked, not past its absolute
+/// lifetime or idle timeout, user active. One indexed lookup (plus a last-seen write once a
+/// minute).
+pub async fn browser_session_user(
+    state: &TokensContext,
+    sid: &str,
+) -> Result<(User, Session), TokenError> {
     let now = state.clock.now_naive();
     let idle = seconds(state.settings.sessions.session_idle_timeout);
     let sid = sid.to_owned();
     state
         .db
-        .run(move |conn| -> Result<User, TokenError> {
+        .run(move |conn| -> Result<(User, Session), TokenError> {
             let (session, user) = match live_session(conn, &sid, now, idle) {
                 Err(TokenError::UserNotFound) => return Err(TokenError::Invalid),
                 other => other?,
@@ -578,7 +621,7 @@ pub async fn browser_session_user(state: &TokensContext, sid: &str) -> Result<Us
             if now - session.last_seen_at >= LAST_SEEN_RESOLUTION {
                 ops::touch_last_seen(conn, &sid, now)?;
             }
-            Ok(user)
+            Ok((user, session))
         })
         .await
 }

@@ -6,6 +6,7 @@ pub(crate) mod health;
 pub mod html;
 pub mod jwks;
 mod middleware;
+pub mod oidc;
 
 pub use middleware::{
     RequestSpan, body_deadline, catch_panics, ip_throttle, limit_body_size, request_id_header,
@@ -21,6 +22,7 @@ pub const NULL_CHARACTERS: &str = "Null characters are not allowed.";
 pub fn routes(cfg: &mut web::ServiceConfig, settings: &crate::config::Settings) {
     health::routes(cfg);
     jwks::routes(cfg);
+    oidc::routes(cfg);
     api::routes(cfg);
     html::routes(cfg, settings);
 }

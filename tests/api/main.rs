@@ -18,6 +18,7 @@ mod http;
 mod jwt;
 mod keys;
 mod mail;
+mod oidc;
 mod permissions;
 mod schema_fuzz;
 mod security;

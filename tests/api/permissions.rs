@@ -110,7 +110,7 @@ async fn the_pages_act_only_on_the_signed_in_account(backend: Backend) {
     assert_eq!(bobs.len(), 2, "bob's browser and API sessions");
 
     // Alice posts the end-session form with each of Bob's handles: nothing of Bob's ends.
-    for session in &bobs {
+    for (session, _) in &bobs {
         let ended = end_by_handle(&alice_tab, &session.handle()).await;
         assert_eq!(ended.status(), 303);
     }
@@ -125,7 +125,7 @@ async fn the_pages_act_only_on_the_signed_in_account(backend: Backend) {
     let own = latchkey::sessions::service::list_sessions(&app.state, alice.id)
         .await
         .unwrap();
-    let api = own.iter().find(|s| s.kind == "api").unwrap();
+    let (api, _) = own.iter().find(|(s, _)| s.kind == "api").unwrap();
     assert_eq!(end_by_handle(&alice_tab, &api.handle()).await.status(), 303);
     assert_eq!(
         app.as_user(&alice).get("/auth/users/me/").await.status(),

@@ -36,16 +36,20 @@ fn safe_next(next: Option<&str>) -> &str {
 #[derive(Deserialize)]
 pub struct NextQuery {
     next: Option<String>,
+    /// Set by the OpenID provider when the person must enter their password again
+    /// (`prompt=login`, `max_age`): the form shows even to a logged-in visitor.
+    reauth: Option<String>,
 }
 
-/// GET /accounts/login/ — a logged-in visitor goes straight on to `next`.
+/// GET /accounts/login/ — a logged-in visitor goes straight on to `next` (unless asked to
+/// log in again).
 pub async fn login_form(
     page: Page,
     MaybeUser(current): MaybeUser,
     query: web::Query<NextQuery>,
 ) -> PageResult {
     let next = safe_next(query.next.as_deref());
-    if current.is_some() {
+    if current.is_some() && query.reauth.is_none() {
         return Ok(see_other(next));
     }
     Ok(page.show(StatusCode::OK, "accounts/login.html", None, |c| {
@@ -67,17 +71,19 @@ pub struct LoginForm {
 csrf_form!(LoginForm);
 
 /// POST /accounts/login/ — one message for every failed login; success renews the session id
-/// and the CSRF token and redirects (303) to a safe `next`.
-pub async fn login_submit(page: Page, form: Checked<LoginForm>) -> PageResult {
+/// and the CSRF token, ends the login it replaces (a logged-in visitor asked to log in again)
+/// and redirects (303) to a safe `next`.
+pub async fn login_submit(
+    page: Page,
+    MaybeUser(previous): MaybeUser,
+    form: Checked<LoginForm>,
+) -> PageResult {
     let meta = client_meta(&page.req);
     let next = safe_next(form.next.as_deref());
     let username = form.username.trim();
     match tokens::browser_login(&page.state, username, &form.password, &meta).await {
         Ok(sid) => {
-            // Identity::login renews the session id (no fixation); the CSRF token is new too.
-            Identity::login(&page.req.extensions(), sid)
-                .map_err(|e| super::page::HtmlError::Failed(anyhow::anyhow!("{e}")))?;
-            csrf::rotate(&page.session);
+            start_login(&page, sid, previous).await?;
             Ok(see_other(next))
         }
         Err(TokenError::InvalidCredentials) => {
@@ -91,6 +97,22 @@ pub async fn login_submit(page: Page, form: Checked<LoginForm>) -> PageResult {
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Puts the new session in the cookie (Identity::login renews the session id: no fixation),
+/// renews the CSRF token, and ends the login it replaces.
+async fn start_login(
+    page: &Page,
+    sid: String,
+    previous: Option<CurrentUser>,
+) -> Result<(), super::page::HtmlError> {
+    Identity::login(&page.req.extensions(), sid)
+        .map_err(|e| super::page::HtmlError::Failed(anyhow::anyhow!("{e}")))?;
+    csrf::rotate(&page.session);
+    if let Some(previous) = previous {
+        sessions::end_session(&page.state, &previous.sid).await?;
+    }
+    Ok(())
 }
 
 /// POST /accounts/logout/ — ends the session row and clears the cookie's session.

@@ -1,6 +1,7 @@
 //! The HTML pages under `/accounts/` (Django's URL names and flow), with cookie sessions and
 //! synchronizer CSRF tokens. Thin adapters over the same core as the JSON API.
 
+mod authorize;
 mod csrf;
 mod form;
 mod login;
@@ -57,6 +58,10 @@ pub fn routes(cfg: &mut web::ServiceConfig, settings: &Settings) {
                 "/sessions/{handle}/end",
                 web::post().to(profile::end_session),
             )
+            .route(
+                "/apps/{client_id}/revoke",
+                web::post().to(profile::revoke_app),
+            )
             .route("/register", web::get().to(register::register_form))
             .route(
                 "/register",
@@ -96,6 +101,24 @@ pub fn routes(cfg: &mut web::ServiceConfig, settings: &Settings) {
             )
             .configure(other_methods),
     )
+    // The provider's browser endpoints live outside /accounts but are pages all the same.
+    .service(
+        web::resource("/oauth/authorize")
+            .wrap(from_fn(middleware::page_middleware))
+            .wrap(actix_identity::IdentityMiddleware::default())
+            .wrap(session_middleware(settings))
+            .route(web::get().to(authorize::authorize))
+            .route(web::post().to(authorize::consent_submit))
+            .default_service(allow("GET, POST")),
+    )
+    .service(
+        web::resource("/oauth/logout")
+            .wrap(from_fn(middleware::page_middleware))
+            .wrap(actix_identity::IdentityMiddleware::default())
+            .wrap(session_middleware(settings))
+            .route(web::get().to(authorize::logout))
+            .default_service(allow("GET")),
+    )
     .route("/static/{path:.*}", web::get().to(static_file))
     .service(web::resource("/static/{path:.*}").default_service(allow("GET")));
 }
@@ -110,6 +133,7 @@ fn other_methods(cfg: &mut web::ServiceConfig) {
         ("/email/confirm/{uid}/{token}", "GET, POST"),
         ("/sessions/end-others", "POST"),
         ("/sessions/{handle}/end", "POST"),
+        ("/apps/{client_id}/revoke", "POST"),
         ("/register", "GET, POST"),
         ("/password_change", "GET, POST"),
         ("/password_change/done", "GET"),

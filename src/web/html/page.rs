@@ -236,6 +236,8 @@ pub struct CurrentUser {
     pub user: User,
     /// The browser session's id.
     pub sid: String,
+    /// When the person entered their password for this session.
+    pub logged_in_at: chrono::NaiveDateTime,
 }
 
 impl CurrentUser {
@@ -252,7 +254,11 @@ impl CurrentUser {
             return Ok(None);
         };
         match tokens::browser_session_user(state, &sid).await {
-            Ok(user) => Ok(Some(Self { user, sid })),
+            Ok((user, session)) => Ok(Some(Self {
+                user,
+                sid,
+                logged_in_at: session.created_at,
+            })),
             Err(e @ (TokenError::Unexpected(_) | TokenError::Unavailable)) => Err(e.into()),
             Err(_) => {
                 Identity::logout(identity);

@@ -13,8 +13,9 @@ use super::page::{
 use super::words::{EMAIL_CHANGE, form_errors};
 use crate::accounts::{self, Actor, ProfileChanges};
 use crate::domain::{Email, FieldErrors, PersonName};
-use crate::sessions::Session;
+use crate::oauth;
 use crate::sessions::service as sessions;
+use crate::sessions::{Session, SessionKind};
 
 #[derive(Serialize)]
 struct SessionRow {
@@ -29,17 +30,46 @@ struct SessionRow {
 
 impl SessionRow {
     /// A session as the table shows it: by its public handle, never its id.
-    fn of(session: Session, current_sid: &str) -> Self {
+    fn of((session, client): (Session, Option<String>), current_sid: &str) -> Self {
+        let kind = match (session.kind(), client) {
+            (SessionKind::OAuth, Some(client)) => format!("app: {client}"),
+            (kind, _) => kind.as_str().to_owned(),
+        };
         Self {
             id: session.handle(),
             current: session.id == current_sid,
-            kind: session.kind,
+            kind,
             created: when(session.created_at),
             last_seen: when(session.last_seen_at),
             ip: session.ip.unwrap_or_default(),
             user_agent: session.user_agent.unwrap_or_default(),
         }
     }
+}
+
+/// A client the person consented to ("Connected apps").
+#[derive(Serialize)]
+struct AppRow {
+    client_id: String,
+    name: String,
+    scope: String,
+    granted: String,
+}
+
+/// The person's connected apps, as the table shows them.
+async fn connected_apps(page: &Page, user_id: i64) -> Result<Vec<AppRow>, HtmlError> {
+    let apps = oauth::connected_apps(&page.state.db, user_id)
+        .await
+        .map_err(|e| HtmlError::Failed(e.into()))?;
+    Ok(apps
+        .into_iter()
+        .map(|app| AppRow {
+            client_id: app.client_id,
+            name: app.name,
+            scope: app.scope,
+            granted: when(app.granted_at),
+        })
+        .collect())
 }
 
 fn when(at: chrono::NaiveDateTime) -> String {
@@ -60,6 +90,7 @@ async fn account_page(page: &Page, current: &CurrentUser, refused: Refused<'_>) 
         .into_iter()
         .map(|s| SessionRow::of(s, &current.sid))
         .collect();
+    let apps = connected_apps(page, current.user.id).await?;
     let errors: HashMap<&str, &[String]> = refused.errors.iter().collect();
     let status = if errors.is_empty() {
         StatusCode::OK
@@ -69,6 +100,7 @@ async fn account_page(page: &Page, current: &CurrentUser, refused: Refused<'_>) 
     let user = &current.user;
     Ok(page.show(status, "accounts/profile.html", Some(user), |c| {
         c.insert("sessions", &rows);
+        c.insert("apps", &apps);
         c.insert("joined", &when(user.date_joined));
         c.insert("new_email", refused.new_email);
         c.insert("errors", &errors);
@@ -203,5 +235,23 @@ pub async fn end_other_sessions(
     let ended = sessions::revoke_other_sessions(&page.state, current.user.id, keep).await?;
     let plural = if ended == 1 { "" } else { "s" };
     page.flash(&format!("{ended} other session{plural} ended."));
+    Ok(see_other(PROFILE))
+}
+
+/// POST /accounts/apps/{client_id}/revoke/ — withdraws a connected app's consent; its grants
+/// of this person end.
+pub async fn revoke_app(
+    page: Page,
+    _form: Checked<TokenOnly>,
+    current: CurrentUser,
+    client_id: web::Path<String>,
+) -> PageResult {
+    let state = &page.state;
+    let revoked = oauth::revoke_consent(&state.db, &state.clock, current.user.id, &client_id)
+        .await
+        .map_err(|e| HtmlError::Failed(e.into()))?;
+    if revoked {
+        page.flash("The app can no longer use your account.");
+    }
     Ok(see_other(PROFILE))
 }
