@@ -318,6 +318,10 @@ async fn admin(command: Command, state: &AppState, env: &HashMap<String, String>
                 flushed.sent_mail, flushed.cooldowns, flushed.throttle
             );
             println!("Deleted {} retired signing keys.", flushed.signing_keys);
+            println!(
+                "Deleted {} expired authorization codes.",
+                flushed.authorization_codes
+            );
             Ok(())
         }
         Command::Users(UsersCommand::Activate { username }) => {

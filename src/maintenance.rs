@@ -8,6 +8,7 @@ use crate::accounts::onetime;
 use crate::db::{DbError, write_transaction};
 use crate::keys;
 use crate::mail::{cooldown, outbox};
+use crate::oidc;
 use crate::sessions::ops as session_ops;
 use crate::throttle;
 use crate::throttle::IpLimiter;
@@ -27,6 +28,8 @@ pub struct Flushed {
     pub throttle: usize,
     /// Signing keys no longer published (nothing they signed is accepted any more).
     pub signing_keys: usize,
+    /// Authorization codes past their 60 seconds (used or not).
+    pub authorization_codes: usize,
 }
 
 fn seconds(n: u64) -> Duration {
@@ -34,8 +37,8 @@ fn seconds(n: u64) -> Duration {
 }
 
 /// Deletes expired and revoked sessions, expired refresh tokens, spent one-time tokens,
-/// delivered mail past its retention, ended mail cooldowns, stale throttle rows and retired
-/// signing keys.
+/// delivered mail past its retention, ended mail cooldowns, stale throttle rows, retired
+/// signing keys and expired authorization codes.
 pub async fn flush_expired(
     state: &AccountsContext,
     ip_limiter: &std::sync::Arc<IpLimiter>,
@@ -59,6 +62,7 @@ pub async fn flush_expired(
                 let throttle = throttle::flush_stale(conn, now, &limits)?
                     + ip_limiter.flush_full(conn, now)?;
                 let signing_keys = keys::ops::flush_unpublished(conn, now)?;
+                let authorization_codes = oidc::flush_expired_codes(conn, now)?;
                 Ok(Flushed {
                     sessions,
                     one_time_tokens,
@@ -66,6 +70,7 @@ pub async fn flush_expired(
                     cooldowns,
                     throttle,
                     signing_keys,
+                    authorization_codes,
                 })
             })
             .map_err(DbError::from)

@@ -76,6 +76,15 @@ impl Application {
         if let Some(at) = cutoff {
             state.jwt.accept_legacy_before(at.and_utc().timestamp());
         }
+        let declared = &state.settings.clients;
+        let changed =
+            crate::oauth::sync_declared_clients(&state.db, &state.clock, declared).await?;
+        if changed > 0 {
+            tracing::info!(
+                changed,
+                "registered the clients declared in the config file"
+            );
+        }
         let keys = &state.keys;
         keys.reload().await?;
         if let Some(alg) = api_signing_alg(state.settings.tokens.jwt_algorithm)

@@ -10,6 +10,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 mod accounts;
+mod clients;
 mod cors;
 mod database;
 mod declare;
@@ -20,6 +21,7 @@ mod throttle;
 mod tokens;
 
 pub use accounts::AccountSettings;
+pub use clients::DeclaredClient;
 pub use cors::CorsSettings;
 pub use database::DatabaseSettings;
 pub use declare::SettingDoc;
@@ -191,6 +193,8 @@ pub struct Settings {
     pub mail: MailSettings,
     /// Other origins allowed to call the API.
     pub cors: CorsSettings,
+    /// OpenID clients declared in the config file (`[[clients]]`), synchronised at start.
+    pub clients: Vec<DeclaredClient>,
     /// The config file that was read, if any.
     pub config_file: Option<PathBuf>,
     /// Where each setting came from, by name.
@@ -275,6 +279,7 @@ impl Settings {
         let mut mail = MailSettings::load(&mut layer);
         mail.check(&mut layer);
         let cors = CorsSettings::load(&mut layer);
+        let clients = clients::load(&mut layer);
         if let (Some(path), Some(key)) = (&config_file, layer.unknown_keys().first()) {
             layer.problem(format!(
                 "config file {} is invalid: unknown field `{key}` (the settings table of the README lists every key)",
@@ -295,6 +300,7 @@ impl Settings {
             throttle,
             mail,
             cors,
+            clients,
             config_file,
             sources: layer.sources,
         })
@@ -326,6 +332,24 @@ impl Settings {
         });
         for (key, value) in rows {
             lines.push(format!("{key:<36}= {value}  ({})", self.source_of(key)));
+        }
+        for client in &self.clients {
+            let secret = match &client.secret_env {
+                Some(var) => format!("secret from {var} (********)"),
+                None => "public".to_owned(),
+            };
+            let party = if client.first_party {
+                ", first-party"
+            } else {
+                ""
+            };
+            lines.push(format!(
+                "client {:<29}= {:?}, {secret}{party}, {}, redirect {}  (config file)",
+                client.client_id,
+                client.name,
+                client.id_token_alg,
+                client.redirect_uris.join(" ")
+            ));
         }
         lines
     }

@@ -13,7 +13,7 @@ mod service;
 
 pub use crypt::Sealer;
 pub use ops::KeyRow;
-pub use ring::{KeyRing, LoadedKey};
+pub use ring::{KeyRing, LoadedKey, Signer};
 pub use service::{KeyInfo, KeyState, Keys};
 
 /// The asymmetric algorithms Latchkey signs with.

@@ -3,11 +3,40 @@
 
 use std::sync::{Arc, RwLock};
 
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{EcdsaKeyPair, RSA_PKCS1_SHA256, RsaKeyPair};
 use chrono::NaiveDateTime;
 use jsonwebtoken::jwk::{Jwk, JwkSet};
-use jsonwebtoken::{DecodingKey, EncodingKey};
+use jsonwebtoken::{DecodingKey, Header};
 
-use super::KeyAlg;
+use super::{KeyAlg, KeyError};
+
+/// A private key parsed once, when loaded: parsing an RSA key (and checking it) costs more than
+/// signing with it, and the token endpoint signs twice a request.
+pub enum Signer {
+    /// RS256.
+    Rsa(RsaKeyPair),
+    /// ES256 (fixed-length `r‖s` signatures, as JWS wants).
+    Ec(EcdsaKeyPair),
+}
+
+impl Signer {
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
+        let rng = SystemRandom::new();
+        match self {
+            Self::Rsa(pair) => {
+                let mut signature = vec![0; pair.public_modulus_len()];
+                pair.sign(&RSA_PKCS1_SHA256, &rng, message, &mut signature)
+                    .map_err(|_| KeyError::Crypto("RSA signing"))?;
+                Ok(signature)
+            }
+            Self::Ec(pair) => pair
+                .sign(&rng, message)
+                .map(|s| s.as_ref().to_vec())
+                .map_err(|_| KeyError::Crypto("ECDSA signing")),
+        }
+    }
+}
 
 /// A usable key: both halves, its public JWK and its schedule.
 #[derive(Clone)]
@@ -16,8 +45,8 @@ pub struct LoadedKey {
     pub kid: String,
     /// Its algorithm.
     pub alg: KeyAlg,
-    /// The private half.
-    pub encoding: EncodingKey,
+    /// The private half, parsed for signing.
+    pub signer: Arc<Signer>,
     /// The public half.
     pub decoding: DecodingKey,
     /// The public JWK (with `kid`, `use` and `alg`).
@@ -72,9 +101,31 @@ impl KeyRing {
         }
     }
 
-    /// The key that signs `alg` at `now`: the most recently activated published one.
-    pub fn signing(&self, alg: KeyAlg, now: NaiveDateTime) -> Option<(String, EncodingKey)> {
-        self.read(|keys| active(keys, alg, now).map(|k| (k.kid.clone(), k.encoding.clone())))
+    /// A compact JWS of `claims` (already JSON) signed by the key active for `alg` at `now`, with
+    /// the header `{"typ", "alg", "kid"}`; `None` when no key of `alg` signs at `now`.
+    pub fn sign_jws(
+        &self,
+        alg: KeyAlg,
+        typ: &str,
+        claims: &[u8],
+        now: NaiveDateTime,
+    ) -> Option<Result<String, KeyError>> {
+        let (kid, signer) = self
+            .read(|keys| active(keys, alg, now).map(|k| (k.kid.clone(), Arc::clone(&k.signer))))?;
+        let mut header = Header::new(alg.jose());
+        header.kid = Some(kid);
+        header.typ = Some(typ.to_owned());
+        let header = match serde_json::to_vec(&header) {
+            Ok(json) => json,
+            Err(_) => return Some(Err(KeyError::Crypto("JWS header"))),
+        };
+        let b64 = crate::domain::base64url_encode;
+        let message = format!("{}.{}", b64(&header), b64(claims));
+        Some(
+            signer
+                .sign(message.as_bytes())
+                .map(|signature| format!("{message}.{}", b64(&signature))),
+        )
     }
 
     /// Whether a key signs `alg` at `now`.

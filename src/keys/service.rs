@@ -3,13 +3,13 @@
 use std::sync::Arc;
 
 use aws_lc_rs::encoding::AsDer;
-use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, RsaKeyPair};
 use chrono::{Duration, NaiveDateTime, Timelike};
 use jsonwebtoken::jwk::{Jwk, PublicKeyUse};
 use jsonwebtoken::{DecodingKey, EncodingKey};
 
 use super::ops::{self, KeyRow};
-use super::{KeyAlg, KeyError, KeyRing, LoadedKey, Sealer};
+use super::{KeyAlg, KeyError, KeyRing, LoadedKey, Sealer, Signer};
 use crate::clock::Clock;
 use crate::config::Secret;
 use crate::db::{Db, write_transaction};
@@ -295,7 +295,7 @@ fn generate(
         .to_vec(),
     };
     let kid = new_kid()?;
-    let (_, _, jwk) = halves(&kid, alg, &pkcs8)?;
+    let (_, jwk) = halves(&kid, alg, &pkcs8)?;
     // Whole seconds, as tokens count time: a key activated at 12:00:00.7 must sign a token
     // issued at 12:00:00.9, whose `iat` says 12:00:00.
     let (now, activates_at) = (whole_second(now), whole_second(activates_at));
@@ -326,11 +326,21 @@ fn load(sealer: &Sealer, row: KeyRow) -> Result<LoadedKey, KeyError> {
     };
     let alg = KeyAlg::parse(&row.alg).ok_or_else(|| damaged("unknown algorithm"))?;
     let pkcs8 = sealer.open(&row.kid, &row.private_key)?;
-    let (encoding, decoding, jwk) = halves(&row.kid, alg, &pkcs8)?;
+    let (decoding, jwk) = halves(&row.kid, alg, &pkcs8)?;
+    let signer = match alg {
+        KeyAlg::Rs256 => RsaKeyPair::from_pkcs8(&pkcs8).map(Signer::Rsa).ok(),
+        KeyAlg::Es256 => EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &pkcs8)
+            .map(Signer::Ec)
+            .ok(),
+    }
+    .ok_or_else(|| KeyError::Damaged {
+        kid: row.kid.clone(),
+        reason: "the private key does not parse".to_owned(),
+    })?;
     Ok(LoadedKey {
         kid: row.kid,
         alg,
-        encoding,
+        signer: Arc::new(signer),
         decoding,
         jwk,
         created_at: row.created_at,
@@ -339,12 +349,8 @@ fn load(sealer: &Sealer, row: KeyRow) -> Result<LoadedKey, KeyError> {
     })
 }
 
-/// The signing key, the verifying key and the public JWK of a PKCS#8 private key.
-fn halves(
-    kid: &str,
-    alg: KeyAlg,
-    pkcs8: &[u8],
-) -> Result<(EncodingKey, DecodingKey, Jwk), KeyError> {
+/// The verifying key and the public JWK of a PKCS#8 private key.
+fn halves(kid: &str, alg: KeyAlg, pkcs8: &[u8]) -> Result<(DecodingKey, Jwk), KeyError> {
     let damaged = |reason: String| KeyError::Damaged {
         kid: kid.to_owned(),
         reason,
@@ -363,7 +369,7 @@ fn halves(
     jwk.common.key_id = Some(kid.to_owned());
     jwk.common.public_key_use = Some(PublicKeyUse::Signature);
     let decoding = DecodingKey::from_jwk(&jwk).map_err(|e| damaged(e.to_string()))?;
-    Ok((encoding, decoding, jwk))
+    Ok((decoding, jwk))
 }
 
 /// 128 random bits, base64url: opaque and unguessable.
@@ -399,10 +405,16 @@ mod tests {
                     .contains(&format!("\"alg\":\"{}\"", alg.as_str()))
             );
             let key = load(&sealer(), row).unwrap();
-            let mut header = jsonwebtoken::Header::new(alg.jose());
-            header.kid = Some(key.kid.clone());
-            let token =
-                jsonwebtoken::encode(&header, &serde_json::json!({"a": 1}), &key.encoding).unwrap();
+            let ring = KeyRing::default();
+            ring.replace(vec![key.clone()]);
+            // Signed by the ring's parsed key, checked by jsonwebtoken against the public JWK.
+            let token = ring
+                .sign_jws(alg, "JWT", br#"{"a":1}"#, at(2))
+                .unwrap()
+                .unwrap();
+            let header = jsonwebtoken::decode_header(&token).unwrap();
+            assert_eq!(header.kid.as_deref(), Some(key.kid.as_str()));
+            assert_eq!(header.alg, alg.jose());
             let mut validation = jsonwebtoken::Validation::new(alg.jose());
             validation.required_spec_claims.clear();
             let data =

@@ -6,6 +6,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::clock::Clock;
+use crate::config::DeclaredClient;
 use crate::db::schema::oauth_clients;
 use crate::db::{Db, DbError, write_transaction};
 use crate::domain::base64url_encode;
@@ -142,7 +143,7 @@ pub async fn register_client(
     {
         check_redirect_uri(uri)?;
     }
-    let client_id = random_token(16)?;
+    let client_id = client_id()?;
     let secret = if new.public {
         None
     } else {
@@ -172,6 +173,86 @@ pub async fn register_client(
     })
     .await?;
     Ok(RegisteredClient { client, secret })
+}
+
+/// Creates or updates the clients the config file declares (their ids are fixed there, their
+/// secrets come from the environment); returns how many changed. A client dropped from the
+/// file stays registered until `latchkey clients remove`.
+pub async fn sync_declared_clients(
+    db: &Db,
+    clock: &Clock,
+    declared: &[DeclaredClient],
+) -> Result<usize, ClientsError> {
+    for client in declared {
+        for uri in client
+            .redirect_uris
+            .iter()
+            .chain(&client.post_logout_redirect_uris)
+        {
+            check_redirect_uri(uri)?;
+        }
+    }
+    let now = clock.now_naive();
+    let wanted: Vec<Client> = declared
+        .iter()
+        .map(|d| Client {
+            client_id: d.client_id.clone(),
+            name: d.name.clone(),
+            secret_hash: d.secret.as_ref().map(|s| secret_hash(s.expose())),
+            first_party: d.first_party,
+            redirect_uris: d.redirect_uris.join("\n"),
+            post_logout_redirect_uris: d.post_logout_redirect_uris.join("\n"),
+            created_at: now,
+            secret_rotated_at: None,
+            id_token_alg: d.id_token_alg.clone(),
+        })
+        .collect();
+    db.run(move |conn| {
+        write_transaction(conn, |conn| -> Result<usize, ClientsError> {
+            let mut changed = 0;
+            for want in &wanted {
+                let have: Option<Client> = oauth_clients::table
+                    .find(&want.client_id)
+                    .select(Client::as_select())
+                    .first(conn)
+                    .optional()?;
+                let Some(have) = have else {
+                    diesel::insert_into(oauth_clients::table)
+                        .values(want)
+                        .execute(conn)?;
+                    changed += 1;
+                    continue;
+                };
+                let same = have.name == want.name
+                    && have.secret_hash == want.secret_hash
+                    && have.first_party == want.first_party
+                    && have.redirect_uris == want.redirect_uris
+                    && have.post_logout_redirect_uris == want.post_logout_redirect_uris
+                    && have.id_token_alg == want.id_token_alg;
+                if same {
+                    continue;
+                }
+                let rotated = (have.secret_hash != want.secret_hash)
+                    .then_some(now)
+                    .or(have.secret_rotated_at);
+                diesel::update(oauth_clients::table.find(&want.client_id))
+                    .set((
+                        oauth_clients::name.eq(&want.name),
+                        oauth_clients::secret_hash.eq(&want.secret_hash),
+                        oauth_clients::first_party.eq(want.first_party),
+                        oauth_clients::redirect_uris.eq(&want.redirect_uris),
+                        oauth_clients::post_logout_redirect_uris
+                            .eq(&want.post_logout_redirect_uris),
+                        oauth_clients::id_token_alg.eq(&want.id_token_alg),
+                        oauth_clients::secret_rotated_at.eq(rotated),
+                    ))
+                    .execute(conn)?;
+                changed += 1;
+            }
+            Ok(changed)
+        })
+    })
+    .await
 }
 
 /// Every client, oldest first.
@@ -258,6 +339,17 @@ pub fn check_client_secret(client: &Client, presented: &str) -> bool {
 
 fn secret_hash(secret: &str) -> String {
     base64url_encode(digest(&SHA256, secret.as_bytes()).as_ref())
+}
+
+/// 128 random bits, base64url, starting with a letter or digit: an id that begins with `-`
+/// would read as an option on a command line (`latchkey clients remove -x…`).
+fn client_id() -> Result<String, ClientsError> {
+    loop {
+        let id = random_token(16)?;
+        if id.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+            return Ok(id);
+        }
+    }
 }
 
 fn random_token(bytes: usize) -> Result<String, ClientsError> {

@@ -11,5 +11,5 @@ pub use consents::{ConnectedApp, connected_apps, find_consent, grant_consent, re
 
 pub use clients::{
     Client, ClientsError, NewClient, RegisteredClient, check_client_secret, get_client,
-    list_clients, register_client, remove_client, rotate_client_secret,
+    list_clients, register_client, remove_client, rotate_client_secret, sync_declared_clients,
 };

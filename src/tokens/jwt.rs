@@ -306,15 +306,12 @@ impl JwtCodec {
         claims: &T,
         at: i64,
     ) -> Result<Option<String>, TokenError> {
-        let Some((kid, key)) = self.ring.signing(alg, naive(at)) else {
-            return Ok(None);
-        };
-        let mut header = Header::new(alg.jose());
-        header.kid = Some(kid);
-        header.typ = Some(typ.to_owned());
-        jsonwebtoken::encode(&header, claims, &key)
-            .map(Some)
-            .map_err(|e| TokenError::Unexpected(anyhow::Error::new(e).context("JWT encoding")))
+        let json = serde_json::to_vec(claims)
+            .map_err(|e| TokenError::Unexpected(anyhow::Error::new(e).context("JWT claims")))?;
+        self.ring
+            .sign_jws(alg, typ, &json, naive(at))
+            .transpose()
+            .map_err(|e| TokenError::Unexpected(anyhow::Error::new(e).context("JWT signing")))
     }
 
     /// The claims of a token signed by one of the ring's published keys (the one its `kid`
@@ -387,16 +384,14 @@ impl JwtCodec {
             return jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
                 .map_err(failed);
         };
-        let Some((kid, key)) = self.ring.signing(alg, naive(claims.iat)) else {
-            return Err(TokenError::Unexpected(anyhow::anyhow!(
+        match self.sign_with_key(alg, "JWT", claims, claims.iat)? {
+            Some(token) => Ok(token),
+            None => Err(TokenError::Unexpected(anyhow::anyhow!(
                 "no {} signing key is active (latchkey keys rotate --alg {} makes one)",
                 alg.as_str(),
                 alg.as_str()
-            )));
-        };
-        let mut header = Header::new(alg.jose());
-        header.kid = Some(kid);
-        jsonwebtoken::encode(&header, claims, &key).map_err(failed)
+            ))),
+        }
     }
 
     /// Checks the signature, `typ` and shape, then expiry against `now` (Unix seconds), then

@@ -119,7 +119,10 @@ impl Browser {
     }
 }
 
-backend_tests!(a_person_logs_in_sees_the_profile_and_logs_out);
+backend_tests!(
+    a_person_logs_in_sees_the_profile_and_logs_out,
+    a_person_signs_in_to_an_app_through_login_and_consent,
+);
 
 async fn a_person_logs_in_sees_the_profile_and_logs_out(backend: Backend) {
     let Some(app) = spawn_app(backend).await else {
@@ -463,6 +466,129 @@ async fn a_tampered_csrf_token_shows_the_403_page_and_next_stays_on_site(backend
     browser
         .finish(&format!(
             "a_tampered_csrf_token_shows_the_403_page_and_next_stays_on_site-end-{backend:?}"
+        ))
+        .await;
+}
+
+/// The stand-in client's callback page: it shows what came back, as an app's would.
+fn client_callback(cfg: &mut actix_web::web::ServiceConfig) {
+    cfg.route(
+        "/test-client/callback",
+        actix_web::web::get().to(|req: actix_web::HttpRequest| async move {
+            actix_web::HttpResponse::Ok()
+                .content_type("text/html; charset=utf-8")
+                .body(format!(
+                    "<!doctype html><title>Acme</title><h1>Signed in</h1><p id=query>{}</p>",
+                    req.query_string()
+                ))
+        }),
+    );
+}
+
+async fn a_person_signs_in_to_an_app_through_login_and_consent(backend: Backend) {
+    let options = crate::helpers::Spawn {
+        extra_routes: Some(client_callback),
+        ..crate::helpers::Spawn::default()
+    };
+    let Some(app) = crate::helpers::spawn_app_with(backend, options).await else {
+        return;
+    };
+    let Some(browser) = start_browser().await else {
+        return;
+    };
+    create_user(
+        &app,
+        "ivy",
+        "ivy@example.com",
+        "correct horse battery staple",
+    )
+    .await;
+    let callback = app.url("/test-client/callback");
+    let new = latchkey::oauth::NewClient {
+        name: "Acme dashboard".into(),
+        redirect_uris: vec![callback.clone()],
+        ..latchkey::oauth::NewClient::default()
+    };
+    let state = &app.state;
+    let client = latchkey::oauth::register_client(&state.db, &state.clock, new)
+        .await
+        .unwrap();
+    let (id, secret) = (client.client.client_id, client.secret.unwrap());
+    let verifier = "v".repeat(50);
+    let challenge = {
+        use sha2::Digest;
+        crate::helpers::base64url(&sha2::Sha256::digest(verifier.as_bytes()))
+    };
+    let query = serde_urlencoded::to_string([
+        ("client_id", id.as_str()),
+        ("redirect_uri", callback.as_str()),
+        ("response_type", "code"),
+        ("scope", "openid email profile"),
+        ("state", "s-123"),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ])
+    .unwrap();
+    let driver = &browser.driver;
+    driver
+        .goto(app.url(&format!("/oauth/authorize?{query}")))
+        .await
+        .unwrap();
+    assert_eq!(driver.title().await.unwrap(), "Log in · Latchkey");
+    fill(driver, "id_username", "ivy@example.com").await;
+    fill(driver, "id_password", "correct horse battery staple").await;
+    submit(driver).await;
+
+    // The consent page, its approve button starting with "Allow".
+    let allow = driver
+        .query(By::XPath(
+            "//main//button[starts-with(normalize-space(.), 'Allow')]",
+        ))
+        .first()
+        .await
+        .expect("the consent page");
+    let page = driver.source().await.unwrap();
+    assert!(page.contains("Acme dashboard") && page.contains("See your email address"));
+    browser.screenshot(&format!("consent-{backend:?}")).await;
+    allow.click().await.unwrap();
+
+    let shown = driver
+        .query(By::Id("query"))
+        .first()
+        .await
+        .expect("back on the app")
+        .text()
+        .await
+        .unwrap();
+    let url = driver.current_url().await.unwrap();
+    assert_eq!(url.path(), "/test-client/callback", "{shown}");
+    let param = |name: &str| {
+        url.query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    };
+    assert_eq!(param("state").as_deref(), Some("s-123"));
+    let code = param("code").expect("a code");
+    let tokens = app
+        .client
+        .post(app.url("/oauth/token"))
+        .basic_auth(&id, Some(&secret))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", callback.as_str()),
+            ("code_verifier", verifier.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tokens.status(), 200);
+    let tokens = crate::helpers::json_body(tokens).await;
+    let id_token = crate::helpers::claims(tokens["id_token"].as_str().unwrap());
+    assert_eq!(id_token["email"], "ivy@example.com");
+    browser
+        .finish(&format!(
+            "a_person_signs_in_to_an_app_through_login_and_consent-end-{backend:?}"
         ))
         .await;
 }

@@ -467,7 +467,8 @@ async fn flushexpiredtokens_removes_only_dead_sessions_and_tokens(backend: Backe
         stdout(&out).trim(),
         "Deleted 2 sessions, 0 refresh tokens and 0 one-time tokens.\n\
          Deleted 0 delivered mails, 0 mail cooldowns and 0 throttle records.\n\
-         Deleted 0 retired signing keys."
+         Deleted 0 retired signing keys.\n\
+         Deleted 0 expired authorization codes."
     );
     assert_eq!(
         app.refresh(&live.refresh).await.status(),
@@ -480,7 +481,8 @@ async fn flushexpiredtokens_removes_only_dead_sessions_and_tokens(backend: Backe
         stdout(&out).trim(),
         "Deleted 0 sessions, 0 refresh tokens and 0 one-time tokens.\n\
          Deleted 0 delivered mails, 0 mail cooldowns and 0 throttle records.\n\
-         Deleted 0 retired signing keys.",
+         Deleted 0 retired signing keys.\n\
+         Deleted 0 expired authorization codes.",
         "a second run finds nothing (the live session's rotated-out token has not expired)"
     );
 }

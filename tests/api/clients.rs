@@ -9,6 +9,7 @@ backend_tests!(
     a_public_client_has_no_secret_to_rotate,
     unsafe_redirect_uris_are_refused_with_the_reason,
     clients_are_listed_shown_and_removed,
+    clients_declared_in_the_config_file_are_registered_at_start,
 );
 
 struct Cli {
@@ -198,4 +199,147 @@ async fn clients_are_listed_shown_and_removed(backend: Backend) {
     assert_eq!(stderr(&again).trim(), format!("Error: no client \"{a}\""));
     let list = stdout(&cli.run(&["clients", "list"]));
     assert_eq!(list.lines().count(), 2, "{list}");
+}
+
+const DECLARED: &str = r#"
+[[clients]]
+client_id = "acme-dashboard"
+name = "Acme dashboard"
+redirect_uris = ["https://app.example.com/api/auth/callback/auth0"]
+post_logout_redirect_uris = ["https://app.example.com/"]
+client_secret_env = "ACME_CLIENT_SECRET"
+first_party = true
+
+[[clients]]
+client_id = "acme-mobile"
+name = "Acme mobile"
+redirect_uris = ["com.example.acme:/oauth2redirect"]
+public = true
+"#;
+
+const ACME_SECRET: &str = "acme-secret-0123456789-0123456789-0123456789";
+
+async fn clients_declared_in_the_config_file_are_registered_at_start(backend: Backend) {
+    let Some(db) = TestDb::create(backend) else {
+        return;
+    };
+    std::fs::write(db.dir.path().join("latchkey.toml"), DECLARED).unwrap();
+    let options = crate::helpers::Spawn {
+        env: vec![("ACME_CLIENT_SECRET", ACME_SECRET.to_owned())],
+        ..crate::helpers::Spawn::default()
+    };
+    let app = crate::helpers::spawn_app_in(db, options).await;
+    let state = &app.state;
+    let acme = latchkey::oauth::get_client(&state.db, "acme-dashboard")
+        .await
+        .unwrap();
+    assert!(acme.first_party && !acme.is_public());
+    assert!(latchkey::oauth::check_client_secret(&acme, ACME_SECRET));
+    let mobile = latchkey::oauth::get_client(&state.db, "acme-mobile")
+        .await
+        .unwrap();
+    assert!(mobile.is_public());
+    // The token endpoint knows the client by its fixed id and the secret from the environment:
+    // a made-up code is refused as a grant, not as a client.
+    let response = app
+        .client
+        .post(app.url("/oauth/token"))
+        .basic_auth("acme-dashboard", Some(ACME_SECRET))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", "made-up"),
+            (
+                "redirect_uri",
+                "https://app.example.com/api/auth/callback/auth0",
+            ),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_grant");
+
+    // A restart with another secret (and name) updates the row; the same file again changes
+    // nothing.
+    let mut declared = state.settings.clients.clone();
+    declared[0].secret = Some(latchkey::config::Secret::new("n".repeat(40)));
+    declared[0].name = "Acme".into();
+    let changed = latchkey::oauth::sync_declared_clients(&state.db, &state.clock, &declared)
+        .await
+        .unwrap();
+    assert_eq!(changed, 1);
+    let acme = latchkey::oauth::get_client(&state.db, "acme-dashboard")
+        .await
+        .unwrap();
+    assert_eq!(acme.name, "Acme");
+    assert!(acme.secret_rotated_at.is_some());
+    assert!(!latchkey::oauth::check_client_secret(&acme, ACME_SECRET));
+    let again = latchkey::oauth::sync_declared_clients(&state.db, &state.clock, &declared)
+        .await
+        .unwrap();
+    assert_eq!(again, 0);
+}
+
+#[test]
+fn declared_clients_are_checked_and_their_secrets_masked() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("latchkey.toml"), DECLARED).unwrap();
+    let mut env = std::collections::HashMap::from([(
+        "LATCHKEY_SECRET_KEY".to_owned(),
+        crate::helpers::TEST_SECRET.to_owned(),
+    )]);
+    let missing = run_cli(&["check"], &env, dir.path());
+    assert!(!missing.status.success());
+    assert!(
+        stderr(&missing).contains(
+            "clients[0]: the environment variable ACME_CLIENT_SECRET (client_secret_env) is not set"
+        ),
+        "{}",
+        stderr(&missing)
+    );
+    env.insert("ACME_CLIENT_SECRET".into(), ACME_SECRET.into());
+    let ok = run_cli(&["check"], &env, dir.path());
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    let text = stdout(&ok);
+    assert!(text.contains("client acme-dashboard"), "{text}");
+    assert!(
+        text.contains("secret from ACME_CLIENT_SECRET (********)"),
+        "{text}"
+    );
+    assert!(!text.contains(ACME_SECRET), "{text}");
+    for (bad, problem) in [
+        (
+            DECLARED.replace("public = true", "public = true\nclient_secret_env = \"X\""),
+            "a public client has no secret",
+        ),
+        (
+            DECLARED.replace("acme-mobile", "acme-dashboard"),
+            "declared twice",
+        ),
+        (
+            DECLARED.replace("first_party = true", "first_party = true\nscopes = 1"),
+            "unknown field `scopes`",
+        ),
+        (
+            DECLARED.replace(
+                "first_party = true",
+                "first_party = true\nid_token_alg = \"HS256\"",
+            ),
+            "id_token_alg must be RS256 or ES256",
+        ),
+        (
+            DECLARED.replace("client_id = \"acme-mobile\"", "client_id = \"acme mobile\""),
+            "must be 1 to 64 letters",
+        ),
+    ] {
+        std::fs::write(dir.path().join("latchkey.toml"), bad).unwrap();
+        let out = run_cli(&["check"], &env, dir.path());
+        assert!(!out.status.success(), "{problem}");
+        assert!(
+            stderr(&out).contains(problem),
+            "{problem}: {}",
+            stderr(&out)
+        );
+    }
 }

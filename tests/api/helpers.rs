@@ -235,6 +235,11 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
 
 pub async fn spawn_app_with(backend: Backend, options: Spawn) -> Option<TestApp> {
     let db = TestDb::create(backend)?;
+    Some(spawn_app_in(db, options).await)
+}
+
+/// An app on a database (and directory) the test prepared, for example with a config file.
+pub async fn spawn_app_in(db: TestDb, options: Spawn) -> TestApp {
     let mut env = base_env(&db);
     for (key, value) in options.env {
         env.insert(key.to_owned(), value);
@@ -252,13 +257,13 @@ pub async fn spawn_app_with(backend: Backend, options: Spawn) -> Option<TestApp>
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("http client");
-    Some(TestApp {
+    TestApp {
         address,
         state,
         client,
         db,
         outbox_worker,
-    })
+    }
 }
 
 impl TestApp {

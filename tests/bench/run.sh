@@ -97,6 +97,22 @@ row "GET /auth/users/me/ during login flood" "$(wrk -t1 -c$conns -d"${duration}s
   -H "Authorization: Bearer $access" "$base/auth/users/me/" | summarise)"
 wait "$flood"
 
+# The OpenID token endpoint: every request exchanges a fresh pre-minted code for an RS256 ID
+# token, an RS256 access token and a refresh token (a new grant session each).
+client=$(cd "$work" && LATCHKEY_SECRET_KEY="$secret" "$bin" clients add Bench --first-party \
+  --redirect-uri http://127.0.0.1:9/cb --json)
+client_id=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["client_id"])' "$client")
+client_secret=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["client_secret"])' "$client")
+verifier="bench-verifier-0123456789-0123456789-0123456789"
+python3 $here/mint_codes.py "$work/latchkey.sqlite3" "$client_id" "$user_id" \
+  http://127.0.0.1:9/cb "$verifier" 60000 "$work/codes"
+basic="Basic $(printf '%s:%s' "$client_id" "$client_secret" | base64 -w0)"
+report=$(CODES_FILE=$work/codes WRK_THREADS=$threads BASIC="$basic" \
+  REDIRECT_URI=http%3A%2F%2F127.0.0.1%3A9%2Fcb VERIFIER="$verifier" \
+  wrk -t$threads -c$conns -d"${duration}s" --latency -s $here/exchange.lua "$base")
+refused=$(echo "$report" | awk '/Non-2xx/ {print " (" $5 " refused!)"}')
+row "POST /oauth/token (code exchange)" "$(echo "$report" | summarise)$refused"
+
 echo "server peak RSS: $(awk '/VmHWM/ {printf "%.1f MiB", $2/1024}' /proc/$server/status)"
 
 # The same database served by a server signing the API's tokens with RS256: each request's
