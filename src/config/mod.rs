@@ -381,6 +381,9 @@ pub fn settings_table() -> String {
         ));
     }
     table.push_str(
+        "| `[[clients]]` | — | none | OpenID clients declared in the file (see \"OpenID provider\"): `client_id`, `name`, `redirect_uris`, `post_logout_redirect_uris`, `first_party`, `public`, `client_secret_env` (the environment variable holding the secret), `id_token_alg`. Created or updated at start. |\n",
+    );
+    table.push_str(
         "| — | `LATCHKEY_CONFIG` | `latchkey.toml` | Path of the config file. A named file must exist; unknown keys in it are errors. |\n",
     );
     table
