@@ -222,6 +222,17 @@ impl Op {
         rp.id_token_verifier().set_time_fn(move || clock.now())
     }
 
+    /// A code for `tab`'s logged-in person (no consent needed) exchanged by `client`: the
+    /// token endpoint's JSON answer.
+    async fn tokens_for(&self, client: &Registered, rp: &Rp, tab: &Tab<'_>) -> Value {
+        let (url, state, verifier, _) = Self::auth_url(rp, &[]);
+        let code = code_from(&tab.get(&Self::path(&url)).await, &state);
+        let form = code_form(code.as_str(), verifier.secret().as_str());
+        let response = self.token_request(client, &form).await;
+        assert_eq!(response.status(), 200);
+        json_body(response).await
+    }
+
     async fn advance(&self, seconds: i64) {
         self.clock
             .as_ref()
@@ -242,6 +253,16 @@ impl Op {
         }
         request.send().await.unwrap()
     }
+}
+
+/// The token request of an authorization code with its PKCE verifier.
+fn code_form<'a>(code: &'a str, verifier: &'a str) -> [(&'static str, &'a str); 4] {
+    [
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", CALLBACK),
+        ("code_verifier", verifier),
+    ]
 }
 
 fn query_param(url: &str, name: &str) -> Option<String> {
@@ -451,12 +472,7 @@ async fn a_replayed_code_is_refused_and_revokes_what_it_bought(backend: Backend)
     let tab = op.app.tab();
     let authorized = op.sign_in(&rp, &tab, "ada").await;
     let verifier = authorized.verifier.secret().clone();
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("code", authorized.code.as_str()),
-        ("redirect_uri", CALLBACK),
-        ("code_verifier", verifier.as_str()),
-    ];
+    let form = code_form(authorized.code.as_str(), verifier.as_str());
     let first = op.token_request(&client, &form).await;
     assert_eq!(first.status(), 200);
     assert_eq!(first.headers()["cache-control"], "no-store");
@@ -494,12 +510,7 @@ async fn racing_exchanges_of_one_code_issue_one_grant(backend: Backend) {
     let tab = op.app.tab();
     let authorized = op.sign_in(&rp, &tab, "ada").await;
     let verifier = authorized.verifier.secret().clone();
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("code", authorized.code.as_str()),
-        ("redirect_uri", CALLBACK),
-        ("code_verifier", verifier.as_str()),
-    ];
+    let form = code_form(authorized.code.as_str(), verifier.as_str());
     let answers =
         futures_util::future::join_all((0..8).map(|_| op.token_request(&client, &form))).await;
     let mut issued = Vec::new();
@@ -622,12 +633,7 @@ async fn a_code_expires_after_sixty_seconds(backend: Backend) {
     let authorized = op.sign_in(&rp, &tab, "ada").await;
     op.advance(61).await;
     let verifier = authorized.verifier.secret().clone();
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("code", authorized.code.as_str()),
-        ("redirect_uri", CALLBACK),
-        ("code_verifier", verifier.as_str()),
-    ];
+    let form = code_form(authorized.code.as_str(), verifier.as_str());
     let body = error_body(op.token_request(&client, &form).await, 400, "invalid_grant").await;
     assert!(
         body["error_description"]
@@ -899,12 +905,7 @@ async fn prompt_and_max_age_ask_for_the_password_again(backend: Backend) {
         let back = tab.post_from(&html, "/accounts/login/", &fields).await;
         assert_eq!(back.status(), 303);
         let code = code_from(&tab.get(&location(&back)).await, &state);
-        let form = [
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("redirect_uri", CALLBACK),
-            ("code_verifier", verifier.secret().as_str()),
-        ];
+        let form = code_form(code.as_str(), verifier.secret().as_str());
         let tokens = json_body(op.token_request(&client, &form).await).await;
         let id = crate::helpers::claims(tokens["id_token"].as_str().unwrap());
         let now = op.clock.as_ref().unwrap().now().timestamp();
@@ -932,12 +933,7 @@ async fn the_nonce_is_echoed_only_when_sent(backend: Backend) {
             strip_param(&url, &["nonce"])
         };
         let code = code_from(&tab.get(&Op::path(&url)).await, &state);
-        let form = [
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("redirect_uri", CALLBACK),
-            ("code_verifier", verifier.secret().as_str()),
-        ];
+        let form = code_form(code.as_str(), verifier.secret().as_str());
         let tokens = json_body(op.token_request(&client, &form).await).await;
         let id = crate::helpers::claims(tokens["id_token"].as_str().unwrap());
         if send_nonce {
@@ -1003,15 +999,7 @@ async fn third_party_clients_ask_for_consent_once_and_it_can_be_withdrawn(backen
     assert_eq!(forged.status(), 403);
 
     // Remembered: no page the second time.
-    let (url, state, verifier, _) = Op::auth_url(&rp, &[]);
-    let code = code_from(&tab.get(&Op::path(&url)).await, &state);
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("redirect_uri", CALLBACK),
-        ("code_verifier", verifier.secret().as_str()),
-    ];
-    let tokens = json_body(op.token_request(&client, &form).await).await;
+    let tokens = op.tokens_for(&client, &rp, &tab).await;
     let access = tokens["access_token"].as_str().unwrap();
 
     // Listed under Connected apps; revoking it ends the grant and asks again next time.
@@ -1062,23 +1050,19 @@ async fn a_grant_is_a_session_the_person_can_end(backend: Backend) {
     let Some(op) = Op::start(backend, false).await else {
         return;
     };
-    op.app.persona("ada").await;
+    let ada = op.app.persona("ada").await;
     let client = op.register(true, false).await;
     let rp = op.rp(&client).await;
     let tab = op.app.tab_logged_in("ada").await;
-    let (url, state, verifier, _) = Op::auth_url(&rp, &[]);
-    let code = code_from(&tab.get(&Op::path(&url)).await, &state);
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("redirect_uri", CALLBACK),
-        ("code_verifier", verifier.secret().as_str()),
-    ];
-    let tokens = json_body(op.token_request(&client, &form).await).await;
-    let access = tokens["access_token"].as_str().unwrap();
+    let mut grants = Vec::new();
+    for _ in 0..2 {
+        let tokens = op.tokens_for(&client, &rp, &tab).await;
+        grants.push(tokens["access_token"].as_str().unwrap().to_owned());
+    }
+
+    // On the account page: ended there, its tokens stop.
     let html = tab.page("/accounts/profile/").await;
-    assert!(html.contains("app: Acme dashboard"), "{html}");
-    // End it from the sessions table (its handle is the form right after the row).
+    assert_eq!(html.matches("app: Acme dashboard").count(), 2, "{html}");
     let row = html.split("app: Acme dashboard").nth(1).unwrap();
     let action = row
         .split("action=\"")
@@ -1088,12 +1072,90 @@ async fn a_grant_is_a_session_the_person_can_end(backend: Backend) {
         .next()
         .unwrap();
     assert_eq!(tab.post_from(&html, action, &[]).await.status(), 303);
+    let live: Vec<u16> = futures_util::future::join_all(
+        grants
+            .iter()
+            .map(|t| op.app.get_bearer("/auth/users/me/", t)),
+    )
+    .await
+    .iter()
+    .map(|r| r.status().as_u16())
+    .collect();
+    assert_eq!(live.iter().filter(|s| **s == 401).count(), 1, "{live:?}");
+    let survivor = grants[live.iter().position(|s| *s == 200).unwrap()].clone();
+
+    // Through the API's session list: kind oauth with the client's name, ended by DELETE.
+    let listed = op.app.as_user(&ada).get("/auth/users/me/sessions/").await;
+    assert_eq!(listed.status(), 200);
+    let listed = json_body(listed).await;
+    let grant = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["kind"] == "oauth")
+        .expect("the grant")
+        .clone();
+    assert_eq!(grant["client"], "Acme dashboard");
+    assert_eq!(grant["current"], false);
+    let kinds: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.contains(&"browser") && kinds.contains(&"api"),
+        "{kinds:?}"
+    );
+    let current = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["current"] == true)
+        .unwrap();
+    assert_eq!(current["kind"], "api");
+    let path = format!("/auth/users/me/sessions/{}/", grant["id"].as_str().unwrap());
+    let ended = op
+        .app
+        .as_user(&ada)
+        .send(reqwest::Method::DELETE, &path, Value::Null)
+        .await;
+    assert_eq!(ended.status(), 204);
     assert_eq!(
-        op.app.get_bearer("/auth/users/me/", access).await.status(),
+        op.app
+            .get_bearer("/auth/users/me/", &survivor)
+            .await
+            .status(),
         401
     );
-    let userinfo = op.app.get_bearer("/oauth/userinfo", access).await;
-    assert_eq!(userinfo.status(), 401);
+    assert_eq!(
+        op.app
+            .get_bearer("/oauth/userinfo", &survivor)
+            .await
+            .status(),
+        401
+    );
+    let again = op
+        .app
+        .as_user(&ada)
+        .send(reqwest::Method::DELETE, &path, Value::Null)
+        .await;
+    assert_eq!(again.status(), 404);
+    // Someone else's handle is not found either.
+    let bob = op.app.persona("bob").await;
+    let bobs = json_body(op.app.as_user(&bob).get("/auth/users/me/sessions/").await).await;
+    let handle = bobs[0]["id"].as_str().unwrap();
+    let foreign = format!("/auth/users/me/sessions/{handle}/");
+    let refused = op
+        .app
+        .as_user(&ada)
+        .send(reqwest::Method::DELETE, &foreign, Value::Null)
+        .await;
+    assert_eq!(refused.status(), 404);
+    assert_eq!(
+        op.app.as_user(&bob).get("/auth/users/me/").await.status(),
+        200
+    );
 }
 
 async fn the_refresh_grant_rotates_and_detects_reuse(backend: Backend) {
@@ -1105,15 +1167,7 @@ async fn the_refresh_grant_rotates_and_detects_reuse(backend: Backend) {
     let other = op.register(true, false).await;
     let rp = op.rp(&client).await;
     let tab = op.app.tab_logged_in("ada").await;
-    let (url, state, verifier, _) = Op::auth_url(&rp, &[]);
-    let code = code_from(&tab.get(&Op::path(&url)).await, &state);
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("redirect_uri", CALLBACK),
-        ("code_verifier", verifier.secret().as_str()),
-    ];
-    let tokens = json_body(op.token_request(&client, &form).await).await;
+    let tokens = op.tokens_for(&client, &rp, &tab).await;
     let first = tokens["refresh_token"].as_str().unwrap().to_owned();
 
     // Another client cannot use it; nor can the JSON API's refresh route.
@@ -1189,15 +1243,7 @@ async fn revocation_and_introspection_follow_rfc_7009_and_7662(backend: Backend)
     let public = op.register(true, true).await;
     let rp = op.rp(&client).await;
     let tab = op.app.tab_logged_in("ada").await;
-    let (url, state, verifier, _) = Op::auth_url(&rp, &[]);
-    let code = code_from(&tab.get(&Op::path(&url)).await, &state);
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("redirect_uri", CALLBACK),
-        ("code_verifier", verifier.secret().as_str()),
-    ];
-    let tokens = json_body(op.token_request(&client, &form).await).await;
+    let tokens = op.tokens_for(&client, &rp, &tab).await;
     let access = tokens["access_token"].as_str().unwrap();
     let refresh = tokens["refresh_token"].as_str().unwrap();
     let secret = client.secret.clone().unwrap();
@@ -1337,15 +1383,7 @@ async fn rp_initiated_logout_ends_the_login_and_the_grant(backend: Backend) {
     let client = op.register(true, false).await;
     let rp = op.rp(&client).await;
     let tab = op.app.tab_logged_in("ada").await;
-    let (url, state, verifier, _) = Op::auth_url(&rp, &[]);
-    let code = code_from(&tab.get(&Op::path(&url)).await, &state);
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("redirect_uri", CALLBACK),
-        ("code_verifier", verifier.secret().as_str()),
-    ];
-    let tokens = json_body(op.token_request(&client, &form).await).await;
+    let tokens = op.tokens_for(&client, &rp, &tab).await;
     let id_token = tokens["id_token"].as_str().unwrap();
     let access = tokens["access_token"].as_str().unwrap();
     let logout = |query: Vec<(&str, &str)>| {

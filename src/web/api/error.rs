@@ -9,6 +9,7 @@ use utoipa::openapi::{Ref, RefOr};
 
 use crate::accounts::AccountsError;
 use crate::domain::FieldErrors;
+use crate::sessions::SessionError;
 use crate::telemetry::error_chain;
 use crate::tokens::TokenError;
 
@@ -307,6 +308,15 @@ impl Djoser {
             AccountsError::Throttled { retry_after } => ApiError::Throttled(retry_after),
             AccountsError::Unavailable => ApiError::Unavailable,
             AccountsError::Unexpected(e) => ApiError::Unexpected(e),
+        }
+    }
+}
+
+impl From<SessionError> for ApiError {
+    fn from(e: SessionError) -> Self {
+        match e {
+            SessionError::Unavailable => Self::Unavailable,
+            SessionError::Unexpected(e) => Self::Unexpected(e),
         }
     }
 }

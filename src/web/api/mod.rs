@@ -8,6 +8,7 @@ mod error;
 mod input;
 mod jwt;
 pub(crate) mod openapi;
+mod sessions;
 mod users;
 
 pub use auth::BearerUser;

@@ -20,7 +20,7 @@ use super::body::{
     VerifyRequest,
 };
 use super::error::{BadRequest, Detail};
-use super::{compat, jwt, users};
+use super::{compat, jwt, sessions, users};
 use crate::domain::FieldErrors;
 use crate::web::health::{self, HealthResponse};
 use crate::web::jwks;
@@ -125,6 +125,8 @@ impl Modify for BearerSecurity {
         users::me_put,
         users::me_patch,
         users::me_delete,
+        sessions::list,
+        sessions::end,
         users::set_password,
         users::set_email,
         users::set_email_confirm,
@@ -159,6 +161,7 @@ impl Modify for BearerSecurity {
         UsersListResponse,
         ProfileReplaceRequest,
         users::UserBody,
+        sessions::SessionBody,
         RegisterRequest,
         CredentialsRequest,
         PairResponse,

@@ -35,6 +35,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .route(web::delete().to(me_delete))
                     .default_service(allow_only("GET, PUT, PATCH, DELETE")),
             )
+            .configure(super::sessions::routes)
             .service(post_only("/set_password", web::post().to(set_password)))
             .service(post_only("/set_email", web::post().to(set_email)))
             .service(post_only(
@@ -107,7 +108,7 @@ impl From<User> for UserBody {
 }
 
 /// DRF's rendering of a UTC datetime: ISO 8601, microseconds only when non-zero, `Z` suffix.
-fn drf_datetime(at: NaiveDateTime) -> String {
+pub(super) fn drf_datetime(at: NaiveDateTime) -> String {
     if at.nanosecond() == 0 {
         at.format("%Y-%m-%dT%H:%M:%SZ").to_string()
     } else {
