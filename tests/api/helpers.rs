@@ -824,3 +824,20 @@ pub fn claims_header(token: &str) -> serde_json::Value {
     let header = token.split('.').next().expect("a JWT");
     serde_json::from_slice(&base64url_decode(header)).expect("JSON header")
 }
+
+/// `(uid, token)` from a mailed link ending in `…/<uid>/<token>/` or carrying
+/// `?uid=…&token=…`.
+pub fn uid_and_token(link: &str) -> (String, String) {
+    if let Some((_, query)) = link.split_once('?') {
+        let get = |key: &str| {
+            query
+                .split('&')
+                .find_map(|kv| kv.strip_prefix(&format!("{key}=")))
+                .unwrap()
+                .to_owned()
+        };
+        return (get("uid"), get("token"));
+    }
+    let parts: Vec<&str> = link.trim_end_matches('/').rsplit('/').take(2).collect();
+    (parts[1].to_owned(), parts[0].to_owned())
+}

@@ -47,22 +47,6 @@ async fn app(
     .await
 }
 
-/// `(uid, token)` from a link ending in `…/<uid>/<token>/` or carrying `?uid=…&token=…`.
-fn uid_and_token(link: &str) -> (String, String) {
-    if let Some((_, query)) = link.split_once('?') {
-        let get = |key: &str| {
-            query
-                .split('&')
-                .find_map(|kv| kv.strip_prefix(&format!("{key}=")))
-                .unwrap()
-                .to_owned()
-        };
-        return (get("uid"), get("token"));
-    }
-    let parts: Vec<&str> = link.trim_end_matches('/').rsplit('/').take(2).collect();
-    (parts[1].to_owned(), parts[0].to_owned())
-}
-
 async fn outbox_rows(app: &TestApp) -> Vec<outbox::OutboxMessage> {
     app.state
         .db
@@ -110,7 +94,7 @@ async fn password_reset_mails_a_link_that_works_once(backend: Backend) {
         "{}",
         mail.html
     );
-    let (uid, token) = uid_and_token(&link);
+    let (uid, token) = crate::helpers::uid_and_token(&link);
     assert_eq!(latchkey::domain::decode_uid(&uid), Some(id));
     assert_eq!(token.len(), 43);
 
@@ -244,7 +228,7 @@ async fn reset_links_use_the_front_end_template_expire_and_cool_down(backend: Ba
     assert_eq!(outbox_rows(&app).await.len(), 1);
 
     clock.advance(Duration::seconds(3601));
-    let (uid, token) = uid_and_token(&link);
+    let (uid, token) = crate::helpers::uid_and_token(&link);
     let expired = app
         .post_json(
             "/auth/users/reset_password_confirm/",
@@ -349,7 +333,7 @@ async fn activation_flow_with_confirmation_and_stale_tokens(backend: Backend) {
         link.starts_with("http://localhost:8000/accounts/activate/"),
         "{link}"
     );
-    let (uid, token) = uid_and_token(&link);
+    let (uid, token) = crate::helpers::uid_and_token(&link);
     let activate = |uid: &str, token: &str| {
         let app = &app;
         let body = json!({"uid": uid, "token": token});
@@ -384,7 +368,7 @@ async fn activation_flow_with_confirmation_and_stale_tokens(backend: Backend) {
     )
     .await
     .unwrap();
-    let (uid, token) = uid_and_token(&val_link);
+    let (uid, token) = crate::helpers::uid_and_token(&val_link);
     let stale = activate(&uid, &token).await;
     assert_eq!(stale.status(), 403);
     assert_eq!(
@@ -431,7 +415,7 @@ async fn activation_flow_with_confirmation_and_stale_tokens(backend: Backend) {
         )
         .await;
     assert_eq!(resend.status(), 204);
-    let (uid, token) = uid_and_token(&pending_link);
+    let (uid, token) = crate::helpers::uid_and_token(&pending_link);
     let refused = activate(&uid, &token).await;
     assert_eq!(refused.status(), 403);
     let user = accounts::get_by_username(
@@ -835,7 +819,7 @@ async fn email_change_notice_goes_to_the_old_address(backend: Backend) {
     assert_eq!(response.status(), 204);
     let confirm = app.wait_for_mail(1).await.remove(0);
     assert_eq!(confirm.to, "bea@new.example");
-    let (uid, token) = uid_and_token(&confirm.link());
+    let (uid, token) = crate::helpers::uid_and_token(&confirm.link());
     let confirmed = app
         .post_json(
             "/auth/users/set_email_confirm/",

@@ -20,6 +20,7 @@ mod keys;
 mod mail;
 mod oidc;
 mod permissions;
+mod restauth;
 mod schema_fuzz;
 mod security;
 mod throttle;

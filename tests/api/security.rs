@@ -54,12 +54,6 @@ async fn email_of(app: &TestApp, id: i64) -> String {
         .email
 }
 
-/// `(uid, token)` from a link ending in `…/<uid>/<token>/`.
-fn uid_and_token(link: &str) -> (String, String) {
-    let parts: Vec<&str> = link.trim_end_matches('/').rsplit('/').take(2).collect();
-    (parts[1].to_owned(), parts[0].to_owned())
-}
-
 async fn a_stolen_access_token_cannot_move_the_account_to_another_address(backend: Backend) {
     let Some((app, _clock)) = app(backend, &[]).await else {
         return;
@@ -169,7 +163,7 @@ async fn an_address_changes_only_through_the_link_sent_to_it(backend: Backend) {
         "ivy@old.example",
         "nothing changes until the new address answers"
     );
-    let (uid, token) = uid_and_token(&confirm.link());
+    let (uid, token) = crate::helpers::uid_and_token(&confirm.link());
     // A wrong token, or the right one for another user, changes nothing.
     for (uid, token) in [(uid.as_str(), "wrong"), ("OTk5", token.as_str())] {
         let refused = app
@@ -220,7 +214,7 @@ async fn an_address_changes_only_through_the_link_sent_to_it(backend: Backend) {
             .iter()
             .any(|m| m.to == "ivy@old.example" && m.text.contains("was changed to Ivy@New.example"))
     );
-    let (uid, token) = uid_and_token(&reset_link);
+    let (uid, token) = crate::helpers::uid_and_token(&reset_link);
     let stale = app
         .post_json(
             "/auth/users/reset_password_confirm/",
@@ -632,7 +626,7 @@ async fn a_deactivated_user_cannot_reactivate_themselves(backend: Backend) {
         )
         .await;
     assert_eq!(created.status(), 201);
-    let (uid, token) = uid_and_token(&app.wait_for_mail(1).await.remove(0).link());
+    let (uid, token) = crate::helpers::uid_and_token(&app.wait_for_mail(1).await.remove(0).link());
     let activated = app
         .post_json(
             "/auth/users/activation/",
@@ -784,7 +778,7 @@ async fn delivered_mail_keeps_no_working_link(backend: Backend) {
         .await;
     assert_eq!(reset.status(), 204);
     let mail = app.wait_for_mail(1).await.remove(0);
-    let (_, token) = uid_and_token(&mail.link());
+    let (_, token) = crate::helpers::uid_and_token(&mail.link());
     // Delivered: the row keeps who and what, but no body, so no link.
     let mut rows = outbox(&app).await;
     for _ in 0..100 {

@@ -1,4 +1,4 @@
-//! The JSON API (Djoser + SimpleJWT dialect, plus the ninja-jwt and FastAPI compat routes) and
+//! The JSON API (Djoser + SimpleJWT dialect, plus the ninja-jwt, FastAPI and dj-rest-auth routes) and
 //! the DRF-shaped error mapping.
 
 mod auth;
@@ -8,6 +8,7 @@ mod error;
 mod input;
 mod jwt;
 pub(crate) mod openapi;
+mod restauth;
 mod sessions;
 mod users;
 
@@ -22,6 +23,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     users::routes(cfg);
     jwt::routes(cfg);
     compat::routes(cfg);
+    restauth::routes(cfg);
     openapi::routes(cfg);
 }
 
