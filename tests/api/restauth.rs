@@ -3,12 +3,15 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, PERSONA_PASSWORD, backend_tests, json_body, spawn_app};
+use crate::helpers::{
+    Backend, PERSONA_PASSWORD, Spawn, backend_tests, json_body, spawn_app, spawn_app_with,
+};
 
 backend_tests!(
     login_user_and_logout_speak_dj_rest_auth,
     the_refresh_rotates_and_says_when_tokens_expire,
     password_change_and_reset_use_django_s_words,
+    registration_logs_in_or_mails_a_key_to_verify,
 );
 
 async fn post(app: &crate::helpers::TestApp, path: &str, body: Value) -> (u16, Value) {
@@ -394,5 +397,155 @@ async fn password_change_and_reset_use_django_s_words(backend: Backend) {
         .await
         .0,
         200
+    );
+}
+
+async fn registration_logs_in_or_mails_a_key_to_verify(backend: Backend) {
+    let Some(open) = spawn_app(backend).await else {
+        return;
+    };
+    let pw = "a long and fine passphrase";
+    let body = |username: &str, email: &str, second: &str| json!({"username": username, "email": email, "password1": pw, "password2": second});
+    // Accounts start active: 201 with the login body.
+    let (status, created) = post(
+        &open,
+        "/dj-rest-auth/registration/",
+        body("ivy", "ivy@example.com", pw),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["user"]["username"], "ivy");
+    assert!(created["access"].is_string() && created["refresh"].is_string());
+    assert_eq!(
+        open.get_bearer("/api/auth/user/", created["access"].as_str().unwrap())
+            .await
+            .status(),
+        200
+    );
+    for (request, expected) in [
+        (
+            body("ivy", "other@example.com", pw),
+            json!({"username": ["A user with that username already exists."]}),
+        ),
+        (
+            body("ivy2", "IVY@example.com", pw),
+            json!({"email": ["User is already registered with this e-mail address."]}),
+        ),
+        (
+            body("ivy3", "ivy3@example.com", "different"),
+            json!({"non_field_errors": ["The two password fields didn't match."]}),
+        ),
+        (
+            body("ivy4", "not-an-address", pw),
+            json!({"email": ["Enter a valid email address."]}),
+        ),
+        (
+            json!({}),
+            json!({"username": ["This field is required."], "email": ["This field is required."], "password1": ["This field is required."], "password2": ["This field is required."]}),
+        ),
+    ] {
+        assert_eq!(
+            post(&open, "/api/auth/registration/", request).await,
+            (400, expected)
+        );
+    }
+    let (status, weak) = post(&open, "/api/auth/registration/", json!({"username": "ivy5", "email": "ivy5@example.com", "password1": "123", "password2": "123"})).await;
+    assert_eq!(status, 400);
+    assert!(
+        weak["password1"].as_array().is_some_and(|m| !m.is_empty()),
+        "{weak}"
+    );
+
+    // Accounts wait for their link: the link carries the key dj-rest-auth's front ends post.
+    let options = Spawn {
+        env: vec![
+            ("LATCHKEY_SEND_ACTIVATION_EMAIL", "true".into()),
+            (
+                "LATCHKEY_ACTIVATION_URL",
+                "account-confirm-email/{uid}:{token}/".into(),
+            ),
+        ],
+        ..Spawn::default()
+    };
+    let Some(app) = spawn_app_with(backend, options).await else {
+        return;
+    };
+    assert_eq!(
+        post(
+            &app,
+            "/dj-rest-auth/registration/",
+            body("joe", "joe@example.com", pw)
+        )
+        .await,
+        (201, json!({"detail": "Verification e-mail sent."}))
+    );
+    let login = json!({"username": "joe", "password": pw});
+    assert_eq!(
+        post(&app, "/dj-rest-auth/login/", login.clone()).await.0,
+        400,
+        "not active yet"
+    );
+    let ok = (200, json!({"detail": "ok"}));
+    assert_eq!(
+        post(
+            &app,
+            "/dj-rest-auth/registration/resend-email/",
+            json!({"email": "joe@example.com"})
+        )
+        .await,
+        ok.clone()
+    );
+    assert_eq!(
+        post(
+            &app,
+            "/dj-rest-auth/registration/resend-email/",
+            json!({"email": "nobody@example.com"})
+        )
+        .await,
+        ok.clone()
+    );
+    let link = app.wait_for_mail(1).await.remove(0).link();
+    let key = link
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(key.contains(':'), "{link}");
+    let not_found = (404, json!({"detail": "Not found."}));
+    assert_eq!(
+        post(
+            &app,
+            "/dj-rest-auth/registration/verify-email/",
+            json!({"key": "garbage"})
+        )
+        .await,
+        not_found.clone()
+    );
+    assert_eq!(
+        post(
+            &app,
+            "/dj-rest-auth/registration/verify-email/",
+            json!({"key": key})
+        )
+        .await,
+        ok
+    );
+    assert_eq!(
+        post(
+            &app,
+            "/dj-rest-auth/registration/verify-email/",
+            json!({"key": key})
+        )
+        .await,
+        not_found,
+        "once"
+    );
+    assert_eq!(post(&app, "/dj-rest-auth/login/", login).await.0, 200);
+    assert_eq!(
+        app.get("/dj-rest-auth/registration/verify-email/")
+            .await
+            .status(),
+        405
     );
 }

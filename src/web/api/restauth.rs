@@ -14,8 +14,8 @@ use super::auth::BearerUser;
 use super::error::REQUIRED;
 use super::throttled;
 use super::{ApiError, Input, allow_only};
-use crate::accounts::{self, AccountsError, Actor, ProfileChanges, User};
-use crate::domain::{Email, FieldErrors, PersonName};
+use crate::accounts::{self, AccountsError, Actor, ProfileChanges, Registered, Registration, User};
+use crate::domain::{Email, FieldErrors, PersonName, Username};
 use crate::state::AppState;
 use crate::tokens::service::{self, TokenPair};
 use crate::tokens::{TokenError, UserIdClaim};
@@ -37,6 +37,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 throttled(web::post().to(password_reset_confirm)),
             ),
             ("/token/verify", web::post().to(token_verify)),
+            ("/registration", throttled(web::post().to(registration))),
+            (
+                "/registration/verify-email",
+                throttled(web::post().to(verify_email)),
+            ),
+            (
+                "/registration/resend-email",
+                throttled(web::post().to(resend_email)),
+            ),
             ("/token/refresh", throttled(web::post().to(token_refresh))),
         ] {
             cfg.service(
@@ -383,4 +392,119 @@ async fn token_refresh(state: web::Data<AppState>, input: Input) -> Result<HttpR
         "access_expiration": access_expiration,
         "refresh_expiration": refresh_expiration,
     })))
+}
+
+/// allauth's words for a refused registration.
+fn registration_word(e: AccountsError) -> ApiError {
+    let field = |name: &str, message: &str| ApiError::Validation(FieldErrors::one(name, message));
+    match e {
+        AccountsError::Taken { username, email } => {
+            let mut errors = FieldErrors::new();
+            if username {
+                errors.add("username", "A user with that username already exists.");
+            }
+            if email {
+                errors.add(
+                    "email",
+                    "User is already registered with this e-mail address.",
+                );
+            }
+            ApiError::Validation(errors)
+        }
+        AccountsError::WeakPassword(problems) => {
+            let mut errors = FieldErrors::new();
+            errors.extend("password1", problems.iter().map(ToString::to_string));
+            ApiError::Validation(errors)
+        }
+        AccountsError::PasswordMismatch => {
+            field("non_field_errors", "The two password fields didn't match.")
+        }
+        other => other.into(),
+    }
+}
+
+/// The registration body: `username`, `email`, `password1`, `password2`.
+fn registration_fields(input: &Input) -> Result<Registration, ApiError> {
+    let mut errors = FieldErrors::new();
+    let username = input.parsed("username", true, &mut errors, Username::parse);
+    let email = input.parsed("email", true, &mut errors, |raw| {
+        Email::parse(raw).map_err(|_| "Enter a valid email address.")
+    });
+    let password = required(input, "password1", &mut errors);
+    let again = required(input, "password2", &mut errors);
+    errors.into_result().map_err(ApiError::Validation)?;
+    match (username, email, password, again) {
+        (Some(username), Some(email), Some(password), Some(again)) => Ok(Registration {
+            email,
+            username: Some(username),
+            first_name: PersonName::default(),
+            last_name: PersonName::default(),
+            password,
+            password_retype: Some(again),
+        }),
+        _ => Err(ApiError::Validation(FieldErrors::one(
+            "password1",
+            REQUIRED,
+        ))),
+    }
+}
+
+/// POST registration/ — 201 with tokens and the user when accounts start active, or
+/// `{"detail": "Verification e-mail sent."}` when they wait for their activation link (and,
+/// with `prevent_enumeration`, for an address that already has an account).
+async fn registration(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    input: Input,
+) -> Result<HttpResponse, ApiError> {
+    let registration = registration_fields(&input)?;
+    let password = registration.password.clone();
+    let sent = || HttpResponse::Created().json(json!({"detail": "Verification e-mail sent."}));
+    let user = match accounts::register(&state, registration).await {
+        Ok(Registered::Created(user)) if user.is_active => user,
+        Ok(_) => return Ok(sent()),
+        Err(e) => return Err(registration_word(e)),
+    };
+    let meta = client_meta(&req);
+    let (user, pair) =
+        service::obtain_pair(&state, &user.username, &password, &meta, UserIdClaim::Text)
+            .await
+            .map_err(ApiError::from_token_endpoint)?;
+    Ok(HttpResponse::Created().json(login_body(user, pair)))
+}
+
+/// POST registration/verify-email/ — `{"key"}`: the activation link's `{uid}:{token}` (set
+/// `activation_url` to, for example, `account-confirm-email/{uid}:{token}/`).
+async fn verify_email(state: web::Data<AppState>, input: Input) -> Result<HttpResponse, ApiError> {
+    let mut errors = FieldErrors::new();
+    let key = required(&input, "key", &mut errors);
+    errors.into_result().map_err(ApiError::Validation)?;
+    let key = key.unwrap_or_default();
+    let Some((uid, token)) = key.trim().split_once(':') else {
+        return Err(ApiError::NotFound("Not found."));
+    };
+    match accounts::activate(&state, uid, token).await {
+        Ok(()) => Ok(HttpResponse::Ok().json(json!({"detail": "ok"}))),
+        Err(AccountsError::InvalidLink | AccountsError::NotAwaitingActivation) => {
+            Err(ApiError::NotFound("Not found."))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// POST registration/resend-email/ — `{"detail": "ok"}` whatever the address.
+async fn resend_email(state: web::Data<AppState>, input: Input) -> Result<HttpResponse, ApiError> {
+    let mut errors = FieldErrors::new();
+    let email = input.parsed("email", true, &mut errors, |raw| {
+        Email::parse(raw).map_err(|_| "Enter a valid email address.")
+    });
+    errors.into_result().map_err(ApiError::Validation)?;
+    if let Some(email) = email {
+        match accounts::resend_activation(&state, &email).await {
+            // With activation off there is nothing to resend: the same answer.
+            Ok(()) | Err(AccountsError::ActivationDisabled) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(HttpResponse::Ok().json(json!({"detail": "ok"})))
 }
