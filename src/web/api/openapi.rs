@@ -20,7 +20,7 @@ use super::body::{
     VerifyRequest,
 };
 use super::error::{BadRequest, Detail};
-use super::{compat, jwt, sessions, users};
+use super::{compat, jwt, restauth, sessions, users};
 use crate::domain::FieldErrors;
 use crate::web::health::{self, HealthResponse};
 use crate::web::jwks;
@@ -150,6 +150,19 @@ impl Modify for BearerSecurity {
         compat::fastapi_login,
         compat::fastapi_session,
         compat::fastapi_logout,
+        restauth::login,
+        restauth::logout,
+        restauth::user,
+        restauth::user_put,
+        restauth::user_patch,
+        restauth::password_change,
+        restauth::password_reset,
+        restauth::password_reset_confirm,
+        restauth::token_verify,
+        restauth::token_refresh,
+        restauth::registration,
+        restauth::verify_email,
+        restauth::resend_email,
     ),
     components(schemas(
         Detail,
@@ -162,6 +175,19 @@ impl Modify for BearerSecurity {
         ProfileReplaceRequest,
         users::UserBody,
         sessions::SessionBody,
+        restauth::RestUser,
+        restauth::doc::LoginBody,
+        restauth::doc::LoginResponse,
+        restauth::doc::RefreshBody,
+        restauth::doc::TokenBody,
+        restauth::doc::RefreshedResponse,
+        restauth::doc::UserChangeBody,
+        restauth::doc::PasswordChangeBody,
+        restauth::doc::EmailBody,
+        restauth::doc::ResetConfirmBody,
+        restauth::doc::RegistrationBody,
+        restauth::doc::RegisteredBody,
+        restauth::doc::KeyBody,
         RegisterRequest,
         CredentialsRequest,
         PairResponse,

@@ -9,6 +9,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::DateTime;
 use serde::Serialize;
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 use super::auth::BearerUser;
 use super::error::REQUIRED;
@@ -65,7 +66,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// dj-rest-auth's `UserDetailsSerializer`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct RestUser {
     pk: i64,
     username: String,
@@ -143,6 +144,17 @@ fn credentials(input: &Input) -> Result<(String, String), ApiError> {
 }
 
 /// POST login/ — `{"username" | "email", "password"}`.
+#[utoipa::path(
+    operation_id = "restauth_login",
+    post,
+    path = "/dj-rest-auth/login/",
+    tag = "dj-rest-auth",
+    request_body = doc::LoginBody,
+    responses(
+        (status = 200, description = "Logged in", body = doc::LoginResponse),
+        (status = 400, description = "Refused (bad credentials too: 400, as dj-rest-auth answers)", body = crate::web::api::error::BadRequest),
+    ),
+)]
 async fn login(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -177,6 +189,17 @@ fn login_body(user: User, pair: TokenPair) -> Value {
 }
 
 /// POST logout/ — blacklists `refresh` (its whole session ends).
+#[utoipa::path(
+    operation_id = "restauth_logout",
+    post,
+    path = "/dj-rest-auth/logout/",
+    tag = "dj-rest-auth",
+    request_body = doc::RefreshBody,
+    responses(
+        (status = 200, description = "The session ended", body = crate::web::api::error::Detail),
+        (status = 401, description = "No refresh token, or a bad one", body = crate::web::api::error::Detail),
+    ),
+)]
 async fn logout(state: web::Data<AppState>, input: Input) -> Result<HttpResponse, ApiError> {
     let mut errors = FieldErrors::new();
     let refresh = input
@@ -200,11 +223,35 @@ async fn logout(state: web::Data<AppState>, input: Input) -> Result<HttpResponse
 }
 
 /// GET user/
+#[utoipa::path(
+    operation_id = "restauth_user",
+    get,
+    path = "/dj-rest-auth/user/",
+    tag = "dj-rest-auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The user", body = RestUser),
+        (status = 401, description = "Not authenticated or bad token", body = crate::web::api::error::Detail),
+    ),
+)]
 async fn user(BearerUser(auth): BearerUser) -> HttpResponse {
     HttpResponse::Ok().json(RestUser::from(auth.user))
 }
 
 /// PUT user/ — `username` required (it must stay the same: usernames do not change here).
+#[utoipa::path(
+    operation_id = "restauth_user_put",
+    put,
+    path = "/dj-rest-auth/user/",
+    tag = "dj-rest-auth",
+    security(("bearer" = [])),
+    request_body = doc::UserChangeBody,
+    responses(
+        (status = 200, description = "Changed", body = RestUser),
+        (status = 400, description = "Refused", body = crate::web::api::error::BadRequest),
+        (status = 401, description = "Not authenticated or bad token", body = crate::web::api::error::Detail),
+    ),
+)]
 async fn user_put(
     state: web::Data<AppState>,
     BearerUser(auth): BearerUser,
@@ -214,6 +261,19 @@ async fn user_put(
 }
 
 /// PATCH user/
+#[utoipa::path(
+    operation_id = "restauth_user_patch",
+    patch,
+    path = "/dj-rest-auth/user/",
+    tag = "dj-rest-auth",
+    security(("bearer" = [])),
+    request_body = Option<doc::UserChangeBody>,
+    responses(
+        (status = 200, description = "Changed", body = RestUser),
+        (status = 400, description = "Refused", body = crate::web::api::error::BadRequest),
+        (status = 401, description = "Not authenticated or bad token", body = crate::web::api::error::Detail),
+    ),
+)]
 async fn user_patch(
     state: web::Data<AppState>,
     BearerUser(auth): BearerUser,
@@ -295,6 +355,19 @@ fn new_passwords(input: &Input, errors: &mut FieldErrors) -> Option<(String, Str
 
 /// POST password/change/ — `old_password` is required (dj-rest-auth's
 /// `OLD_PASSWORD_FIELD_ENABLED`: a stolen access token must not be enough to take the account).
+#[utoipa::path(
+    operation_id = "restauth_password_change",
+    post,
+    path = "/dj-rest-auth/password/change/",
+    tag = "dj-rest-auth",
+    security(("bearer" = [])),
+    request_body = doc::PasswordChangeBody,
+    responses(
+        (status = 200, description = "Changed; every other session ended", body = crate::web::api::error::Detail),
+        (status = 400, description = "Refused", body = crate::web::api::error::BadRequest),
+        (status = 401, description = "Not authenticated or bad token", body = crate::web::api::error::Detail),
+    ),
+)]
 async fn password_change(
     state: web::Data<AppState>,
     BearerUser(auth): BearerUser,
@@ -318,6 +391,17 @@ async fn password_change(
 }
 
 /// POST password/reset/ — the same answer whether or not the address has an account.
+#[utoipa::path(
+    operation_id = "restauth_password_reset",
+    post,
+    path = "/dj-rest-auth/password/reset/",
+    tag = "dj-rest-auth",
+    request_body = doc::EmailBody,
+    responses(
+        (status = 200, description = "Accepted whether or not the address has an account", body = crate::web::api::error::Detail),
+        (status = 400, description = "Not an address", body = crate::web::api::error::BadRequest),
+    ),
+)]
 async fn password_reset(
     state: web::Data<AppState>,
     input: Input,
@@ -334,6 +418,17 @@ async fn password_reset(
 }
 
 /// POST password/reset/confirm/ — `uid`, `token` (the mailed link's) and the new password twice.
+#[utoipa::path(
+    operation_id = "restauth_password_reset_confirm",
+    post,
+    path = "/dj-rest-auth/password/reset/confirm/",
+    tag = "dj-rest-auth",
+    request_body = doc::ResetConfirmBody,
+    responses(
+        (status = 200, description = "Password set; every session ended", body = crate::web::api::error::Detail),
+        (status = 400, description = "Refused", body = crate::web::api::error::BadRequest),
+    ),
+)]
 async fn password_reset_confirm(
     state: web::Data<AppState>,
     input: Input,
@@ -356,6 +451,18 @@ async fn password_reset_confirm(
 }
 
 /// POST token/verify/ — `{}`, or SimpleJWT's 401.
+#[utoipa::path(
+    operation_id = "restauth_token_verify",
+    post,
+    path = "/dj-rest-auth/token/verify/",
+    tag = "dj-rest-auth",
+    request_body = doc::TokenBody,
+    responses(
+        (status = 200, description = "Valid", body = crate::web::api::body::EmptyResponse),
+        (status = 400, description = "No token", body = crate::web::api::error::BadRequest),
+        (status = 401, description = "Invalid, expired or blacklisted", body = crate::web::api::error::Detail),
+    ),
+)]
 async fn token_verify(state: web::Data<AppState>, input: Input) -> Result<HttpResponse, ApiError> {
     let mut errors = FieldErrors::new();
     let token = required(&input, "token", &mut errors);
@@ -369,6 +476,17 @@ async fn token_verify(state: web::Data<AppState>, input: Input) -> Result<HttpRe
 
 /// POST token/refresh/ — rotating: `{"access", "refresh", "access_expiration",
 /// "refresh_expiration"}` (the rotated-in refresh token; the same one when rotation is off).
+#[utoipa::path(
+    operation_id = "restauth_token_refresh",
+    post,
+    path = "/dj-rest-auth/token/refresh/",
+    tag = "dj-rest-auth",
+    request_body = doc::RefreshBody,
+    responses(
+        (status = 200, description = "Rotated", body = doc::RefreshedResponse),
+        (status = 401, description = "No token, or a bad one", body = crate::web::api::error::Detail),
+    ),
+)]
 async fn token_refresh(state: web::Data<AppState>, input: Input) -> Result<HttpResponse, ApiError> {
     let mut errors = FieldErrors::new();
     let refresh = input
@@ -452,6 +570,17 @@ fn registration_fields(input: &Input) -> Result<Registration, ApiError> {
 /// POST registration/ — 201 with tokens and the user when accounts start active, or
 /// `{"detail": "Verification e-mail sent."}` when they wait for their activation link (and,
 /// with `prevent_enumeration`, for an address that already has an account).
+#[utoipa::path(
+    operation_id = "restauth_registration",
+    post,
+    path = "/dj-rest-auth/registration/",
+    tag = "dj-rest-auth",
+    request_body = doc::RegistrationBody,
+    responses(
+        (status = 201, description = "Created: the login body, or `{\"detail\": \"Verification e-mail sent.\"}` when the account waits for its link", body = doc::RegisteredBody),
+        (status = 400, description = "Refused", body = crate::web::api::error::BadRequest),
+    ),
+)]
 async fn registration(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -475,6 +604,18 @@ async fn registration(
 
 /// POST registration/verify-email/ — `{"key"}`: the activation link's `{uid}:{token}` (set
 /// `activation_url` to, for example, `account-confirm-email/{uid}:{token}/`).
+#[utoipa::path(
+    operation_id = "restauth_verify_email",
+    post,
+    path = "/dj-rest-auth/registration/verify-email/",
+    tag = "dj-rest-auth",
+    request_body = doc::KeyBody,
+    responses(
+        (status = 200, description = "Activated", body = crate::web::api::error::Detail),
+        (status = 400, description = "No key", body = crate::web::api::error::BadRequest),
+        (status = 404, description = "Unknown, used or expired key", body = crate::web::api::error::Detail),
+    ),
+)]
 async fn verify_email(state: web::Data<AppState>, input: Input) -> Result<HttpResponse, ApiError> {
     let mut errors = FieldErrors::new();
     let key = required(&input, "key", &mut errors);
@@ -493,6 +634,17 @@ async fn verify_email(state: web::Data<AppState>, input: Input) -> Result<HttpRe
 }
 
 /// POST registration/resend-email/ — `{"detail": "ok"}` whatever the address.
+#[utoipa::path(
+    operation_id = "restauth_resend_email",
+    post,
+    path = "/dj-rest-auth/registration/resend-email/",
+    tag = "dj-rest-auth",
+    request_body = doc::EmailBody,
+    responses(
+        (status = 200, description = "Accepted whatever the address", body = crate::web::api::error::Detail),
+        (status = 400, description = "Not an address", body = crate::web::api::error::BadRequest),
+    ),
+)]
 async fn resend_email(state: web::Data<AppState>, input: Input) -> Result<HttpResponse, ApiError> {
     let mut errors = FieldErrors::new();
     let email = input.parsed("email", true, &mut errors, |raw| {
@@ -507,4 +659,133 @@ async fn resend_email(state: web::Data<AppState>, input: Input) -> Result<HttpRe
         }
     }
     Ok(HttpResponse::Ok().json(json!({"detail": "ok"})))
+}
+
+// The bodies as the OpenAPI document describes them (the handlers read them field by field,
+// with DRF's messages).
+pub mod doc {
+    #![expect(
+        dead_code,
+        reason = "these types only describe bodies in the OpenAPI document; nothing reads them"
+    )]
+    use super::RestUser;
+    use utoipa::ToSchema;
+
+    /// `login/`: the identifier under `username` or `email` (the email wins), and the password.
+    #[derive(ToSchema)]
+    pub struct LoginBody {
+        #[schema(nullable = false)]
+        username: Option<String>,
+        #[schema(nullable = false)]
+        email: Option<String>,
+        #[schema(min_length = 1)]
+        password: String,
+    }
+
+    /// dj-rest-auth's `JWTSerializer` with `JWT_AUTH_HTTPONLY = False`.
+    #[derive(ToSchema)]
+    pub struct LoginResponse {
+        access: String,
+        refresh: String,
+        user: RestUser,
+    }
+
+    /// `{"refresh"}`.
+    #[derive(ToSchema)]
+    pub struct RefreshBody {
+        refresh: String,
+    }
+
+    /// `{"token"}`.
+    #[derive(ToSchema)]
+    pub struct TokenBody {
+        #[schema(min_length = 1)]
+        token: String,
+    }
+
+    /// `token/refresh/`'s answer.
+    #[derive(ToSchema)]
+    pub struct RefreshedResponse {
+        access: String,
+        refresh: String,
+        /// ISO 8601, UTC, microseconds, `Z`.
+        access_expiration: String,
+        /// ISO 8601, UTC, microseconds, `Z`.
+        refresh_expiration: String,
+    }
+
+    /// `user/` changes: the names; `username` may only repeat the current one (required on PUT).
+    #[derive(ToSchema)]
+    pub struct UserChangeBody {
+        #[schema(nullable = false)]
+        username: Option<String>,
+        #[schema(nullable = false, max_length = 150)]
+        first_name: Option<String>,
+        #[schema(nullable = false, max_length = 150)]
+        last_name: Option<String>,
+    }
+
+    /// `password/change/`.
+    #[derive(ToSchema)]
+    pub struct PasswordChangeBody {
+        #[schema(min_length = 1)]
+        old_password: String,
+        #[schema(min_length = 1)]
+        new_password1: String,
+        #[schema(min_length = 1)]
+        new_password2: String,
+    }
+
+    /// `{"email"}`.
+    #[derive(ToSchema)]
+    pub struct EmailBody {
+        #[schema(format = Email)]
+        email: String,
+    }
+
+    /// `password/reset/confirm/`: the mailed link's `uid` and `token`, the new password twice.
+    #[derive(ToSchema)]
+    pub struct ResetConfirmBody {
+        #[schema(min_length = 1)]
+        new_password1: String,
+        #[schema(min_length = 1)]
+        new_password2: String,
+        #[schema(min_length = 1)]
+        uid: String,
+        #[schema(min_length = 1)]
+        token: String,
+    }
+
+    /// `registration/`.
+    #[derive(ToSchema)]
+    pub struct RegistrationBody {
+        #[schema(min_length = 1)]
+        username: String,
+        #[schema(format = Email)]
+        email: String,
+        #[schema(min_length = 1)]
+        password1: String,
+        #[schema(min_length = 1)]
+        password2: String,
+    }
+
+    /// `registration/`'s 201: the login body, or `detail` when the account waits for its link.
+    #[derive(ToSchema)]
+    pub struct RegisteredBody {
+        #[schema(nullable = false)]
+        access: Option<String>,
+        #[schema(nullable = false)]
+        refresh: Option<String>,
+        #[schema(nullable = false)]
+        user: Option<RestUser>,
+        #[schema(nullable = false)]
+        detail: Option<String>,
+    }
+
+    /// `{"key"}`: the activation link's `{uid}:{token}`.
+    #[derive(ToSchema)]
+    pub struct KeyBody {
+        #[schema(min_length = 1)]
+        key: String,
+    }
 }
