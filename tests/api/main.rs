@@ -24,4 +24,5 @@ mod restauth;
 mod schema_fuzz;
 mod security;
 mod throttle;
+mod upstream;
 mod users;

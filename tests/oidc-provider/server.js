@@ -1,0 +1,44 @@
+// The upstream identity provider of Latchkey's social-login tests: panva's certified
+// oidc-provider, on a loopback port of its own choosing (printed as "listening <port>").
+//
+// OP_CLIENTS: a JSON array of oidc-provider client metadata (client_id, client_secret,
+// redirect_uris, ...). OP_ACCOUNTS: a JSON object of sub -> claims (the login name typed on the
+// form is the sub); any other login name signs in as an account with an unverified address. devInteractions gives the login and consent
+// forms (any password is accepted: the tests exercise Latchkey, not this provider's passwords).
+import http from 'node:http';
+import Provider from 'oidc-provider';
+
+const clients = JSON.parse(process.env.OP_CLIENTS ?? '[]');
+const accounts = JSON.parse(process.env.OP_ACCOUNTS ?? '{}');
+
+const server = http.createServer();
+server.listen(0, '127.0.0.1', () => {
+  const { port } = server.address();
+  const issuer = `http://127.0.0.1:${port}`;
+  const provider = new Provider(issuer, {
+    clients,
+    // Profile claims in the ID token itself, as Google's are (oidc-contract.md, part C).
+    conformIdTokenClaims: false,
+    claims: {
+      openid: ['sub'],
+      email: ['email', 'email_verified'],
+      profile: ['name', 'given_name', 'family_name', 'preferred_username', 'picture'],
+    },
+    // The login name typed on the form is the account's `sub` (oidc-provider's accountId).
+    async findAccount(ctx, id) {
+      const claims = accounts[id] ?? { email: `${id}@example.org`, email_verified: false };
+      return {
+        accountId: id,
+        async claims() {
+          return { ...claims, sub: id };
+        },
+      };
+    },
+    features: { devInteractions: { enabled: true } },
+    cookies: { keys: ['latchkey-test-cookie-key'] },
+  });
+  // Plain http on loopback: tell oidc-provider the test's requests are what they look like.
+  provider.proxy = true;
+  server.on('request', provider.callback());
+  console.log(`listening ${port}`);
+});
