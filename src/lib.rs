@@ -61,6 +61,7 @@ pub mod maintenance;
 pub mod oauth;
 pub mod oidc;
 pub mod sessions;
+pub mod social;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

@@ -12,6 +12,7 @@ use crate::domain::PasswordPolicy;
 use crate::keys::Keys;
 use crate::mail::{Delivery, MailTemplates, Mailer};
 use crate::sessions::SessionContext;
+use crate::social::Social;
 use crate::throttle::IpLimiter;
 use crate::tokens::{JwtCodec, TokensContext};
 
@@ -33,6 +34,8 @@ pub struct AppState {
     pub delivery: Delivery,
     /// Per-IP token buckets for the login, refresh and registration endpoints.
     pub ip_limiter: Arc<IpLimiter>,
+    /// The upstream identity providers of social login.
+    pub social: Social,
 }
 
 impl Deref for AppState {
@@ -102,6 +105,7 @@ impl AppState {
             .signing_with(tokens.jwt_algorithm, keys.ring().clone())
             .with_provider_issuer(&settings.server.public_url);
         let ip_limiter = Arc::new(IpLimiter::new(settings.throttle));
+        let social = Social::new(settings.social.clone(), clock.clone())?;
         let sessions = SessionContext {
             db,
             clock,
@@ -123,6 +127,7 @@ impl AppState {
             },
             delivery,
             ip_limiter,
+            social,
         })
     }
 }

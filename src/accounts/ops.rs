@@ -146,6 +146,14 @@ pub fn activate_pending(conn: &mut DbConn, user_id: i64) -> QueryResult<bool> {
     .map(|n| n == 1)
 }
 
+/// Records whether the address is known to read its mail (an upstream provider's word).
+pub fn set_email_verified(conn: &mut DbConn, user_id: i64, verified: bool) -> QueryResult<()> {
+    diesel::update(users::table.find(user_id))
+        .set(users::email_verified.eq(verified))
+        .execute(conn)
+        .map(drop)
+}
+
 /// Records a successful login time.
 pub fn touch_last_login(conn: &mut DbConn, user_id: i64, at: NaiveDateTime) -> QueryResult<()> {
     diesel::update(users::table.find(user_id))

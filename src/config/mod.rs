@@ -17,6 +17,7 @@ mod declare;
 mod mail;
 mod server;
 mod sessions;
+mod social;
 mod throttle;
 mod tokens;
 
@@ -28,6 +29,7 @@ pub use declare::SettingDoc;
 pub use mail::MailSettings;
 pub use server::ServerSettings;
 pub use sessions::SessionSettings;
+pub use social::{GOOGLE_ISSUER, SocialKind, SocialProvider};
 pub use throttle::ThrottleLimits;
 pub use tokens::TokenSettings;
 
@@ -195,6 +197,8 @@ pub struct Settings {
     pub cors: CorsSettings,
     /// OpenID clients declared in the config file (`[[clients]]`), synchronised at start.
     pub clients: Vec<DeclaredClient>,
+    /// Upstream identity providers for social login (`[social.<name>]`).
+    pub social: Vec<SocialProvider>,
     /// The config file that was read, if any.
     pub config_file: Option<PathBuf>,
     /// Where each setting came from, by name.
@@ -280,6 +284,7 @@ impl Settings {
         mail.check(&mut layer);
         let cors = CorsSettings::load(&mut layer);
         let clients = clients::load(&mut layer);
+        let social = social::load(&mut layer);
         if let (Some(path), Some(key)) = (&config_file, layer.unknown_keys().first()) {
             layer.problem(format!(
                 "config file {} is invalid: unknown field `{key}` (the settings table of the README lists every key)",
@@ -301,6 +306,7 @@ impl Settings {
             mail,
             cors,
             clients,
+            social,
             config_file,
             sources: layer.sources,
         })
@@ -332,6 +338,16 @@ impl Settings {
         });
         for (key, value) in rows {
             lines.push(format!("{key:<36}= {value}  ({})", self.source_of(key)));
+        }
+        for p in &self.social {
+            lines.push(format!(
+                "social {:<29}= {:?} ({}, issuer {}), client_id {}, secret ********",
+                p.name,
+                p.display_name,
+                p.kind.as_str(),
+                p.issuer,
+                p.client_id
+            ));
         }
         for client in &self.clients {
             let secret = match &client.secret_env {
@@ -380,6 +396,9 @@ pub fn settings_table() -> String {
             doc.key, doc.env, doc.default, doc.doc
         ));
     }
+    table.push_str(
+        "| `[social.<name>]` | `LATCHKEY_SOCIAL_<NAME>_CLIENT_ID`, `_CLIENT_SECRET`, `_ISSUER`, `_NAME`, `_KIND` | none | An upstream identity provider for social login (see \"Social login\"): `kind` (`oidc`, or `google` whose issuer defaults to Google's), `name` (shown on the pages), `client_id`, `client_secret`, `issuer`. The environment wins key by key. |\n",
+    );
     table.push_str(
         "| `[[clients]]` | — | none | OpenID clients declared in the file (see \"OpenID provider\"): `client_id`, `name`, `redirect_uris`, `post_logout_redirect_uris`, `first_party`, `public`, `client_secret_env` (the environment variable holding the secret), `id_token_alg`. Created or updated at start. |\n",
     );

@@ -185,7 +185,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Accounts at upstream identity providers, by (issuer, subject).
+    social_identities (issuer, subject) {
+        issuer -> Text,
+        subject -> Text,
+        provider -> Text,
+        user_id -> BigInt,
+        email -> Nullable<Text>,
+        created_at -> Timestamp,
+        last_login_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(one_time_tokens -> users (user_id));
+diesel::joinable!(social_identities -> users (user_id));
 diesel::joinable!(sessions -> oauth_clients (client_id));
 diesel::joinable!(oauth_consents -> oauth_clients (client_id));
 diesel::allow_tables_to_appear_in_same_query!(
@@ -201,5 +215,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     signing_keys,
     oauth_clients,
     oauth_codes,
-    oauth_consents
+    oauth_consents,
+    social_identities
 );

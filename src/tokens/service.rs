@@ -119,6 +119,18 @@ pub async fn obtain_pair(
     format: UserIdClaim,
 ) -> Result<(User, TokenPair), TokenError> {
     let user = accounts::authenticate(state, identifier, password, meta).await?;
+    let pair = open_pair(state, &user, meta, format).await?;
+    Ok((user, pair))
+}
+
+/// Opens an API session with a fresh pair for a user who proved who they are some other way
+/// (an upstream identity provider's tokens).
+pub async fn open_pair(
+    state: &TokensContext,
+    user: &User,
+    meta: &ClientMeta,
+    format: UserIdClaim,
+) -> Result<TokenPair, TokenError> {
     let now = state.clock.now_naive();
     let expires_at = now + seconds(state.settings.tokens.refresh_token_lifetime);
     let session = Session::open(user.id, SessionKind::Api, meta, now, expires_at);
@@ -143,8 +155,7 @@ pub async fn obtain_pair(
             })
         })
         .await?;
-    let pair = mint_pair(state, &row, format)?;
-    Ok((user, pair))
+    mint_pair(state, &row, format)
 }
 
 /// Checks credentials and opens a renewable API session answered with an access token only

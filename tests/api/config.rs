@@ -282,3 +282,51 @@ fn the_readme_settings_table_is_the_declarations() {
          (LATCHKEY_BLESS=1 rewrites it); it should read:\n\n{expected}"
     );
 }
+
+#[test]
+fn social_providers_are_checked_and_their_secrets_masked() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("latchkey.toml"),
+        "[social.google]\nclient_id = \"web-app\"\n\n[social.corp]\nname = \"Corp SSO\"\nclient_id = \"c\"\nissuer = \"https://sso.corp.example\"\n",
+    )
+    .unwrap();
+    let secret = "google-secret-nobody-should-see";
+    let mut env = HashMap::from([
+        ("LATCHKEY_SECRET_KEY".to_owned(), "k".repeat(40)),
+        (
+            "LATCHKEY_SOCIAL_GOOGLE_CLIENT_SECRET".to_owned(),
+            secret.to_owned(),
+        ),
+    ]);
+    let missing = run_cli(&["check"], &env, dir.path());
+    assert!(!missing.status.success());
+    assert!(
+        stderr(&missing).contains("social.corp: client_secret is required"),
+        "{}",
+        stderr(&missing)
+    );
+    env.insert(
+        "LATCHKEY_SOCIAL_CORP_CLIENT_SECRET".into(),
+        "corp-secret".into(),
+    );
+    let ok = run_cli(&["check"], &env, dir.path());
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    let text = stdout(&ok);
+    assert!(
+        text.contains("\"Google\" (google, issuer https://accounts.google.com), client_id web-app"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\"Corp SSO\" (oidc, issuer https://sso.corp.example)"),
+        "{text}"
+    );
+    assert!(!text.contains(secret), "{text}");
+    env.insert("LATCHKEY_SOCIAL_X_CLIENT_ID".into(), "x".into());
+    let no_issuer = run_cli(&["check"], &env, dir.path());
+    assert!(
+        stderr(&no_issuer).contains("social.x: client_secret is required"),
+        "{}",
+        stderr(&no_issuer)
+    );
+}

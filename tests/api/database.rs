@@ -56,7 +56,8 @@ async fn migrations_apply_once_and_then_are_a_no_op(backend: Backend) {
             "20261129000005",
             "20261130000006",
             "20261130000007",
-            "20261130000008"
+            "20261130000008",
+            "20261130000009"
         ]
     );
     let second: Vec<String> = pool.run(run_pending_migrations).await.unwrap();

@@ -23,6 +23,7 @@ mod permissions;
 mod restauth;
 mod schema_fuzz;
 mod security;
+mod social;
 mod throttle;
 mod upstream;
 mod users;

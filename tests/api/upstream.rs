@@ -72,11 +72,41 @@ impl Upstream {
     /// The authorization code flow as a browser and the client's back end would run it: the
     /// provider's login form (as the account `login`, its sub) and consent form, then the code exchanged with
     /// client_secret_basic and PKCE.
-    pub async fn sign_in(
+    pub async fn sign_in(&self, client: (&str, &str, &str), login: &str) -> UpstreamTokens {
+        let (client_id, secret, redirect_uri) = client;
+        let (code, verifier, nonce) = self.code_for((client_id, redirect_uri), login).await;
+        let tokens: Value = reqwest::Client::new()
+            .post(format!("{}/token", self.issuer))
+            .basic_auth(client_id, Some(secret))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code.as_str()),
+                ("redirect_uri", redirect_uri),
+                ("code_verifier", verifier.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        UpstreamTokens {
+            access_token: tokens["access_token"]
+                .as_str()
+                .expect("access_token")
+                .to_owned(),
+            id_token: tokens["id_token"].as_str().expect("id_token").to_owned(),
+            nonce,
+        }
+    }
+
+    /// The browser's half: an authorization code for `login` (with PKCE), its verifier and
+    /// the nonce sent.
+    pub async fn code_for(
         &self,
-        (client_id, secret, redirect_uri): (&str, &str, &str),
+        (client_id, redirect_uri): (&str, &str),
         login: &str,
-    ) -> UpstreamTokens {
+    ) -> (String, String, String) {
         let browser = reqwest::Client::builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
@@ -104,12 +134,12 @@ impl Upstream {
             .send()
             .await
             .unwrap();
-        let code = loop {
+        loop {
             let to = location(&response);
             if let Some(rest) = to.strip_prefix(redirect_uri) {
                 let url = url::Url::parse(&format!("http://x/{rest}")).unwrap();
                 let code = url.query_pairs().find(|(k, _)| k == "code");
-                break code.expect("a code").1.into_owned();
+                return (code.expect("a code").1.into_owned(), verifier, nonce);
             }
             response = if to.is_empty() {
                 self.submit_form(&browser, response, login).await
@@ -121,29 +151,6 @@ impl Upstream {
                 };
                 browser.get(url).send().await.unwrap()
             };
-        };
-        let tokens: Value = reqwest::Client::new()
-            .post(format!("{}/token", self.issuer))
-            .basic_auth(client_id, Some(secret))
-            .form(&[
-                ("grant_type", "authorization_code"),
-                ("code", code.as_str()),
-                ("redirect_uri", redirect_uri),
-                ("code_verifier", verifier.as_str()),
-            ])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        UpstreamTokens {
-            access_token: tokens["access_token"]
-                .as_str()
-                .expect("access_token")
-                .to_owned(),
-            id_token: tokens["id_token"].as_str().expect("id_token").to_owned(),
-            nonce,
         }
     }
 

@@ -10,6 +10,7 @@ mod jwt;
 pub(crate) mod openapi;
 mod restauth;
 mod sessions;
+mod social;
 mod users;
 
 pub use auth::BearerUser;
@@ -24,6 +25,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     jwt::routes(cfg);
     compat::routes(cfg);
     restauth::routes(cfg);
+    social::routes(cfg);
     openapi::routes(cfg);
 }
 

@@ -20,7 +20,7 @@ use super::body::{
     VerifyRequest,
 };
 use super::error::{BadRequest, Detail};
-use super::{compat, jwt, restauth, sessions, users};
+use super::{compat, jwt, restauth, sessions, social, users};
 use crate::domain::FieldErrors;
 use crate::web::health::{self, HealthResponse};
 use crate::web::jwks;
@@ -163,6 +163,7 @@ impl Modify for BearerSecurity {
         restauth::registration,
         restauth::verify_email,
         restauth::resend_email,
+        social::login,
     ),
     components(schemas(
         Detail,
@@ -188,6 +189,8 @@ impl Modify for BearerSecurity {
         restauth::doc::RegistrationBody,
         restauth::doc::RegisteredBody,
         restauth::doc::KeyBody,
+        social::doc::SocialLoginBody,
+        social::doc::SocialLoginResponse,
         RegisterRequest,
         CredentialsRequest,
         PairResponse,

@@ -1,0 +1,224 @@
+//! Signing a person in with an upstream provider's tokens: verify them, find (or create) the
+//! account the identity belongs to, open a session.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::upstream::UpstreamPerson;
+use super::{Social, SocialError};
+use crate::accounts::ops::{self as account_ops, Taken};
+use crate::accounts::{NewUser, User};
+use crate::audit::{self, AuditKind};
+use crate::db::schema::social_identities;
+use crate::db::{DbConn, write_transaction};
+use crate::domain::{ClientMeta, Email, Username};
+use crate::tokens::service::{self as tokens, TokenPair};
+use crate::tokens::{TokensContext, UserIdClaim};
+
+/// What a front end posts: an ID token (with the access token it came with, if any), or a code
+/// to exchange.
+#[derive(Debug, Clone, Default)]
+pub struct SocialTokens {
+    /// The provider's access token.
+    pub access_token: Option<String>,
+    /// The provider's ID token.
+    pub id_token: Option<String>,
+    /// An authorization code the front end obtained.
+    pub code: Option<String>,
+    /// The redirect URI the code was sent to.
+    pub redirect_uri: Option<String>,
+    /// The PKCE verifier of that request.
+    pub code_verifier: Option<String>,
+}
+
+/// The API's social login: the tokens verified with the provider, the person's account (new or
+/// linked before), and a new pair. An access token alone is refused: only an ID token says
+/// which application its tokens were issued to.
+pub async fn api_login(
+    state: &TokensContext,
+    social: &Social,
+    provider: &str,
+    posted: SocialTokens,
+    meta: &ClientMeta,
+) -> Result<(User, TokenPair), SocialError> {
+    let provider = social.provider(provider)?;
+    let (id_token, access_token) = match (posted.id_token, posted.access_token, posted.code) {
+        (Some(id_token), access_token, _) => (id_token, access_token),
+        (None, None, Some(code)) => {
+            let redirect_uri = posted.redirect_uri.ok_or_else(|| {
+                SocialError::Refused("redirect_uri is required with a code".into())
+            })?;
+            let verifier = posted.code_verifier.as_deref();
+            let (id, access) = social
+                .exchange_code(provider, &code, &redirect_uri, verifier)
+                .await?;
+            (id, Some(access))
+        }
+        (None, Some(_), _) => return Err(SocialError::IdTokenRequired),
+        (None, None, None) => return Err(SocialError::MissingInput),
+    };
+    let person = social.verify_id_token(provider, &id_token).await?;
+    if let Some(access_token) = access_token {
+        let subject = social.userinfo_subject(provider, &access_token).await?;
+        if subject != person.subject {
+            return Err(SocialError::Refused(
+                "the access token belongs to someone else than the ID token".into(),
+            ));
+        }
+    }
+    let now = state.clock.now_naive();
+    let name = provider.name.clone();
+    let ip = meta.ip.clone();
+    let user = state
+        .db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                account_for(conn, &name, &person, ip.as_deref(), now)
+            })
+        })
+        .await?;
+    let pair = tokens::open_pair(state, &user, meta, UserIdClaim::Text).await?;
+    Ok((user, pair))
+}
+
+/// The account of this identity: the one it was linked to, or a new one. An address a local
+/// account already has is never linked here (its owner links it with their password).
+fn account_for(
+    conn: &mut DbConn,
+    provider: &str,
+    person: &UpstreamPerson,
+    ip: Option<&str>,
+    now: NaiveDateTime,
+) -> Result<User, SocialError> {
+    let linked: Option<i64> = social_identities::table
+        .find((&person.issuer, &person.subject))
+        .select(social_identities::user_id)
+        .first(conn)
+        .optional()?;
+    let detail = format!("social login: {provider}");
+    if let Some(user_id) = linked {
+        let user = account_ops::find_by_id(conn, user_id)?.ok_or(SocialError::Inactive)?;
+        if !user.is_active {
+            return Err(SocialError::Inactive);
+        }
+        diesel::update(social_identities::table.find((&person.issuer, &person.subject)))
+            .set(social_identities::last_login_at.eq(Some(now)))
+            .execute(conn)?;
+        account_ops::touch_last_login(conn, user.id, now)?;
+        audit::record(
+            conn,
+            AuditKind::LoginSucceeded,
+            Some(user.id),
+            ip,
+            Some(&detail),
+            now,
+        )?;
+        return Ok(user);
+    }
+    let email = person.email.as_deref().ok_or(SocialError::NoEmail)?;
+    let email = Email::parse(email).map_err(|_| SocialError::NoEmail)?;
+    if account_ops::email_used_by_other(conn, email.lookup_key(), 0)? {
+        return Err(SocialError::EmailTaken);
+    }
+    let user = create_account(conn, person, &email, now)?;
+    diesel::insert_into(social_identities::table)
+        .values((
+            social_identities::issuer.eq(&person.issuer),
+            social_identities::subject.eq(&person.subject),
+            social_identities::provider.eq(provider),
+            social_identities::user_id.eq(user.id),
+            social_identities::email.eq(email.as_str()),
+            social_identities::created_at.eq(now),
+            social_identities::last_login_at.eq(Some(now)),
+        ))
+        .execute(conn)?;
+    audit::record(
+        conn,
+        AuditKind::UserCreated,
+        Some(user.id),
+        ip,
+        Some(&detail),
+        now,
+    )?;
+    Ok(user)
+}
+
+/// A new account for the person: their address (verified only if the provider says so), a
+/// username from theirs or the address (made unique), their names, and an unusable password.
+fn create_account(
+    conn: &mut DbConn,
+    person: &UpstreamPerson,
+    email: &Email,
+    now: NaiveDateTime,
+) -> Result<User, SocialError> {
+    let base = username_base(person, email);
+    let mut bytes = [0u8; 16];
+    rand::fill(&mut bytes);
+    let unusable: String = std::iter::once('!')
+        .chain(
+            bytes
+                .iter()
+                .flat_map(|b| format!("{b:02x}").chars().collect::<Vec<_>>()),
+        )
+        .collect();
+    let names = |v: &Option<String>| {
+        v.clone()
+            .unwrap_or_default()
+            .chars()
+            .take(150)
+            .collect::<String>()
+    };
+    let (first_name, last_name) = (names(&person.given_name), names(&person.family_name));
+    for n in 1..=100 {
+        let username = if n == 1 {
+            base.clone()
+        } else {
+            format!("{base}{n}")
+        };
+        let new = NewUser {
+            email: email.as_str(),
+            email_lookup: email.lookup_key(),
+            username: &username,
+            first_name: &first_name,
+            last_name: &last_name,
+            password: &unusable,
+            is_active: true,
+            is_staff: false,
+            is_superuser: false,
+            date_joined: now,
+            activation_pending: false,
+        };
+        match account_ops::insert_user(conn, &new)? {
+            Ok(user) => {
+                account_ops::set_email_verified(conn, user.id, person.email_verified)?;
+                account_ops::touch_last_login(conn, user.id, now)?;
+                return Ok(User {
+                    email_verified: person.email_verified,
+                    last_login: Some(now),
+                    ..user
+                });
+            }
+            Err(Taken::Email) => return Err(SocialError::EmailTaken),
+            Err(Taken::Username) => {}
+        }
+    }
+    Err(SocialError::Unexpected(anyhow::anyhow!(
+        "no free username from {base:?}"
+    )))
+}
+
+/// The preferred username if it is a valid one, else the address's local part, else "user".
+fn username_base(person: &UpstreamPerson, email: &Email) -> String {
+    let local = email
+        .as_str()
+        .split('@')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    [person.preferred_username.clone(), Some(local)]
+        .into_iter()
+        .flatten()
+        .map(|candidate| candidate.chars().take(140).collect::<String>())
+        .find(|candidate| Username::parse(candidate).is_ok())
+        .unwrap_or_else(|| "user".to_owned())
+}

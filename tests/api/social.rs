@@ -1,0 +1,301 @@
+//! Social login through the API (dj-rest-auth's dialect), against a real, certified OpenID
+//! provider running locally (panva's oidc-provider, `tests/api/upstream.rs`) as Google.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{
+    Backend, Spawn, TestApp, backend_tests, create_user, json_body, spawn_app_with,
+};
+use crate::upstream::{Upstream, start_upstream};
+use latchkey::clock::Clock;
+
+backend_tests!(
+    google_tokens_sign_a_new_person_in_and_find_them_again,
+    token_substitution_and_forgeries_are_refused_with_400,
+    an_address_a_local_account_has_is_never_linked_silently,
+    a_code_from_the_front_end_is_exchanged,
+    an_unreachable_provider_is_a_clear_503,
+);
+
+const SECRET: &str = "google-client-secret-0123456789-0123456789";
+const CALLBACK: &str = "http://127.0.0.1:3000/api/auth/callback/google";
+const LATCHKEY: (&str, &str, &str) = ("latchkey-web", SECRET, CALLBACK);
+const OTHER_APP: (&str, &str, &str) = ("other-app", SECRET, CALLBACK);
+
+fn accounts() -> Value {
+    json!({
+        "g-ada": {"email": "ada@example.com", "email_verified": true, "given_name": "Ada", "family_name": "Lovelace", "preferred_username": "ada"},
+        "g-bob": {"email": "bob@example.com", "email_verified": false},
+        "g-eve": {"email": "eve@example.com", "email_verified": true},
+        "g-noname": {"email_verified": false},
+    })
+}
+
+async fn upstream() -> Option<Upstream> {
+    let clients = json!([
+        {"client_id": LATCHKEY.0, "client_secret": SECRET, "redirect_uris": [CALLBACK]},
+        {"client_id": OTHER_APP.0, "client_secret": SECRET, "redirect_uris": [CALLBACK]},
+    ]);
+    start_upstream(&clients, &accounts()).await
+}
+
+/// Latchkey with the stand-in as its `google` provider (and a clock, if given).
+async fn latchkey(backend: Backend, op: &Upstream, clock: Option<Clock>) -> Option<TestApp> {
+    let options = Spawn {
+        env: vec![
+            ("LATCHKEY_SOCIAL_GOOGLE_CLIENT_ID", LATCHKEY.0.to_owned()),
+            ("LATCHKEY_SOCIAL_GOOGLE_CLIENT_SECRET", SECRET.to_owned()),
+            ("LATCHKEY_SOCIAL_GOOGLE_ISSUER", op.issuer.clone()),
+        ],
+        clock,
+        ..Spawn::default()
+    };
+    spawn_app_with(backend, options).await
+}
+
+async fn social_login(app: &TestApp, path: &str, body: Value) -> (u16, Value) {
+    let response = app.post_json(path, &body).await;
+    let status = response.status().as_u16();
+    (status, json_body(response).await)
+}
+
+fn refused(message: &str) -> (u16, Value) {
+    (400, json!({"non_field_errors": [message]}))
+}
+
+async fn google_tokens_sign_a_new_person_in_and_find_them_again(backend: Backend) {
+    let Some(op) = upstream().await else {
+        return;
+    };
+    let Some(app) = latchkey(backend, &op, None).await else {
+        return;
+    };
+    let tokens = op.sign_in(LATCHKEY, "g-ada").await;
+    let body = json!({"access_token": tokens.access_token, "id_token": tokens.id_token});
+    let (status, first) = social_login(&app, "/api/social/login/google/", body.clone()).await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(first["access"], first["access_token"]);
+    assert_eq!(first["refresh"], first["refresh_token"]);
+    assert_eq!(first["user"]["email"], "ada@example.com");
+    assert_eq!(first["user"]["username"], "ada");
+    assert_eq!(first["user"]["first_name"], "Ada");
+    let me = app
+        .get_bearer("/auth/users/me/", first["access"].as_str().unwrap())
+        .await;
+    assert_eq!(me.status(), 200);
+    // The pair refreshes (rotating) like any other.
+    let (status, refreshed) = social_login(
+        &app,
+        "/api/auth/token/refresh/",
+        json!({"refresh": first["refresh"]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{refresh_body}", refresh_body = refreshed);
+    // The same Google account again (an ID token alone is enough): the same person.
+    let again = op.sign_in(LATCHKEY, "g-ada").await;
+    let (status, second) = social_login(
+        &app,
+        "/dj-rest-auth/google/",
+        json!({"id_token": again.id_token}),
+    )
+    .await;
+    assert_eq!(status, 200, "{second}");
+    assert_eq!(second["user"]["pk"], first["user"]["pk"]);
+    let users = crate::helpers::all_users(&app.state).await;
+    let ada = users.iter().find(|u| u.email == "ada@example.com").unwrap();
+    assert!(ada.email_verified, "the provider said so");
+    assert!(!ada.has_usable_password(), "no password until they set one");
+    assert_eq!(users.len(), 1);
+    // An unverified address makes an account whose address is not verified.
+    let bob = op.sign_in(LATCHKEY, "g-bob").await;
+    let (status, _) = social_login(
+        &app,
+        "/api/social/login/google/",
+        json!({"id_token": bob.id_token}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let users = crate::helpers::all_users(&app.state).await;
+    assert!(
+        !users
+            .iter()
+            .find(|u| u.email == "bob@example.com")
+            .unwrap()
+            .email_verified
+    );
+    // A provider that shares no address: refused, nothing created.
+    let noname = op.sign_in(LATCHKEY, "g-noname").await;
+    let (status, body) = social_login(
+        &app,
+        "/api/social/login/google/",
+        json!({"id_token": noname.id_token}),
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        refused("The provider did not share an e-mail address.")
+    );
+    assert_eq!(
+        app.post_json("/api/social/login/github/", &json!({}))
+            .await
+            .status(),
+        404
+    );
+}
+
+async fn token_substitution_and_forgeries_are_refused_with_400(backend: Backend) {
+    let Some(op) = upstream().await else {
+        return;
+    };
+    // A clock two hours ahead sees every ID token of the provider expired.
+    let later = Clock::manual(chrono::Utc::now() + chrono::Duration::hours(2));
+    let (Some(app), Some(app_later)) = (
+        latchkey(backend, &op, None).await,
+        latchkey(backend, &op, Some(later)).await,
+    ) else {
+        return;
+    };
+    let ours = op.sign_in(LATCHKEY, "g-ada").await;
+    let theirs = op.sign_in(OTHER_APP, "g-ada").await;
+    let bob = op.sign_in(LATCHKEY, "g-bob").await;
+    let incorrect = refused("Incorrect value");
+    let path = "/api/social/login/google/";
+    assert_eq!(
+        social_login(&app, path, json!({})).await,
+        refused("Incorrect input. access_token or code is required.")
+    );
+    // An access token alone (the reference dj-rest-auth signs this in): refused, even our own.
+    for access in [&theirs.access_token, &ours.access_token] {
+        let (status, body) = social_login(&app, path, json!({"access_token": access})).await;
+        assert_eq!(status, 400, "{body}");
+        assert!(
+            body["non_field_errors"][0]
+                .as_str()
+                .unwrap()
+                .contains("id_token is required")
+        );
+    }
+    // Another application's ID token (the reference answers 500).
+    assert_eq!(
+        social_login(&app, path, json!({"id_token": theirs.id_token})).await,
+        incorrect.clone()
+    );
+    // A forged signature, an unsigned token, garbage.
+    // One signature character in the middle changed (the last one may carry only padding bits).
+    let mut forged: Vec<char> = ours.id_token.chars().collect();
+    let at = forged.len() - 40;
+    forged[at] = if forged[at] == 'A' { 'B' } else { 'A' };
+    let forged: String = forged.into_iter().collect();
+    let parts: Vec<&str> = ours.id_token.split('.').collect();
+    let unsigned = format!(
+        "{}.{}.",
+        crate::helpers::base64url(br#"{"alg":"none"}"#),
+        parts[1]
+    );
+    for bad in [forged, unsigned, "garbage".to_owned()] {
+        assert_eq!(
+            social_login(&app, path, json!({"id_token": bad})).await,
+            incorrect.clone(),
+            "{bad}"
+        );
+    }
+    // The access token of someone else than the ID token's person.
+    assert_eq!(
+        social_login(
+            &app,
+            path,
+            json!({"id_token": ours.id_token, "access_token": bob.access_token})
+        )
+        .await,
+        incorrect.clone()
+    );
+    // Expired.
+    assert_eq!(
+        social_login(&app_later, path, json!({"id_token": ours.id_token})).await,
+        incorrect
+    );
+    assert!(
+        crate::helpers::all_users(&app.state).await.is_empty(),
+        "nothing was created"
+    );
+}
+
+async fn an_address_a_local_account_has_is_never_linked_silently(backend: Backend) {
+    let Some(op) = upstream().await else {
+        return;
+    };
+    let Some(app) = latchkey(backend, &op, None).await else {
+        return;
+    };
+    create_user(&app, "eve", "eve@example.com", "eve's own passphrase 123").await;
+    create_user(&app, "bob", "BOB@example.com", "bob's own passphrase 123").await;
+    let taken = refused("User is already registered with this e-mail address.");
+    for login in ["g-eve", "g-bob"] {
+        let tokens = op.sign_in(LATCHKEY, login).await;
+        let body = json!({"id_token": tokens.id_token, "access_token": tokens.access_token});
+        assert_eq!(
+            social_login(&app, "/api/social/login/google/", body).await,
+            taken.clone(),
+            "{login}"
+        );
+    }
+    assert_eq!(
+        crate::helpers::all_users(&app.state).await.len(),
+        2,
+        "no account was made or changed"
+    );
+}
+
+async fn a_code_from_the_front_end_is_exchanged(backend: Backend) {
+    let Some(op) = upstream().await else {
+        return;
+    };
+    let Some(app) = latchkey(backend, &op, None).await else {
+        return;
+    };
+    let (code, verifier, _) = op.code_for((LATCHKEY.0, CALLBACK), "g-ada").await;
+    let body = json!({"code": code, "redirect_uri": CALLBACK, "code_verifier": verifier});
+    let (status, answer) = social_login(&app, "/api/social/login/google/", body.clone()).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["user"]["email"], "ada@example.com");
+    // The provider refuses a code twice.
+    assert_eq!(
+        social_login(&app, "/api/social/login/google/", body).await,
+        refused("Incorrect value")
+    );
+}
+
+async fn an_unreachable_provider_is_a_clear_503(backend: Backend) {
+    let options = Spawn {
+        env: vec![
+            ("LATCHKEY_SOCIAL_CORP_CLIENT_ID", "x".to_owned()),
+            ("LATCHKEY_SOCIAL_CORP_CLIENT_SECRET", SECRET.to_owned()),
+            // A closed loopback port: connection refused at once.
+            (
+                "LATCHKEY_SOCIAL_CORP_ISSUER",
+                "http://127.0.0.1:9".to_owned(),
+            ),
+        ],
+        ..Spawn::default()
+    };
+    let Some(app) = spawn_app_with(backend, options).await else {
+        return;
+    };
+    // A well-formed ID token: the provider must be asked for its keys to judge it.
+    let b64 = |v: Value| crate::helpers::base64url(v.to_string().as_bytes());
+    let header = b64(json!({"alg": "RS256", "kid": "k"}));
+    let claims = b64(
+        json!({"iss": "http://127.0.0.1:9", "sub": "s", "aud": "x", "exp": 4_000_000_000_i64, "iat": 1}),
+    );
+    let id_token = format!("{header}.{claims}.c2lnbmF0dXJl");
+    let started = std::time::Instant::now();
+    let response = app
+        .post_json("/api/social/login/corp/", &json!({"id_token": id_token}))
+        .await;
+    assert_eq!(response.status(), 503);
+    assert!(response.headers().contains_key("retry-after"));
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(6),
+        "bounded"
+    );
+}
