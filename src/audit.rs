@@ -49,6 +49,8 @@ pub enum AuditKind {
     ClientAuthorized,
     /// An authorization code was presented twice: the grant it bought was revoked.
     CodeReplayed,
+    /// An identity at an upstream provider was linked to the account (the detail names it).
+    IdentityLinked,
 }
 
 impl AuditKind {
@@ -75,6 +77,7 @@ impl AuditKind {
             Self::ConsentRevoked => "consent_revoked",
             Self::ClientAuthorized => "client_authorized",
             Self::CodeReplayed => "code_replayed",
+            Self::IdentityLinked => "identity_linked",
         }
     }
 }

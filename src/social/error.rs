@@ -1,4 +1,5 @@
 use crate::db::DbError;
+use crate::sessions::SessionError;
 use crate::tokens::TokenError;
 
 /// What can go wrong with social login. The adapters word each (dj-rest-auth's
@@ -51,6 +52,15 @@ impl From<DbError> for SocialError {
 impl From<diesel::result::Error> for SocialError {
     fn from(e: diesel::result::Error) -> Self {
         DbError::Query(e).into()
+    }
+}
+
+impl From<SessionError> for SocialError {
+    fn from(e: SessionError) -> Self {
+        match e {
+            SessionError::Unavailable => Self::Unavailable,
+            SessionError::Unexpected(e) => Self::Unexpected(e),
+        }
     }
 }
 

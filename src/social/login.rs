@@ -4,7 +4,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::upstream::UpstreamPerson;
+use super::upstream::{SignInRequest, UpstreamPerson};
 use super::{Social, SocialError};
 use crate::accounts::ops::{self as account_ops, Taken};
 use crate::accounts::{NewUser, User};
@@ -12,6 +12,7 @@ use crate::audit::{self, AuditKind};
 use crate::db::schema::social_identities;
 use crate::db::{DbConn, write_transaction};
 use crate::domain::{ClientMeta, Email, Username};
+use crate::sessions::{ops as session_ops, service as session_service};
 use crate::tokens::service::{self as tokens, TokenPair};
 use crate::tokens::{TokensContext, UserIdClaim};
 
@@ -57,7 +58,7 @@ pub async fn api_login(
         (None, Some(_), _) => return Err(SocialError::IdTokenRequired),
         (None, None, None) => return Err(SocialError::MissingInput),
     };
-    let person = social.verify_id_token(provider, &id_token).await?;
+    let person = social.verify_id_token(provider, &id_token, None).await?;
     if let Some(access_token) = access_token {
         let subject = social.userinfo_subject(provider, &access_token).await?;
         if subject != person.subject {
@@ -79,6 +80,141 @@ pub async fn api_login(
         .await?;
     let pair = tokens::open_pair(state, &user, meta, UserIdClaim::Text).await?;
     Ok((user, pair))
+}
+
+/// What the browser's callback ended in.
+#[derive(Debug, Clone)]
+pub enum BrowserSignIn {
+    /// Signed in: a new browser session of this user.
+    LoggedIn {
+        /// The user.
+        user: User,
+        /// Their new browser session.
+        session_id: String,
+    },
+    /// A local account has this (verified) address: its owner must log in with its password
+    /// once to link the identity.
+    LinkNeeded(PendingLink),
+}
+
+/// An identity waiting to be linked to the account that has its address (kept in the browser's
+/// encrypted session cookie until the password login).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PendingLink {
+    /// The provider's name.
+    pub provider: String,
+    /// The provider's issuer.
+    pub issuer: String,
+    /// Its id for the person.
+    pub subject: String,
+    /// The verified address the local account has.
+    pub email: String,
+}
+
+/// The callback of a sign-in Latchkey started for the browser: the code exchanged (with the
+/// request's PKCE verifier), the ID token verified (with its nonce), then the account as
+/// [`api_login`] finds it, and a browser session.
+pub async fn browser_callback(
+    state: &TokensContext,
+    social: &Social,
+    provider: &str,
+    code: &str,
+    started: &SignInRequest,
+    redirect_uri: &str,
+    meta: &ClientMeta,
+) -> Result<BrowserSignIn, SocialError> {
+    let provider = social.provider(provider)?;
+    let (id_token, _) = social
+        .exchange_code(provider, code, redirect_uri, Some(&started.verifier))
+        .await?;
+    let person = social
+        .verify_id_token(provider, &id_token, Some(&started.nonce))
+        .await?;
+    let now = state.clock.now_naive();
+    let (name, ip, found) = (provider.name.clone(), meta.ip.clone(), person.clone());
+    let account = state
+        .db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                account_for(conn, &name, &found, ip.as_deref(), now)
+            })
+        })
+        .await;
+    let user = match account {
+        Ok(user) => user,
+        // Only an address the provider vouches for may be linked, and only by its owner.
+        Err(SocialError::EmailTaken) if person.email_verified => {
+            return Ok(BrowserSignIn::LinkNeeded(PendingLink {
+                provider: provider.name.clone(),
+                issuer: person.issuer,
+                subject: person.subject,
+                email: person.email.unwrap_or_default(),
+            }));
+        }
+        Err(e) => return Err(e),
+    };
+    let session_id = session_service::open_browser_session(state, user.id, meta).await?;
+    Ok(BrowserSignIn::LoggedIn { user, session_id })
+}
+
+/// Links a pending identity to the user of browser session `sid`, who just proved their
+/// password, if the identity's verified address is theirs; true when linked.
+pub async fn link_pending(
+    state: &TokensContext,
+    sid: &str,
+    link: &PendingLink,
+) -> Result<bool, SocialError> {
+    let Ok(email) = Email::parse(&link.email) else {
+        return Ok(false);
+    };
+    let now = state.clock.now_naive();
+    let (sid, link) = (sid.to_owned(), link.clone());
+    state
+        .db
+        .run(move |conn| {
+            write_transaction(conn, |conn| -> Result<bool, SocialError> {
+                let Some(session) = session_ops::find_session(conn, &sid)? else {
+                    return Ok(false);
+                };
+                let user_id = session.user_id;
+                let owner = account_ops::find_by_id(conn, user_id)?;
+                if owner.is_none_or(|u| u.email_lookup != email.lookup_key()) {
+                    return Ok(false);
+                }
+                let known: Option<i64> = social_identities::table
+                    .find((&link.issuer, &link.subject))
+                    .select(social_identities::user_id)
+                    .first(conn)
+                    .optional()?;
+                if known.is_some() {
+                    return Ok(false);
+                }
+                let inserted = diesel::insert_into(social_identities::table)
+                    .values((
+                        social_identities::issuer.eq(&link.issuer),
+                        social_identities::subject.eq(&link.subject),
+                        social_identities::provider.eq(&link.provider),
+                        social_identities::user_id.eq(user_id),
+                        social_identities::email.eq(&link.email),
+                        social_identities::created_at.eq(now),
+                        social_identities::last_login_at.eq(Some(now)),
+                    ))
+                    .execute(conn)?;
+                if inserted == 1 {
+                    let detail = format!("linked {} identity", link.provider);
+                    audit::record(
+                        conn,
+                        AuditKind::IdentityLinked,
+                        Some(user_id),
+                        None,
+                        Some(&detail),
+                        now,
+                    )?;
+                }
+                Ok(inserted == 1)
+            })
+        })
+        .await
 }
 
 /// The account of this identity: the one it was linked to, or a new one. An address a local

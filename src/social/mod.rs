@@ -8,5 +8,7 @@ mod login;
 mod upstream;
 
 pub use error::SocialError;
-pub use login::{SocialTokens, api_login};
-pub use upstream::{Social, UpstreamPerson};
+pub use login::{
+    BrowserSignIn, PendingLink, SocialTokens, api_login, browser_callback, link_pending,
+};
+pub use upstream::{SignInRequest, Social, UpstreamPerson};

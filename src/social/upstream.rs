@@ -8,10 +8,12 @@ use std::str::FromStr;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use openidconnect::core::{CoreClient, CoreIdToken, CoreIdTokenVerifier, CoreProviderMetadata};
+use openidconnect::core::{
+    CoreAuthenticationFlow, CoreClient, CoreIdToken, CoreIdTokenVerifier, CoreProviderMetadata,
+};
 use openidconnect::{
-    AuthorizationCode, ClientId, ClientSecret, IssuerUrl, Nonce, PkceCodeVerifier, RedirectUrl,
-    TokenResponse,
+    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge,
+    PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
 };
 
 use super::SocialError;
@@ -40,6 +42,20 @@ pub struct UpstreamPerson {
     pub given_name: Option<String>,
     /// Family name.
     pub family_name: Option<String>,
+}
+
+/// A sign-in to start at the provider: where to send the browser, and what its callback must
+/// find again (kept in the browser's encrypted session cookie meanwhile).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SignInRequest {
+    /// The provider's authorization URL with every parameter.
+    pub url: String,
+    /// The `state` sent (the callback must bring it back).
+    pub state: String,
+    /// The `nonce` sent (the ID token must carry it).
+    pub nonce: String,
+    /// The PKCE verifier of the challenge sent.
+    pub verifier: String,
 }
 
 /// The configured providers and what was discovered about them.
@@ -146,19 +162,58 @@ impl Social {
         (at.elapsed() < DISCOVERY_TTL).then(|| Arc::clone(metadata))
     }
 
+    /// A sign-in at the provider for the browser: authorization code with PKCE (S256), `state`
+    /// and `nonce`, scopes `openid email profile`, back to `redirect_uri`.
+    pub async fn sign_in_request(
+        &self,
+        provider: &SocialProvider,
+        redirect_uri: &str,
+    ) -> Result<SignInRequest, SocialError> {
+        let metadata = self.metadata(provider, false).await?;
+        let redirect = RedirectUrl::new(redirect_uri.to_owned())
+            .map_err(|e| SocialError::Unexpected(anyhow::anyhow!("callback URL: {e}")))?;
+        let client = CoreClient::from_provider_metadata(
+            (*metadata).clone(),
+            ClientId::new(provider.client_id.clone()),
+            Some(ClientSecret::new(
+                provider.client_secret.expose().to_owned(),
+            )),
+        )
+        .set_redirect_uri(redirect);
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let (url, state, nonce) = client
+            .authorize_url(
+                CoreAuthenticationFlow::AuthorizationCode,
+                CsrfToken::new_random,
+                Nonce::new_random,
+            )
+            .add_scope(Scope::new("email".into()))
+            .add_scope(Scope::new("profile".into()))
+            .set_pkce_challenge(challenge)
+            .url();
+        Ok(SignInRequest {
+            url: url.to_string(),
+            state: state.secret().clone(),
+            nonce: nonce.secret().clone(),
+            verifier: verifier.secret().clone(),
+        })
+    }
+
     /// The person an ID token names, once its signature (a key of the provider's JWKS, by
     /// `kid`), issuer, audience (this client, or `azp` among several) and expiry hold. A key the
     /// cached set lacks makes one fresh discovery (the provider rotated).
+    /// With `nonce`, the token must carry exactly it (Latchkey started that sign-in itself).
     pub async fn verify_id_token(
         &self,
         provider: &SocialProvider,
         id_token: &str,
+        nonce: Option<&str>,
     ) -> Result<UpstreamPerson, SocialError> {
         let token = CoreIdToken::from_str(id_token.trim())
             .map_err(|e| SocialError::Refused(format!("not an ID token: {e}")))?;
         let mut metadata = self.metadata(provider, false).await?;
         for attempt in 0..2 {
-            match self.check(provider, &metadata, &token) {
+            match self.check(provider, &metadata, &token, nonce) {
                 Ok(person) => return Ok(person),
                 Err(e) if attempt == 0 && e.contains("key") => {
                     metadata = self.metadata(provider, true).await?;
@@ -176,6 +231,7 @@ impl Social {
         provider: &SocialProvider,
         metadata: &CoreProviderMetadata,
         token: &CoreIdToken,
+        nonce: Option<&str>,
     ) -> Result<UpstreamPerson, String> {
         let clock = self.clock.clone();
         let verifier = CoreIdTokenVerifier::new_confidential_client(
@@ -185,10 +241,12 @@ impl Social {
             metadata.jwks().clone(),
         )
         .set_time_fn(move || clock.now());
-        // The front end chose the nonce and checked it; the back end never saw it.
-        let claims = token
-            .claims(&verifier, |_: Option<&Nonce>| Ok(()))
-            .map_err(|e| e.to_string())?;
+        let claims = match nonce {
+            Some(expected) => token.claims(&verifier, &Nonce::new(expected.to_owned())),
+            // A front end chose the nonce and checked it; the back end never saw it.
+            None => token.claims(&verifier, |_: Option<&Nonce>| Ok(())),
+        }
+        .map_err(|e| e.to_string())?;
         Ok(UpstreamPerson {
             issuer: claims.issuer().to_string(),
             subject: claims.subject().to_string(),

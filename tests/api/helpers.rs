@@ -741,6 +741,11 @@ impl Tab<'_> {
             .expect("request")
     }
 
+    /// The tab's own HTTP client (its cookies), for pages of other hosts.
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
     /// A POST to `path` to build by hand (forged and malformed forms).
     pub fn post(&self, path: &str) -> reqwest::RequestBuilder {
         self.client.post(self.app.url(path))

@@ -15,11 +15,14 @@ backend_tests!(
     an_address_a_local_account_has_is_never_linked_silently,
     a_code_from_the_front_end_is_exchanged,
     an_unreachable_provider_is_a_clear_503,
+    continue_with_google_logs_in_on_the_pages_and_links_with_the_password,
 );
 
 const SECRET: &str = "google-client-secret-0123456789-0123456789";
 const CALLBACK: &str = "http://127.0.0.1:3000/api/auth/callback/google";
 const LATCHKEY: (&str, &str, &str) = ("latchkey-web", SECRET, CALLBACK);
+/// Latchkey's own callback (under the default `public_url`).
+const PAGES_CALLBACK: &str = "http://localhost:8000/accounts/social/google/callback/";
 const OTHER_APP: (&str, &str, &str) = ("other-app", SECRET, CALLBACK);
 
 fn accounts() -> Value {
@@ -33,7 +36,7 @@ fn accounts() -> Value {
 
 async fn upstream() -> Option<Upstream> {
     let clients = json!([
-        {"client_id": LATCHKEY.0, "client_secret": SECRET, "redirect_uris": [CALLBACK]},
+        {"client_id": LATCHKEY.0, "client_secret": SECRET, "redirect_uris": [CALLBACK, PAGES_CALLBACK]},
         {"client_id": OTHER_APP.0, "client_secret": SECRET, "redirect_uris": [CALLBACK]},
     ]);
     start_upstream(&clients, &accounts()).await
@@ -297,5 +300,107 @@ async fn an_unreachable_provider_is_a_clear_503(backend: Backend) {
     assert!(
         started.elapsed() < std::time::Duration::from_secs(6),
         "bounded"
+    );
+}
+
+/// "Continue with Google" from Latchkey's login page to the provider and back: the path of
+/// Latchkey's answer to the callback.
+async fn continue_with_google(
+    tab: &crate::helpers::Tab<'_>,
+    op: &Upstream,
+    login: &str,
+) -> reqwest::Response {
+    let start = tab
+        .get("/accounts/social/google/login/?next=/accounts/profile/")
+        .await;
+    assert_eq!(start.status(), 303);
+    let at_provider = crate::helpers::location(&start);
+    assert!(at_provider.starts_with(&op.issuer), "{at_provider}");
+    for param in [
+        "code_challenge=",
+        "code_challenge_method=S256",
+        "state=",
+        "nonce=",
+    ] {
+        assert!(at_provider.contains(param), "{param} in {at_provider}");
+    }
+    let back = op
+        .browse(tab.client(), &at_provider, login, PAGES_CALLBACK)
+        .await;
+    let path = back.strip_prefix("http://localhost:8000").unwrap();
+    tab.get(path).await
+}
+
+async fn continue_with_google_logs_in_on_the_pages_and_links_with_the_password(backend: Backend) {
+    let Some(op) = upstream().await else {
+        return;
+    };
+    let Some(app) = latchkey(backend, &op, None).await else {
+        return;
+    };
+    let tab = app.tab();
+    let login_page = tab.page("/accounts/login/").await;
+    assert!(login_page.contains("Continue with Google"), "{login_page}");
+    assert!(
+        tab.page("/accounts/register/")
+            .await
+            .contains("Continue with Google")
+    );
+
+    // A new person: signed in with a browser session, on the page asked for.
+    let answer = continue_with_google(&tab, &op, "g-ada").await;
+    assert_eq!(answer.status(), 303);
+    assert_eq!(crate::helpers::location(&answer), "/accounts/profile/");
+    assert!(
+        tab.page("/accounts/profile/")
+            .await
+            .contains("ada@example.com")
+    );
+
+    // A callback without the sign-in it belongs to (another browser, a replay): refused.
+    let stranger = app.tab();
+    let forged = stranger
+        .get("/accounts/social/google/callback/?code=x&state=y")
+        .await;
+    assert_eq!(forged.status(), 400);
+
+    // Eve has a local account; her Google address is verified: she links it with her password.
+    create_user(&app, "eve", "eve@example.com", "eve's own passphrase 123").await;
+    let eve = app.tab();
+    let answer = continue_with_google(&eve, &op, "g-eve").await;
+    assert_eq!(crate::helpers::location(&answer), "/accounts/login/");
+    let page = eve.page("/accounts/login/").await;
+    assert!(
+        page.contains("Log in with its password once to link"),
+        "{page}"
+    );
+    let fields = [
+        ("username", "eve"),
+        ("password", "eve's own passphrase 123"),
+    ];
+    let logged_in = eve.post_from(&page, "/accounts/login/", &fields).await;
+    assert_eq!(logged_in.status(), 303);
+    assert!(eve.page("/accounts/profile/").await.contains("now linked"));
+    // From now on Google alone signs Eve in.
+    let later = app.tab();
+    let answer = continue_with_google(&later, &op, "g-eve").await;
+    assert_eq!(crate::helpers::location(&answer), "/accounts/profile/");
+    assert!(
+        later
+            .page("/accounts/profile/")
+            .await
+            .contains("eve@example.com")
+    );
+
+    // Bob's Google address is not verified: it never links, even with a password login.
+    create_user(&app, "bob", "bob@example.com", "bob's own passphrase 123").await;
+    let bob = app.tab();
+    let answer = continue_with_google(&bob, &op, "g-bob").await;
+    assert_eq!(answer.status(), 400);
+    assert!(answer.text().await.unwrap().contains("never linked"));
+    assert_eq!(
+        crate::helpers::all_users(&app.state).await.len(),
+        3,
+        "ada, eve, bob"
     );
 }

@@ -129,27 +129,38 @@ impl Upstream {
             ("code_challenge_method", "S256"),
         ])
         .unwrap();
-        let mut response = browser
-            .get(format!("{}/auth?{query}", self.issuer))
-            .send()
-            .await
-            .unwrap();
+        let start = format!("{}/auth?{query}", self.issuer);
+        let back = self.browse(&browser, &start, login, redirect_uri).await;
+        let url = url::Url::parse(&back).unwrap();
+        let code = url.query_pairs().find(|(k, _)| k == "code");
+        (code.expect("a code").1.into_owned(), verifier, nonce)
+    }
+
+    /// A browser (`client`, keeping cookies, not following redirects) at the provider from
+    /// `start`: it logs in as `login`, consents, and stops at the first redirect to
+    /// `redirect_uri`, which it returns.
+    pub async fn browse(
+        &self,
+        client: &reqwest::Client,
+        start: &str,
+        login: &str,
+        redirect_uri: &str,
+    ) -> String {
+        let mut response = client.get(start).send().await.unwrap();
         loop {
             let to = location(&response);
-            if let Some(rest) = to.strip_prefix(redirect_uri) {
-                let url = url::Url::parse(&format!("http://x/{rest}")).unwrap();
-                let code = url.query_pairs().find(|(k, _)| k == "code");
-                return (code.expect("a code").1.into_owned(), verifier, nonce);
+            if to.starts_with(redirect_uri) {
+                return to;
             }
             response = if to.is_empty() {
-                self.submit_form(&browser, response, login).await
+                self.submit_form(client, response, login).await
             } else {
                 let url = if to.starts_with('/') {
                     format!("{}{to}", self.issuer)
                 } else {
                     to
                 };
-                browser.get(url).send().await.unwrap()
+                client.get(url).send().await.unwrap()
             };
         }
     }

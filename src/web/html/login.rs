@@ -9,7 +9,9 @@ use super::csrf;
 use super::page::{
     Checked, CurrentUser, MaybeUser, Page, PageResult, TokenOnly, csrf_form, see_other,
 };
+use super::social::PENDING_LINK;
 use crate::sessions::service as sessions;
+use crate::social::{self, PendingLink};
 use crate::tokens::TokenError;
 use crate::tokens::service as tokens;
 use crate::web::client::client_meta;
@@ -19,7 +21,7 @@ const LOGIN_FAILED: &str =
     "Please enter a correct username and password. Note that both fields may be case-sensitive.";
 
 /// `next=` is followed only for same-origin relative paths: `/x`, never `//host` or `/\host`.
-fn safe_next(next: Option<&str>) -> &str {
+pub(super) fn safe_next(next: Option<&str>) -> &str {
     match next {
         Some(n)
             if n.starts_with('/')
@@ -52,8 +54,10 @@ pub async fn login_form(
     if current.is_some() && query.reauth.is_none() {
         return Ok(see_other(next));
     }
+    let next_query: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
     Ok(page.show(StatusCode::OK, "accounts/login.html", None, |c| {
         c.insert("next", next);
+        c.insert("next_query", &next_query);
         c.insert("username", "");
     }))
 }
@@ -106,13 +110,30 @@ async fn start_login(
     sid: String,
     previous: Option<CurrentUser>,
 ) -> Result<(), super::page::HtmlError> {
-    Identity::login(&page.req.extensions(), sid)
+    Identity::login(&page.req.extensions(), sid.clone())
         .map_err(|e| super::page::HtmlError::Failed(anyhow::anyhow!("{e}")))?;
     csrf::rotate(&page.session);
     if let Some(previous) = previous {
         sessions::end_session(&page.state, &previous.sid).await?;
     }
+    link_pending_identity(page, &sid).await;
     Ok(())
+}
+
+/// An identity that waited for this password login ("Continue with …" found the address taken)
+/// is linked now, if the address is this account's.
+async fn link_pending_identity(page: &Page, sid: &str) {
+    let pending = page.session.remove_as::<PendingLink>(PENDING_LINK);
+    let Some(Ok(link)) = pending else {
+        return;
+    };
+    match social::link_pending(&page.state, sid, &link).await {
+        Ok(true) => {
+            page.flash("Your account at the provider is now linked: use it to log in next time.")
+        }
+        Ok(false) => {}
+        Err(e) => tracing::warn!(error = %e, "linking a pending identity failed"),
+    }
 }
 
 /// POST /accounts/logout/ — ends the session row and clears the cookie's session.

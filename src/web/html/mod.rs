@@ -13,6 +13,7 @@ mod recovery;
 mod register;
 mod render;
 mod session;
+mod social;
 mod words;
 
 pub use render::PageTemplates;
@@ -61,6 +62,11 @@ pub fn routes(cfg: &mut web::ServiceConfig, settings: &Settings) {
             .route(
                 "/apps/{client_id}/revoke",
                 web::post().to(profile::revoke_app),
+            )
+            .route("/social/{provider}/login", web::get().to(social::start))
+            .route(
+                "/social/{provider}/callback",
+                web::get().to(social::callback),
             )
             .route("/register", web::get().to(register::register_form))
             .route(
@@ -134,6 +140,8 @@ fn other_methods(cfg: &mut web::ServiceConfig) {
         ("/sessions/end-others", "POST"),
         ("/sessions/{handle}/end", "POST"),
         ("/apps/{client_id}/revoke", "POST"),
+        ("/social/{provider}/login", "GET"),
+        ("/social/{provider}/callback", "GET"),
         ("/register", "GET, POST"),
         ("/password_change", "GET, POST"),
         ("/password_change/done", "GET"),

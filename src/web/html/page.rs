@@ -167,6 +167,18 @@ impl Page {
             .unwrap_or_default();
         context.insert("messages", &messages);
         context.insert("request_id", &request_id(&self.req));
+        // "Continue with …" on the login and registration pages.
+        let providers: Vec<SocialButton<'_>> = self
+            .state
+            .social
+            .providers()
+            .iter()
+            .map(|p| SocialButton {
+                name: &p.name,
+                display_name: &p.display_name,
+            })
+            .collect();
+        context.insert("social_providers", &providers);
         context
     }
 
@@ -201,6 +213,13 @@ impl Page {
             tracing::warn!(error = %e, "cannot store a flash message");
         }
     }
+}
+
+/// A configured provider's button.
+#[derive(serde::Serialize)]
+struct SocialButton<'a> {
+    name: &'a str,
+    display_name: &'a str,
 }
 
 /// The request id every log line of the request carries (shown on error pages).

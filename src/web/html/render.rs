@@ -34,6 +34,7 @@ const PAGES: &[(&str, &str)] = page!(
     "accounts/activated.html",
     "accounts/email_confirm.html",
     "accounts/email_confirmed.html",
+    "accounts/social_failed.html",
     "oauth/consent.html",
     "oauth/error.html",
     "oauth/logout.html",

@@ -1,0 +1,169 @@
+//! "Continue with <Provider>" on the login and registration pages: the sign-in starts at the
+//! provider (authorization code, PKCE, state, nonce, kept in the encrypted session cookie) and
+//! its callback logs the person in with the same browser session as a password login.
+
+use actix_identity::Identity;
+use actix_web::http::StatusCode;
+use actix_web::{HttpMessage, HttpResponse, web};
+use serde::{Deserialize, Serialize};
+
+use super::csrf;
+use super::page::{HtmlError, LOGIN, Page, PageResult, see_other};
+use crate::social::{self, BrowserSignIn, PendingLink, SignInRequest, SocialError};
+use crate::web::client::client_meta;
+
+/// The session key of a sign-in under way.
+const STARTED: &str = "social_sign_in";
+/// The session key of an identity waiting for its account's password login.
+pub const PENDING_LINK: &str = "social_link";
+
+#[derive(Serialize, Deserialize)]
+struct Started {
+    provider: String,
+    request: SignInRequest,
+    next: String,
+}
+
+#[derive(Deserialize)]
+pub struct StartQuery {
+    next: Option<String>,
+}
+
+fn callback_url(page: &Page, provider: &str) -> String {
+    let base = &page.state.settings.server.public_url;
+    format!("{base}/accounts/social/{provider}/callback/")
+}
+
+fn failed(page: &Page, status: StatusCode, message: &str) -> HttpResponse {
+    page.show(status, "accounts/social_failed.html", None, |c| {
+        c.insert("message", message);
+    })
+}
+
+/// GET /accounts/social/{provider}/login/ — to the provider's sign-in.
+pub async fn start(
+    page: Page,
+    provider: web::Path<String>,
+    query: web::Query<StartQuery>,
+) -> PageResult {
+    let social = &page.state.social;
+    let Ok(configured) = social.provider(&provider) else {
+        return Ok(HttpResponse::NotFound().finish());
+    };
+    let callback = callback_url(&page, &provider);
+    let request = match social.sign_in_request(configured, &callback).await {
+        Ok(request) => request,
+        Err(e) => return Err(html_error(e)),
+    };
+    let url = request.url.clone();
+    let next = super::login::safe_next(query.next.as_deref()).to_owned();
+    remember(
+        &page,
+        STARTED,
+        Started {
+            provider: provider.into_inner(),
+            request,
+            next,
+        },
+    )?;
+    Ok(see_other(&url))
+}
+
+/// Keeps `value` in the encrypted session cookie under `key`.
+fn remember(page: &Page, key: &str, value: impl Serialize) -> Result<(), HtmlError> {
+    page.session
+        .insert(key, value)
+        .map_err(|e| HtmlError::Failed(anyhow::anyhow!("{e}")))
+}
+
+/// The sign-in this browser started with `provider`, if the callback's `state` is its own (it
+/// is forgotten either way: a callback is used once).
+fn started_here(page: &Page, provider: &str, state: Option<&str>) -> Option<Started> {
+    page.session
+        .remove_as::<Started>(STARTED)
+        .and_then(Result::ok)
+        .filter(|s| s.provider == provider && state == Some(s.request.state.as_str()))
+}
+
+fn html_error(e: SocialError) -> HtmlError {
+    match e {
+        SocialError::ProviderUnavailable(reason) => {
+            tracing::warn!(%reason, "identity provider unavailable");
+            HtmlError::Unavailable
+        }
+        SocialError::Unavailable => HtmlError::Unavailable,
+        other => HtmlError::Failed(other.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+}
+
+/// GET /accounts/social/{provider}/callback/ — back from the provider.
+pub async fn callback(
+    page: Page,
+    provider: web::Path<String>,
+    query: web::Query<CallbackQuery>,
+) -> PageResult {
+    let started = started_here(&page, &provider, query.state.as_deref());
+    let (Some(started), Some(code)) = (started, query.code.as_deref()) else {
+        let again = "This sign-in could not be completed (it expired or was started elsewhere): please start again.";
+        return Ok(failed(&page, StatusCode::BAD_REQUEST, again));
+    };
+    let (meta, callback) = (client_meta(&page.req), callback_url(&page, &provider));
+    let outcome = social::browser_callback(
+        &page.state,
+        &page.state.social,
+        &provider,
+        code,
+        &started.request,
+        &callback,
+        &meta,
+    )
+    .await;
+    signed_in(&page, outcome, &started.next)
+}
+
+/// The callback's answer for the core's outcome.
+fn signed_in(page: &Page, outcome: Result<BrowserSignIn, SocialError>, next: &str) -> PageResult {
+    let refused = |message: &str| Ok(failed(page, StatusCode::BAD_REQUEST, message));
+    match outcome {
+        Ok(BrowserSignIn::LoggedIn { session_id, .. }) => {
+            Identity::login(&page.req.extensions(), session_id)
+                .map_err(|e| HtmlError::Failed(anyhow::anyhow!("{e}")))?;
+            csrf::rotate(&page.session);
+            Ok(see_other(next))
+        }
+        Ok(BrowserSignIn::LinkNeeded(link)) => ask_for_password(page, link),
+        Err(SocialError::EmailTaken) => refused(
+            "An account already uses this address. Log in with its password; an address the provider has not verified is never linked.",
+        ),
+        Err(SocialError::NoEmail) => refused("The provider did not share an e-mail address."),
+        Err(SocialError::Inactive) => refused("This account is disabled."),
+        Err(SocialError::Refused(reason)) => {
+            tracing::warn!(%reason, "social sign-in refused");
+            refused("The provider's answer could not be verified.")
+        }
+        Err(e) => Err(html_error(e)),
+    }
+}
+
+/// A local account has the identity's verified address: its owner logs in with the password
+/// once, and the identity is linked then.
+fn ask_for_password(page: &Page, link: PendingLink) -> PageResult {
+    let provider = page
+        .state
+        .social
+        .provider(&link.provider)
+        .map(|p| p.display_name.clone())
+        .unwrap_or_else(|_| link.provider.clone());
+    page.flash(&format!(
+        "An account already uses {}. Log in with its password once to link your {provider} account.",
+        link.email
+    ));
+    remember(page, PENDING_LINK, link)?;
+    Ok(see_other(LOGIN))
+}
