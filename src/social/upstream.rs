@@ -12,8 +12,9 @@ use openidconnect::core::{
     CoreAuthenticationFlow, CoreClient, CoreIdToken, CoreIdTokenVerifier, CoreProviderMetadata,
 };
 use openidconnect::{
-    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge,
-    PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
+    AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet,
+    EndpointSet, IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
+    TokenResponse,
 };
 
 use super::SocialError;
@@ -56,6 +57,31 @@ pub struct SignInRequest {
     pub nonce: String,
     /// The PKCE verifier of the challenge sent.
     pub verifier: String,
+}
+
+/// Latchkey as the provider's client, as discovery describes the provider.
+type RelyingParty = CoreClient<
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointMaybeSet,
+    EndpointMaybeSet,
+>;
+
+fn relying_party(
+    provider: &SocialProvider,
+    metadata: &CoreProviderMetadata,
+    redirect: RedirectUrl,
+) -> RelyingParty {
+    CoreClient::from_provider_metadata(
+        metadata.clone(),
+        ClientId::new(provider.client_id.clone()),
+        Some(ClientSecret::new(
+            provider.client_secret.expose().to_owned(),
+        )),
+    )
+    .set_redirect_uri(redirect)
 }
 
 /// The configured providers and what was discovered about them.
@@ -172,14 +198,7 @@ impl Social {
         let metadata = self.metadata(provider, false).await?;
         let redirect = RedirectUrl::new(redirect_uri.to_owned())
             .map_err(|e| SocialError::Unexpected(anyhow::anyhow!("callback URL: {e}")))?;
-        let client = CoreClient::from_provider_metadata(
-            (*metadata).clone(),
-            ClientId::new(provider.client_id.clone()),
-            Some(ClientSecret::new(
-                provider.client_secret.expose().to_owned(),
-            )),
-        )
-        .set_redirect_uri(redirect);
+        let client = relying_party(provider, &metadata, redirect);
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let (url, state, nonce) = client
             .authorize_url(
@@ -310,14 +329,7 @@ impl Social {
         let metadata = self.metadata(provider, false).await?;
         let redirect = RedirectUrl::new(redirect_uri.to_owned())
             .map_err(|e| SocialError::Refused(format!("redirect_uri: {e}")))?;
-        let client = CoreClient::from_provider_metadata(
-            (*metadata).clone(),
-            ClientId::new(provider.client_id.clone()),
-            Some(ClientSecret::new(
-                provider.client_secret.expose().to_owned(),
-            )),
-        )
-        .set_redirect_uri(redirect);
+        let client = relying_party(provider, &metadata, redirect);
         let mut request = client
             .exchange_code(AuthorizationCode::new(code.to_owned()))
             .map_err(|e| SocialError::ProviderUnavailable(e.to_string()))?;
