@@ -4,19 +4,22 @@
 //! # Architecture
 //!
 //! ```text
-//!   browser (forms + cookie)     API client (JSON + Bearer)      operator (argv)
-//!          web::html                     web::api                      cli          adapters
-//!              └──────────────┬──────────────┴───────────────────────────┘
+//!   browser (forms + cookie)   API client (JSON + Bearer)   OpenID client   operator (argv)
+//!          web::html                  web::api               web::oidc          cli   adapters
+//!              └──────────────┬──────────┴──────────────────────┴─────────────┘
 //!                 state (the composition root: builds each context once)
-//!                          tokens · maintenance                                       core
+//!                oidc (the OpenID provider) · social (upstream providers)            core
+//!                          tokens · maintenance
 //!                            accounts
-//!                  sessions · keys · oauth (clients) · mail · throttle · audit
+//!          sessions · keys · oauth (clients, consents) · mail · throttle · audit
 //!          domain (parsed values) · clock · config · db (SQLite | PostgreSQL)
 //! ```
 //!
 //! Each layer imports only the ones below it: tokens (logins, JWTs, bearer and cookie
 //! authentication) sits on accounts (users, passwords, links, who may do what) and sessions (one
-//! row per login, knowing user ids but not users); none of them imports an adapter or actix.
+//! row per login, knowing user ids but not users); `oidc` (Latchkey as an OpenID provider: a
+//! grant is a session naming its client) and `social` (signing in with an upstream provider,
+//! identities by issuer and subject) sit on tokens; none of them imports an adapter or actix.
 //!
 //! - **Adapters** parse input into [`domain`] values, call one core function, and word its
 //!   result: DRF's bodies in [`web::api`], Django's pages in [`web::html`], lines and exit codes
