@@ -38,6 +38,7 @@ pub use passwords::{
 };
 pub use registration::{
     NewSuperuser, Registered, Registration, create_superuser, default_username, register,
+    unusable_password,
 };
 pub use users::{
     Narrowing, PageAt, UserPage, delete_account, email_taken, get_by_username, get_user,

@@ -223,7 +223,7 @@ pub async fn create_superuser(
 }
 
 /// Django's unusable password: `!` and 40 random characters; no input can hash to it.
-fn unusable_password() -> String {
+pub fn unusable_password() -> String {
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     let mut bytes = [0u8; 40];
     rand::fill(&mut bytes);

@@ -173,16 +173,20 @@ pub fn revoke_client_sessions(
     client_id: &str,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
-    let ids: Vec<String> = sessions::table
+    let grants = sessions::table
         .filter(sessions::user_id.eq(user_id))
-        .filter(sessions::client_id.eq(client_id))
-        .filter(sessions::revoked_at.is_null())
-        .select(sessions::id)
-        .load(conn)?;
-    for sid in &ids {
-        revoke_session(conn, sid, now)?;
-    }
-    Ok(ids.len())
+        .filter(sessions::client_id.eq(client_id));
+    let ended = diesel::update(grants.filter(sessions::revoked_at.is_null()))
+        .set(sessions::revoked_at.eq(Some(now)))
+        .execute(conn)?;
+    diesel::update(
+        refresh_tokens::table
+            .filter(refresh_tokens::session_id.eq_any(grants.select(sessions::id)))
+            .filter(refresh_tokens::blacklisted_at.is_null()),
+    )
+    .set(refresh_tokens::blacklisted_at.eq(Some(now)))
+    .execute(conn)?;
+    Ok(ended)
 }
 
 /// Pushes a session's expiry and last-seen time forward (after a rotation).

@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use super::upstream::{SignInRequest, UpstreamPerson};
 use super::{Social, SocialError};
 use crate::accounts::ops::{self as account_ops, Taken};
-use crate::accounts::{NewUser, User};
+use crate::accounts::{self, NewUser, User};
 use crate::audit::{self, AuditKind};
 use crate::db::schema::social_identities;
 use crate::db::{DbConn, write_transaction};
@@ -181,37 +181,20 @@ pub async fn link_pending(
                 if owner.is_none_or(|u| u.email_lookup != email.lookup_key()) {
                     return Ok(false);
                 }
-                let known: Option<i64> = social_identities::table
-                    .find((&link.issuer, &link.subject))
-                    .select(social_identities::user_id)
-                    .first(conn)
-                    .optional()?;
-                if known.is_some() {
+                if linked_user(conn, &link.issuer, &link.subject)?.is_some() {
                     return Ok(false);
                 }
-                let inserted = diesel::insert_into(social_identities::table)
-                    .values((
-                        social_identities::issuer.eq(&link.issuer),
-                        social_identities::subject.eq(&link.subject),
-                        social_identities::provider.eq(&link.provider),
-                        social_identities::user_id.eq(user_id),
-                        social_identities::email.eq(&link.email),
-                        social_identities::created_at.eq(now),
-                        social_identities::last_login_at.eq(Some(now)),
-                    ))
-                    .execute(conn)?;
-                if inserted == 1 {
-                    let detail = format!("linked {} identity", link.provider);
-                    audit::record(
-                        conn,
-                        AuditKind::IdentityLinked,
-                        Some(user_id),
-                        None,
-                        Some(&detail),
-                        now,
-                    )?;
-                }
-                Ok(inserted == 1)
+                insert_identity(conn, &link, user_id, now)?;
+                let detail = format!("linked {} identity", link.provider);
+                audit::record(
+                    conn,
+                    AuditKind::IdentityLinked,
+                    Some(user_id),
+                    None,
+                    Some(&detail),
+                    now,
+                )?;
+                Ok(true)
             })
         })
         .await
@@ -226,11 +209,7 @@ fn account_for(
     ip: Option<&str>,
     now: NaiveDateTime,
 ) -> Result<User, SocialError> {
-    let linked: Option<i64> = social_identities::table
-        .find((&person.issuer, &person.subject))
-        .select(social_identities::user_id)
-        .first(conn)
-        .optional()?;
+    let linked = linked_user(conn, &person.issuer, &person.subject)?;
     let detail = format!("social login: {provider}");
     if let Some(user_id) = linked {
         let user = account_ops::find_by_id(conn, user_id)?.ok_or(SocialError::Inactive)?;
@@ -257,17 +236,13 @@ fn account_for(
         return Err(SocialError::EmailTaken);
     }
     let user = create_account(conn, person, &email, now)?;
-    diesel::insert_into(social_identities::table)
-        .values((
-            social_identities::issuer.eq(&person.issuer),
-            social_identities::subject.eq(&person.subject),
-            social_identities::provider.eq(provider),
-            social_identities::user_id.eq(user.id),
-            social_identities::email.eq(email.as_str()),
-            social_identities::created_at.eq(now),
-            social_identities::last_login_at.eq(Some(now)),
-        ))
-        .execute(conn)?;
+    let link = PendingLink {
+        provider: provider.to_owned(),
+        issuer: person.issuer.clone(),
+        subject: person.subject.clone(),
+        email: email.as_str().to_owned(),
+    };
+    insert_identity(conn, &link, user.id, now)?;
     audit::record(
         conn,
         AuditKind::UserCreated,
@@ -279,6 +254,36 @@ fn account_for(
     Ok(user)
 }
 
+/// The user an identity is linked to, if any.
+fn linked_user(conn: &mut DbConn, issuer: &str, subject: &str) -> QueryResult<Option<i64>> {
+    social_identities::table
+        .find((issuer, subject))
+        .select(social_identities::user_id)
+        .first(conn)
+        .optional()
+}
+
+/// Links an identity to a user (its first login is now).
+fn insert_identity(
+    conn: &mut DbConn,
+    link: &PendingLink,
+    user_id: i64,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::insert_into(social_identities::table)
+        .values((
+            social_identities::issuer.eq(&link.issuer),
+            social_identities::subject.eq(&link.subject),
+            social_identities::provider.eq(&link.provider),
+            social_identities::user_id.eq(user_id),
+            social_identities::email.eq(&link.email),
+            social_identities::created_at.eq(now),
+            social_identities::last_login_at.eq(Some(now)),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
 /// A new account for the person: their address (verified only if the provider says so), a
 /// username from theirs or the address (made unique), their names, and an unusable password.
 fn create_account(
@@ -288,15 +293,7 @@ fn create_account(
     now: NaiveDateTime,
 ) -> Result<User, SocialError> {
     let base = username_base(person, email);
-    let mut bytes = [0u8; 16];
-    rand::fill(&mut bytes);
-    let unusable: String = std::iter::once('!')
-        .chain(
-            bytes
-                .iter()
-                .flat_map(|b| format!("{b:02x}").chars().collect::<Vec<_>>()),
-        )
-        .collect();
+    let unusable = accounts::unusable_password();
     let names = |v: &Option<String>| {
         v.clone()
             .unwrap_or_default()

@@ -323,10 +323,10 @@ fn social_providers_are_checked_and_their_secrets_masked() {
     );
     assert!(!text.contains(secret), "{text}");
     env.insert("LATCHKEY_SOCIAL_X_CLIENT_ID".into(), "x".into());
-    let no_issuer = run_cli(&["check"], &env, dir.path());
+    let incomplete = run_cli(&["check"], &env, dir.path());
     assert!(
-        stderr(&no_issuer).contains("social.x: client_secret is required"),
+        stderr(&incomplete).contains("social.x: client_secret is required"),
         "{}",
-        stderr(&no_issuer)
+        stderr(&incomplete)
     );
 }

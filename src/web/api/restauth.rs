@@ -346,6 +346,11 @@ fn password_word(e: AccountsError) -> ApiError {
     }
 }
 
+/// An address, with Django's `EmailField` message.
+fn allauth_email(raw: &str) -> Result<Email, &'static str> {
+    Email::parse(raw).map_err(|_| "Enter a valid email address.")
+}
+
 /// The two new-password fields of password change and reset confirmation.
 fn new_passwords(input: &Input, errors: &mut FieldErrors) -> Option<(String, String)> {
     let first = required(input, "new_password1", errors);
@@ -407,9 +412,7 @@ async fn password_reset(
     input: Input,
 ) -> Result<HttpResponse, ApiError> {
     let mut errors = FieldErrors::new();
-    let email = input.parsed("email", true, &mut errors, |raw| {
-        Email::parse(raw).map_err(|_| "Enter a valid email address.")
-    });
+    let email = input.parsed("email", true, &mut errors, allauth_email);
     errors.into_result().map_err(ApiError::Validation)?;
     if let Some(email) = email {
         accounts::request_password_reset(&state, &email).await?;
@@ -545,9 +548,7 @@ fn registration_word(e: AccountsError) -> ApiError {
 fn registration_fields(input: &Input) -> Result<Registration, ApiError> {
     let mut errors = FieldErrors::new();
     let username = input.parsed("username", true, &mut errors, Username::parse);
-    let email = input.parsed("email", true, &mut errors, |raw| {
-        Email::parse(raw).map_err(|_| "Enter a valid email address.")
-    });
+    let email = input.parsed("email", true, &mut errors, allauth_email);
     let password = required(input, "password1", &mut errors);
     let again = required(input, "password2", &mut errors);
     errors.into_result().map_err(ApiError::Validation)?;
@@ -647,9 +648,7 @@ async fn verify_email(state: web::Data<AppState>, input: Input) -> Result<HttpRe
 )]
 async fn resend_email(state: web::Data<AppState>, input: Input) -> Result<HttpResponse, ApiError> {
     let mut errors = FieldErrors::new();
-    let email = input.parsed("email", true, &mut errors, |raw| {
-        Email::parse(raw).map_err(|_| "Enter a valid email address.")
-    });
+    let email = input.parsed("email", true, &mut errors, allauth_email);
     errors.into_result().map_err(ApiError::Validation)?;
     if let Some(email) = email {
         match accounts::resend_activation(&state, &email).await {
