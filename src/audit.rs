@@ -51,6 +51,8 @@ pub enum AuditKind {
     CodeReplayed,
     /// An identity at an upstream provider was linked to the account (the detail names it).
     IdentityLinked,
+    /// An identity at an upstream provider was unlinked from the account (the detail names it).
+    IdentityUnlinked,
 }
 
 impl AuditKind {
@@ -78,6 +80,7 @@ impl AuditKind {
             Self::ClientAuthorized => "client_authorized",
             Self::CodeReplayed => "code_replayed",
             Self::IdentityLinked => "identity_linked",
+            Self::IdentityUnlinked => "identity_unlinked",
         }
     }
 }

@@ -14,6 +14,7 @@ use crate::domain::{Email, NewPassword, PasswordProblem, UserAttributes, Usernam
 use crate::keys::{KeyAlg, KeyState};
 use crate::mail::{MailKind, MailTemplates, Mailer};
 use crate::oauth::{self, ClientsError, NewClient};
+use crate::social::Social;
 use crate::startup::Application;
 use crate::state::AppState;
 
@@ -267,7 +268,7 @@ pub async fn run(command: Command, settings: Settings, env: &HashMap<String, Str
         Command::Serve(_) => serve(settings).await,
         Command::Migrate => migrate(&settings).await,
         Command::Check => {
-            print_check(&settings);
+            print_check(&settings).await;
             Ok(())
         }
         Command::Sendtestemail { address } => sendtestemail(&settings, &address).await,
@@ -285,10 +286,26 @@ pub async fn run(command: Command, settings: Settings, env: &HashMap<String, Str
     }
 }
 
-/// Prints the effective configuration (secrets masked).
-pub fn print_check(settings: &Settings) {
+/// Prints the effective configuration (secrets masked), then whether each social-login
+/// provider answers (a warning, not a failure: a provider may be down for a while).
+pub async fn print_check(settings: &Settings) {
     for line in settings.describe() {
         println!("{line}");
+    }
+    if !settings.social.is_empty() {
+        match Social::new(settings.social.clone(), Clock::System) {
+            Ok(social) => {
+                for (name, outcome) in social.check_all().await {
+                    match outcome {
+                        Ok(()) => println!("social {name}: reachable"),
+                        Err(e) => println!(
+                            "warning: social {name}: {e}; its sign-ins fail until it answers"
+                        ),
+                    }
+                }
+            }
+            Err(e) => println!("warning: social providers not checked: {e}"),
+        }
     }
     println!("Configuration OK.");
 }

@@ -24,7 +24,7 @@ fn main() -> ExitCode {
         }
     };
     if let Command::Check = command {
-        cli::print_check(&settings);
+        actix_web::rt::System::new().block_on(cli::print_check(&settings));
         return ExitCode::SUCCESS;
     }
     telemetry::init(&settings.server.log, settings.server.log_format);

@@ -101,6 +101,7 @@ impl Application {
                 keys.keep_current(KEY_RELOAD_EVERY)
             );
         });
+        warn_of_unreachable_providers(&state.settings);
         let listener = TcpListener::bind(&state.settings.server.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", state.settings.server.bind))?;
         let port = listener.local_addr()?.port();
@@ -237,5 +238,40 @@ fn json_error(e: actix_web::error::JsonPayloadError, limit: usize) -> ApiError {
         E::ContentType => ApiError::UnsupportedMediaType("unknown".to_owned()),
         E::Deserialize(e) => ApiError::Parse(format!("JSON parse error - {e}")),
         other => ApiError::Parse(format!("JSON parse error - {other}")),
+    }
+}
+
+/// A social-login provider that cannot be reached is worth a warning at start, not a refusal
+/// to serve. Asked from a thread of its own with its own client and runtime: the provider's
+/// crate builds futures the multi-threaded runtime cannot move between threads, and the
+/// server must not wait for a slow provider.
+fn warn_of_unreachable_providers(settings: &crate::config::Settings) {
+    if settings.social.is_empty() {
+        return;
+    }
+    let providers = settings.social.clone();
+    let checking = std::thread::Builder::new()
+        .name("social-check".into())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            let social = crate::social::Social::new(providers, crate::clock::Clock::System);
+            let (Ok(runtime), Ok(social)) = (runtime, social) else {
+                return;
+            };
+            for (provider, outcome) in runtime.block_on(social.check_all()) {
+                match outcome {
+                    Ok(()) => tracing::info!(%provider, "social-login provider reachable"),
+                    Err(e) => tracing::warn!(
+                        %provider,
+                        error = %e,
+                        "social-login provider unreachable at start; its sign-ins fail until it answers"
+                    ),
+                }
+            }
+        });
+    if let Err(e) = checking {
+        tracing::warn!(error = %e, "cannot check the social-login providers");
     }
 }

@@ -34,6 +34,9 @@ pub enum AccountsError {
     /// The current password is wrong (a locked account's password is always wrong).
     #[error("wrong current password")]
     WrongCurrentPassword,
+    /// Setting a first password, for an account that has one (it is changed with the old one).
+    #[error("the account has a password already")]
+    PasswordAlreadySet,
     /// A mailed link (uid and token) is malformed, unknown, used up or expired.
     #[error("invalid link")]
     InvalidLink,

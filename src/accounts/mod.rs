@@ -34,7 +34,7 @@ pub use onetime::Purpose;
 pub use password::{HashError, HashLimits, Hasher, PasswordCheck};
 pub use passwords::{
     accept_new_password, attributes_of, change_password, check_retype, confirm_password_reset,
-    password_problems, request_password_reset, set_password,
+    password_problems, request_password_reset, set_first_password, set_password,
 };
 pub use registration::{
     NewSuperuser, Registered, Registration, create_superuser, default_username, register,

@@ -65,6 +65,21 @@ pub fn find_by_id(conn: &mut DbConn, id: i64) -> QueryResult<Option<User>> {
         .optional()
 }
 
+/// Finds a user by id and, on PostgreSQL, locks the row until the transaction ends (SQLite's
+/// write transactions are serialized already), so that checks on the user's ways in and the
+/// change that follows them cannot interleave with another transaction's.
+pub fn find_by_id_for_update(conn: &mut DbConn, id: i64) -> QueryResult<Option<User>> {
+    match conn {
+        DbConn::Pg(pg) => users::table
+            .find(id)
+            .select(User::as_select())
+            .for_update()
+            .first(pg)
+            .optional(),
+        DbConn::Sqlite(_) => find_by_id(conn, id),
+    }
+}
+
 /// True when the username is in use.
 pub fn username_exists(conn: &mut DbConn, username: &str) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(

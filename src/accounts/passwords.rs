@@ -140,6 +140,47 @@ pub async fn change_password(
     store_password(state, user.id, &password, keep).await
 }
 
+/// A signed-in person whose account has no usable password (made by a social sign-in) sets
+/// one, so that they can unlink their last identity or change their address. No current
+/// password exists to ask for; the account must still have none when the new one is stored
+/// (checked in the same transaction). Every other session ends, `keep` stays.
+pub async fn set_first_password(
+    state: &AccountsContext,
+    user: &User,
+    new: String,
+    retype: Option<&str>,
+    keep: Option<String>,
+) -> Result<(), AccountsError> {
+    if user.has_usable_password() {
+        return Err(AccountsError::PasswordAlreadySet);
+    }
+    let password = accept_new_password(state, new, retype, &attributes_of(user))?;
+    let hash = state.hasher.hash(&password).await?;
+    let (worker_state, user_id) = (state.clone(), user.id);
+    let queued = state
+        .db
+        .run(move |conn| {
+            write_transaction(conn, |conn| -> Result<bool, AccountsError> {
+                let user =
+                    ops::find_by_id_for_update(conn, user_id)?.ok_or(AccountsError::NotFound)?;
+                if user.has_usable_password() {
+                    return Err(AccountsError::PasswordAlreadySet);
+                }
+                apply_new_password(
+                    conn,
+                    &worker_state,
+                    &user,
+                    &hash,
+                    keep.as_deref(),
+                    AuditKind::PasswordChanged,
+                )
+            })
+        })
+        .await?;
+    notify::wake_worker(state, queued);
+    Ok(())
+}
+
 /// `users/reset_password/`: the same answer, after the same work, whether or not the address
 /// has an account. An active user with a usable password gets a reset link, at most one per
 /// `mail_cooldown`; the cooldown is recorded for unknown addresses too.

@@ -29,7 +29,7 @@ pub use declare::SettingDoc;
 pub use mail::MailSettings;
 pub use server::ServerSettings;
 pub use sessions::SessionSettings;
-pub use social::{GOOGLE_ISSUER, SocialKind, SocialProvider};
+pub use social::{GITHUB_ISSUER, GOOGLE_ISSUER, GitHubEndpoints, SocialKind, SocialProvider};
 pub use throttle::ThrottleLimits;
 pub use tokens::TokenSettings;
 
@@ -340,8 +340,16 @@ impl Settings {
             lines.push(format!("{key:<36}= {value}  ({})", self.source_of(key)));
         }
         for p in &self.social {
+            let endpoints = match &p.github {
+                Some(e) => format!(
+                    ", authorize {}, token {}, api {}",
+                    e.authorize_url, e.token_url, e.api_url
+                ),
+                None => String::new(),
+            };
+            let auto_link = if p.auto_link { ", auto_link" } else { "" };
             lines.push(format!(
-                "social {:<29}= {:?} ({}, issuer {}), client_id {}, secret ********",
+                "social {:<29}= {:?} ({}, issuer {}{endpoints}), client_id {}, secret ********{auto_link}",
                 p.name,
                 p.display_name,
                 p.kind.as_str(),
@@ -397,7 +405,7 @@ pub fn settings_table() -> String {
         ));
     }
     table.push_str(
-        "| `[social.<name>]` | `LATCHKEY_SOCIAL_<NAME>_CLIENT_ID`, `_CLIENT_SECRET`, `_ISSUER`, `_NAME`, `_KIND` | none | An upstream identity provider for social login (see \"Social login\"): `kind` (`oidc`, or `google` whose issuer defaults to Google's), `name` (shown on the pages), `client_id`, `client_secret`, `issuer`. The environment wins key by key. |\n",
+        "| `[social.<name>]` | `LATCHKEY_SOCIAL_<NAME>_CLIENT_ID`, `_CLIENT_SECRET`, `_ISSUER`, `_NAME`, `_KIND`, `_AUTO_LINK`, `_AUTHORIZE_URL`, `_TOKEN_URL`, `_API_URL` | none | An upstream identity provider for social login (see \"Social login\"): `kind` (`oidc`; `google`, whose issuer defaults to Google's; `github`, OAuth 2 with GitHub's endpoints unless `authorize_url`, `token_url`, `api_url` say otherwise), `name` (shown on the pages), `client_id`, `client_secret`, `issuer`, `auto_link` (default false: link a sign-in to the local account with the same address when both sides verified it, without asking for the password). The environment wins key by key. |\n",
     );
     table.push_str(
         "| `[[clients]]` | — | none | OpenID clients declared in the file (see \"OpenID provider\"): `client_id`, `name`, `redirect_uris`, `post_logout_redirect_uris`, `first_party`, `public`, `client_secret_env` (the environment variable holding the secret), `id_token_alg`. Created or updated at start. |\n",

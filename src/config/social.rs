@@ -10,6 +10,8 @@ use super::declare::Layer;
 
 /// Google's issuer, the `google` kind's default.
 pub const GOOGLE_ISSUER: &str = "https://accounts.google.com";
+/// What GitHub identities are keyed under (GitHub speaks OAuth 2 only and names no issuer).
+pub const GITHUB_ISSUER: &str = "https://github.com";
 
 /// How Latchkey talks to a provider.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,6 +20,8 @@ pub enum SocialKind {
     Oidc,
     /// OpenID Connect with Google's issuer unless another is given.
     Google,
+    /// GitHub: OAuth 2 without OpenID Connect; who the person is comes from its REST API.
+    GitHub,
 }
 
 impl SocialKind {
@@ -26,6 +30,7 @@ impl SocialKind {
         match self {
             Self::Oidc => "oidc",
             Self::Google => "google",
+            Self::GitHub => "github",
         }
     }
 }
@@ -43,8 +48,27 @@ pub struct SocialProvider {
     pub client_id: String,
     /// The client's secret there.
     pub client_secret: Secret,
-    /// The issuer, whose discovery document names the rest.
+    /// The issuer, whose discovery document names the rest (GitHub's identities are keyed
+    /// under [`GITHUB_ISSUER`]).
     pub issuer: String,
+    /// Whether a sign-in whose address the provider verified may link, without the account's
+    /// password, to the local account with that address (only if the account verified it too).
+    pub auto_link: bool,
+    /// GitHub's endpoints (overridable for tests and GitHub Enterprise); `None` for OpenID
+    /// providers, whose discovery names theirs.
+    pub github: Option<GitHubEndpoints>,
+}
+
+/// Where GitHub's OAuth 2 and REST endpoints are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitHubEndpoints {
+    /// The authorization page (`https://github.com/login/oauth/authorize`).
+    pub authorize_url: String,
+    /// The code exchange (`https://github.com/login/oauth/access_token`).
+    pub token_url: String,
+    /// The REST API root (`https://api.github.com`): `/user`, `/user/emails`,
+    /// `/applications/{client_id}/token`.
+    pub api_url: String,
 }
 
 #[derive(Deserialize, Default)]
@@ -55,6 +79,10 @@ struct Raw {
     client_id: Option<String>,
     client_secret: Option<String>,
     issuer: Option<String>,
+    auto_link: Option<bool>,
+    authorize_url: Option<String>,
+    token_url: Option<String>,
+    api_url: Option<String>,
 }
 
 /// The configured providers, by name; each problem reported through the layer.
@@ -114,13 +142,22 @@ fn check(layer: &Layer<'_>, name: &str, raw: Raw) -> Result<SocialProvider, Stri
         );
         layer.env(&var).map(str::to_owned)
     };
-    let kind_word = env("KIND")
-        .or(raw.kind)
-        .unwrap_or_else(|| if name == "google" { "google" } else { "oidc" }.to_owned());
+    let kind_word = env("KIND").or(raw.kind).unwrap_or_else(|| {
+        match name {
+            "google" | "github" => name,
+            _ => "oidc",
+        }
+        .to_owned()
+    });
     let kind = match kind_word.as_str() {
         "oidc" => SocialKind::Oidc,
         "google" => SocialKind::Google,
-        other => return Err(format!("kind must be oidc or google (got {other:?})")),
+        "github" => SocialKind::GitHub,
+        other => {
+            return Err(format!(
+                "kind must be oidc, google or github (got {other:?})"
+            ));
+        }
     };
     let client_id = env("CLIENT_ID")
         .or(raw.client_id)
@@ -132,15 +169,50 @@ fn check(layer: &Layer<'_>, name: &str, raw: Raw) -> Result<SocialProvider, Stri
     let issuer = match (kind, issuer) {
         (_, Some(issuer)) => issuer,
         (SocialKind::Google, None) => GOOGLE_ISSUER.to_owned(),
+        (SocialKind::GitHub, None) => GITHUB_ISSUER.to_owned(),
         (SocialKind::Oidc, None) => {
             return Err("issuer is required for an oidc provider".to_owned());
         }
     };
-    let issuer_ok = url::Url::parse(&issuer)
-        .is_ok_and(|u| matches!(u.scheme(), "https" | "http") && u.fragment().is_none());
-    if !issuer_ok {
-        return Err(format!("issuer {issuer:?} must be an http(s) URL"));
-    }
+    http_url("issuer", &issuer)?;
+    let auto_link = match env("AUTO_LINK") {
+        Some(word) => match word.as_str() {
+            "true" | "1" | "yes" => true,
+            "false" | "0" | "no" => false,
+            other => return Err(format!("auto_link must be true or false (got {other:?})")),
+        },
+        None => raw.auto_link.unwrap_or(false),
+    };
+    let github = match kind {
+        SocialKind::GitHub => {
+            let endpoint = |key: &str, given: Option<String>, default: &str| {
+                let url = env(key).or(given).unwrap_or_else(|| default.to_owned());
+                http_url(&key.to_ascii_lowercase(), &url).map(|()| url)
+            };
+            Some(GitHubEndpoints {
+                authorize_url: endpoint(
+                    "AUTHORIZE_URL",
+                    raw.authorize_url,
+                    "https://github.com/login/oauth/authorize",
+                )?,
+                token_url: endpoint(
+                    "TOKEN_URL",
+                    raw.token_url,
+                    "https://github.com/login/oauth/access_token",
+                )?,
+                api_url: endpoint("API_URL", raw.api_url, "https://api.github.com")?
+                    .trim_end_matches('/')
+                    .to_owned(),
+            })
+        }
+        _ if raw.authorize_url.is_some() || raw.token_url.is_some() || raw.api_url.is_some() => {
+            return Err(
+                "authorize_url, token_url and api_url are for kind github (OpenID providers are found by discovery)"
+                    .to_owned(),
+            );
+        }
+        _ => None,
+    };
     let display_name = env("NAME").or(raw.name).unwrap_or_else(|| {
         let mut chars = name.chars();
         chars
@@ -155,5 +227,18 @@ fn check(layer: &Layer<'_>, name: &str, raw: Raw) -> Result<SocialProvider, Stri
         client_id,
         client_secret: Secret::new(client_secret),
         issuer: issuer.trim_end_matches('/').to_owned(),
+        auto_link,
+        github,
     })
+}
+
+/// `Ok` when `value` is an http(s) URL without a fragment.
+fn http_url(key: &str, value: &str) -> Result<(), String> {
+    let ok = url::Url::parse(value)
+        .is_ok_and(|u| matches!(u.scheme(), "https" | "http") && u.fragment().is_none());
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("{key} {value:?} must be an http(s) URL"))
+    }
 }

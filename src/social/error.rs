@@ -26,6 +26,12 @@ pub enum SocialError {
     /// A local account already has this address; it is not linked without its password.
     #[error("an account already uses this address")]
     EmailTaken,
+    /// The identity is linked to another account already.
+    #[error("the identity is linked to another account")]
+    LinkedElsewhere,
+    /// Unlinking would leave the account without an identity or a usable password.
+    #[error("the last way to log in cannot be unlinked")]
+    LastWayIn,
     /// The linked account is deactivated.
     #[error("the account is inactive")]
     Inactive,

@@ -4,11 +4,12 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::upstream::{SignInRequest, UpstreamPerson};
+use super::upstream::{SignInRequest, SocialTokens, UpstreamPerson};
 use super::{Social, SocialError};
 use crate::accounts::ops::{self as account_ops, Taken};
 use crate::accounts::{self, NewUser, User};
 use crate::audit::{self, AuditKind};
+use crate::config::SocialProvider;
 use crate::db::schema::social_identities;
 use crate::db::{DbConn, write_transaction};
 use crate::domain::{ClientMeta, Email, Username};
@@ -16,25 +17,8 @@ use crate::sessions::{ops as session_ops, service as session_service};
 use crate::tokens::service::{self as tokens, TokenPair};
 use crate::tokens::{TokensContext, UserIdClaim};
 
-/// What a front end posts: an ID token (with the access token it came with, if any), or a code
-/// to exchange.
-#[derive(Debug, Clone, Default)]
-pub struct SocialTokens {
-    /// The provider's access token.
-    pub access_token: Option<String>,
-    /// The provider's ID token.
-    pub id_token: Option<String>,
-    /// An authorization code the front end obtained.
-    pub code: Option<String>,
-    /// The redirect URI the code was sent to.
-    pub redirect_uri: Option<String>,
-    /// The PKCE verifier of that request.
-    pub code_verifier: Option<String>,
-}
-
 /// The API's social login: the tokens verified with the provider, the person's account (new or
-/// linked before), and a new pair. An access token alone is refused: only an ID token says
-/// which application its tokens were issued to.
+/// linked before), and a new pair.
 pub async fn api_login(
     state: &TokensContext,
     social: &Social,
@@ -43,38 +27,14 @@ pub async fn api_login(
     meta: &ClientMeta,
 ) -> Result<(User, TokenPair), SocialError> {
     let provider = social.provider(provider)?;
-    let (id_token, access_token) = match (posted.id_token, posted.access_token, posted.code) {
-        (Some(id_token), access_token, _) => (id_token, access_token),
-        (None, None, Some(code)) => {
-            let redirect_uri = posted.redirect_uri.ok_or_else(|| {
-                SocialError::Refused("redirect_uri is required with a code".into())
-            })?;
-            let verifier = posted.code_verifier.as_deref();
-            let (id, access) = social
-                .exchange_code(provider, &code, &redirect_uri, verifier)
-                .await?;
-            (id, Some(access))
-        }
-        (None, Some(_), _) => return Err(SocialError::IdTokenRequired),
-        (None, None, None) => return Err(SocialError::MissingInput),
-    };
-    let person = social.verify_id_token(provider, &id_token, None).await?;
-    if let Some(access_token) = access_token {
-        let subject = social.userinfo_subject(provider, &access_token).await?;
-        if subject != person.subject {
-            return Err(SocialError::Refused(
-                "the access token belongs to someone else than the ID token".into(),
-            ));
-        }
-    }
+    let person = social.api_person(provider, posted).await?;
     let now = state.clock.now_naive();
-    let name = provider.name.clone();
-    let ip = meta.ip.clone();
+    let (provider, ip) = (provider.clone(), meta.ip.clone());
     let user = state
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
-                account_for(conn, &name, &person, ip.as_deref(), now)
+                account_for(conn, &provider, &person, ip.as_deref(), now)
             })
         })
         .await?;
@@ -124,19 +84,16 @@ pub async fn browser_callback(
     meta: &ClientMeta,
 ) -> Result<BrowserSignIn, SocialError> {
     let provider = social.provider(provider)?;
-    let (id_token, _) = social
-        .exchange_code(provider, code, redirect_uri, Some(&started.verifier))
-        .await?;
     let person = social
-        .verify_id_token(provider, &id_token, Some(&started.nonce))
+        .callback_person(provider, code, started, redirect_uri)
         .await?;
     let now = state.clock.now_naive();
-    let (name, ip, found) = (provider.name.clone(), meta.ip.clone(), person.clone());
+    let (configured, ip, found) = (provider.clone(), meta.ip.clone(), person.clone());
     let account = state
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
-                account_for(conn, &name, &found, ip.as_deref(), now)
+                account_for(conn, &configured, &found, ip.as_deref(), now)
             })
         })
         .await;
@@ -201,14 +158,17 @@ pub async fn link_pending(
 }
 
 /// The account of this identity: the one it was linked to, or a new one. An address a local
-/// account already has is never linked here (its owner links it with their password).
+/// account already has is linked here only when the operator trusts the provider to
+/// (`auto_link`) and both sides verified the address; otherwise its owner links it with their
+/// password.
 fn account_for(
     conn: &mut DbConn,
-    provider: &str,
+    configured: &SocialProvider,
     person: &UpstreamPerson,
     ip: Option<&str>,
     now: NaiveDateTime,
 ) -> Result<User, SocialError> {
+    let provider = configured.name.as_str();
     let linked = linked_user(conn, &person.issuer, &person.subject)?;
     let detail = format!("social login: {provider}");
     if let Some(user_id) = linked {
@@ -232,16 +192,44 @@ fn account_for(
     }
     let email = person.email.as_deref().ok_or(SocialError::NoEmail)?;
     let email = Email::parse(email).map_err(|_| SocialError::NoEmail)?;
-    if account_ops::email_used_by_other(conn, email.lookup_key(), 0)? {
-        return Err(SocialError::EmailTaken);
-    }
-    let user = create_account(conn, person, &email, now)?;
     let link = PendingLink {
         provider: provider.to_owned(),
         issuer: person.issuer.clone(),
         subject: person.subject.clone(),
         email: email.as_str().to_owned(),
     };
+    if let Some(owner) = account_ops::find_by_email(conn, email.lookup_key())? {
+        // An unverified local address may have been registered by someone else in advance
+        // (account pre-hijacking): it is never linked without its password.
+        let trusted = configured.auto_link && person.email_verified && owner.email_verified;
+        if !trusted {
+            return Err(SocialError::EmailTaken);
+        }
+        if !owner.is_active {
+            return Err(SocialError::Inactive);
+        }
+        insert_identity(conn, &link, owner.id, now)?;
+        let linked = format!("linked {provider} identity automatically");
+        audit::record(
+            conn,
+            AuditKind::IdentityLinked,
+            Some(owner.id),
+            ip,
+            Some(&linked),
+            now,
+        )?;
+        account_ops::touch_last_login(conn, owner.id, now)?;
+        audit::record(
+            conn,
+            AuditKind::LoginSucceeded,
+            Some(owner.id),
+            ip,
+            Some(&detail),
+            now,
+        )?;
+        return Ok(owner);
+    }
+    let user = create_account(conn, person, &email, now)?;
     insert_identity(conn, &link, user.id, now)?;
     audit::record(
         conn,
@@ -255,7 +243,11 @@ fn account_for(
 }
 
 /// The user an identity is linked to, if any.
-fn linked_user(conn: &mut DbConn, issuer: &str, subject: &str) -> QueryResult<Option<i64>> {
+pub(super) fn linked_user(
+    conn: &mut DbConn,
+    issuer: &str,
+    subject: &str,
+) -> QueryResult<Option<i64>> {
     social_identities::table
         .find((issuer, subject))
         .select(social_identities::user_id)
@@ -264,7 +256,7 @@ fn linked_user(conn: &mut DbConn, issuer: &str, subject: &str) -> QueryResult<Op
 }
 
 /// Links an identity to a user (its first login is now).
-fn insert_identity(
+pub(super) fn insert_identity(
     conn: &mut DbConn,
     link: &PendingLink,
     user_id: i64,
@@ -276,7 +268,7 @@ fn insert_identity(
             social_identities::subject.eq(&link.subject),
             social_identities::provider.eq(&link.provider),
             social_identities::user_id.eq(user_id),
-            social_identities::email.eq(&link.email),
+            social_identities::email.eq(Some(link.email.as_str()).filter(|e| !e.is_empty())),
             social_identities::created_at.eq(now),
             social_identities::last_login_at.eq(Some(now)),
         ))

@@ -45,6 +45,22 @@ pub struct UpstreamPerson {
     pub family_name: Option<String>,
 }
 
+/// What a front end posts: an ID token (with the access token it came with, if any), an
+/// access token alone (GitHub), or a code to exchange.
+#[derive(Debug, Clone, Default)]
+pub struct SocialTokens {
+    /// The provider's access token.
+    pub access_token: Option<String>,
+    /// The provider's ID token.
+    pub id_token: Option<String>,
+    /// An authorization code the front end obtained.
+    pub code: Option<String>,
+    /// The redirect URI the code was sent to.
+    pub redirect_uri: Option<String>,
+    /// The PKCE verifier of that request.
+    pub code_verifier: Option<String>,
+}
+
 /// A sign-in to start at the provider: where to send the browser, and what its callback must
 /// find again (kept in the browser's encrypted session cookie meanwhile).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -88,7 +104,7 @@ fn relying_party(
 #[derive(Clone)]
 pub struct Social {
     providers: Arc<Vec<SocialProvider>>,
-    http: reqwest::Client,
+    pub(super) http: reqwest::Client,
     clock: Clock,
     discovered: Arc<RwLock<HashMap<String, Discovered>>>,
 }
@@ -138,7 +154,7 @@ impl Social {
     }
 
     /// One HTTP exchange for openidconnect, through the bounded client.
-    fn send(&self, request: openidconnect::HttpRequest) -> Sent {
+    pub(super) fn send(&self, request: openidconnect::HttpRequest) -> Sent {
         let client = self.http.clone();
         Box::pin(async move {
             let (parts, body) = request.into_parts();
@@ -188,13 +204,129 @@ impl Social {
         (at.elapsed() < DISCOVERY_TTL).then(|| Arc::clone(metadata))
     }
 
+    /// Whether the provider answers: an OpenID provider's discovery document and key set are
+    /// fetched (and cached); GitHub has none to fetch.
+    pub async fn check_reachable(&self, provider: &SocialProvider) -> Result<(), SocialError> {
+        if provider.github.is_some() {
+            return Ok(());
+        }
+        self.metadata(provider, true).await.map(drop)
+    }
+
+    /// Each provider's name and whether it answers ([`Social::check_reachable`]), all asked at
+    /// once.
+    pub async fn check_all(&self) -> Vec<(String, Result<(), SocialError>)> {
+        let checks = self
+            .providers
+            .iter()
+            .map(|p| async move { (p.name.clone(), self.check_reachable(p).await) });
+        futures_util::future::join_all(checks).await
+    }
+
+    /// The person the tokens a front end posted name, checked as the provider's kind needs:
+    /// an ID token (with, when an access token comes too, a userinfo `sub` equal to its own),
+    /// or a code exchanged for one; for GitHub, an access token GitHub says is this client's,
+    /// or a code. An access token alone is refused by OpenID providers: only an ID token says
+    /// which application the tokens were issued to.
+    pub async fn api_person(
+        &self,
+        provider: &SocialProvider,
+        posted: SocialTokens,
+    ) -> Result<UpstreamPerson, SocialError> {
+        if provider.github.is_some() {
+            return self.github_api_person(provider, posted).await;
+        }
+        let (id_token, access_token) = match (posted.id_token, posted.access_token, posted.code) {
+            (Some(id_token), access_token, _) => (id_token, access_token),
+            (None, None, Some(code)) => {
+                let redirect_uri = posted.redirect_uri.ok_or_else(|| {
+                    SocialError::Refused("redirect_uri is required with a code".into())
+                })?;
+                let verifier = posted.code_verifier.as_deref();
+                let (id, access) = self
+                    .exchange_code(provider, &code, &redirect_uri, verifier)
+                    .await?;
+                (id, Some(access))
+            }
+            (None, Some(_), _) => return Err(SocialError::IdTokenRequired),
+            (None, None, None) => return Err(SocialError::MissingInput),
+        };
+        let person = self.verify_id_token(provider, &id_token, None).await?;
+        if let Some(access_token) = access_token {
+            let subject = self.userinfo_subject(provider, &access_token).await?;
+            if subject != person.subject {
+                return Err(SocialError::Refused(
+                    "the access token belongs to someone else than the ID token".into(),
+                ));
+            }
+        }
+        Ok(person)
+    }
+
+    async fn github_api_person(
+        &self,
+        provider: &SocialProvider,
+        posted: SocialTokens,
+    ) -> Result<UpstreamPerson, SocialError> {
+        match (posted.access_token, posted.code, posted.id_token) {
+            (Some(token), _, _) => {
+                let owner = self.github_token_owner(provider, &token).await?;
+                let person = self.github_person(provider, &token).await?;
+                if person.subject != owner {
+                    return Err(SocialError::Refused(
+                        "GitHub names two people for one token".into(),
+                    ));
+                }
+                Ok(person)
+            }
+            (None, Some(code), _) => {
+                let (redirect, verifier) = (posted.redirect_uri, posted.code_verifier);
+                let token = self
+                    .github_exchange(provider, &code, redirect.as_deref(), verifier.as_deref())
+                    .await?;
+                self.github_person(provider, &token).await
+            }
+            (None, None, Some(_)) => Err(SocialError::Refused(
+                "GitHub issues no ID tokens: send its access_token or a code".into(),
+            )),
+            (None, None, None) => Err(SocialError::MissingInput),
+        }
+    }
+
+    /// The person a browser callback's code names: exchanged with the request's PKCE verifier,
+    /// then the ID token verified with the request's nonce (GitHub: its REST API asked).
+    pub async fn callback_person(
+        &self,
+        provider: &SocialProvider,
+        code: &str,
+        started: &SignInRequest,
+        redirect_uri: &str,
+    ) -> Result<UpstreamPerson, SocialError> {
+        let verifier = Some(started.verifier.as_str());
+        if provider.github.is_some() {
+            let token = self
+                .github_exchange(provider, code, Some(redirect_uri), verifier)
+                .await?;
+            return self.github_person(provider, &token).await;
+        }
+        let (id_token, _) = self
+            .exchange_code(provider, code, redirect_uri, verifier)
+            .await?;
+        self.verify_id_token(provider, &id_token, Some(&started.nonce))
+            .await
+    }
+
     /// A sign-in at the provider for the browser: authorization code with PKCE (S256), `state`
-    /// and `nonce`, scopes `openid email profile`, back to `redirect_uri`.
+    /// and `nonce`, scopes `openid email profile`, back to `redirect_uri` (GitHub: its own
+    /// scopes, no nonce).
     pub async fn sign_in_request(
         &self,
         provider: &SocialProvider,
         redirect_uri: &str,
     ) -> Result<SignInRequest, SocialError> {
+        if provider.github.is_some() {
+            return self.github_sign_in(provider, redirect_uri);
+        }
         let metadata = self.metadata(provider, false).await?;
         let redirect = RedirectUrl::new(redirect_uri.to_owned())
             .map_err(|e| SocialError::Unexpected(anyhow::anyhow!("callback URL: {e}")))?;
@@ -222,7 +354,7 @@ impl Social {
     /// `kid`), issuer, audience (this client, or `azp` among several) and expiry hold. A key the
     /// cached set lacks makes one fresh discovery (the provider rotated).
     /// With `nonce`, the token must carry exactly it (Latchkey started that sign-in itself).
-    pub async fn verify_id_token(
+    async fn verify_id_token(
         &self,
         provider: &SocialProvider,
         id_token: &str,
@@ -284,7 +416,7 @@ impl Social {
     }
 
     /// Asks the provider's userinfo who `access_token` belongs to; its `sub`.
-    pub async fn userinfo_subject(
+    async fn userinfo_subject(
         &self,
         provider: &SocialProvider,
         access_token: &str,
@@ -319,7 +451,7 @@ impl Social {
 
     /// Exchanges an authorization code the front end obtained (with its redirect URI and PKCE
     /// verifier) for the ID token and access token.
-    pub async fn exchange_code(
+    async fn exchange_code(
         &self,
         provider: &SocialProvider,
         code: &str,

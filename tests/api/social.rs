@@ -18,11 +18,11 @@ backend_tests!(
     continue_with_google_logs_in_on_the_pages_and_links_with_the_password,
 );
 
-const SECRET: &str = "google-client-secret-0123456789-0123456789";
-const CALLBACK: &str = "http://127.0.0.1:3000/api/auth/callback/google";
-const LATCHKEY: (&str, &str, &str) = ("latchkey-web", SECRET, CALLBACK);
+pub const SECRET: &str = "google-client-secret-0123456789-0123456789";
+pub const CALLBACK: &str = "http://127.0.0.1:3000/api/auth/callback/google";
+pub const LATCHKEY: (&str, &str, &str) = ("latchkey-web", SECRET, CALLBACK);
 /// Latchkey's own callback (under the default `public_url`).
-const PAGES_CALLBACK: &str = "http://localhost:8000/accounts/social/google/callback/";
+pub const PAGES_CALLBACK: &str = "http://localhost:8000/accounts/social/google/callback/";
 const OTHER_APP: (&str, &str, &str) = ("other-app", SECRET, CALLBACK);
 
 fn accounts() -> Value {
@@ -34,7 +34,7 @@ fn accounts() -> Value {
     })
 }
 
-async fn upstream() -> Option<Upstream> {
+pub async fn upstream() -> Option<Upstream> {
     let clients = json!([
         {"client_id": LATCHKEY.0, "client_secret": SECRET, "redirect_uris": [CALLBACK, PAGES_CALLBACK]},
         {"client_id": OTHER_APP.0, "client_secret": SECRET, "redirect_uris": [CALLBACK]},
@@ -44,25 +44,42 @@ async fn upstream() -> Option<Upstream> {
 
 /// Latchkey with the stand-in as its `google` provider (and a clock, if given).
 async fn latchkey(backend: Backend, op: &Upstream, clock: Option<Clock>) -> Option<TestApp> {
+    latchkey_with(backend, op, clock, Vec::new()).await
+}
+
+/// The environment that makes the stand-in Latchkey's `google` provider.
+pub fn google_env(op: &Upstream) -> Vec<(&'static str, String)> {
+    vec![
+        ("LATCHKEY_SOCIAL_GOOGLE_CLIENT_ID", LATCHKEY.0.to_owned()),
+        ("LATCHKEY_SOCIAL_GOOGLE_CLIENT_SECRET", SECRET.to_owned()),
+        ("LATCHKEY_SOCIAL_GOOGLE_ISSUER", op.issuer.clone()),
+    ]
+}
+
+/// [`latchkey`] with more settings.
+pub async fn latchkey_with(
+    backend: Backend,
+    op: &Upstream,
+    clock: Option<Clock>,
+    more: Vec<(&'static str, String)>,
+) -> Option<TestApp> {
+    let mut env = google_env(op);
+    env.extend(more);
     let options = Spawn {
-        env: vec![
-            ("LATCHKEY_SOCIAL_GOOGLE_CLIENT_ID", LATCHKEY.0.to_owned()),
-            ("LATCHKEY_SOCIAL_GOOGLE_CLIENT_SECRET", SECRET.to_owned()),
-            ("LATCHKEY_SOCIAL_GOOGLE_ISSUER", op.issuer.clone()),
-        ],
+        env,
         clock,
         ..Spawn::default()
     };
     spawn_app_with(backend, options).await
 }
 
-async fn social_login(app: &TestApp, path: &str, body: Value) -> (u16, Value) {
+pub async fn social_login(app: &TestApp, path: &str, body: Value) -> (u16, Value) {
     let response = app.post_json(path, &body).await;
     let status = response.status().as_u16();
     (status, json_body(response).await)
 }
 
-fn refused(message: &str) -> (u16, Value) {
+pub fn refused(message: &str) -> (u16, Value) {
     (400, json!({"non_field_errors": [message]}))
 }
 
@@ -305,7 +322,7 @@ async fn an_unreachable_provider_is_a_clear_503(backend: Backend) {
 
 /// "Continue with Google" from Latchkey's login page to the provider and back: the path of
 /// Latchkey's answer to the callback.
-async fn continue_with_google(
+pub async fn continue_with_google(
     tab: &crate::helpers::Tab<'_>,
     op: &Upstream,
     login: &str,

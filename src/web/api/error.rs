@@ -287,6 +287,7 @@ impl Djoser {
             AccountsError::PasswordMismatch => field("non_field_errors", PASSWORD_MISMATCH),
             AccountsError::CurrentPasswordRequired => field("current_password", REQUIRED),
             AccountsError::WrongCurrentPassword => field("current_password", "Invalid password."),
+            AccountsError::PasswordAlreadySet => field("current_password", REQUIRED),
             AccountsError::InvalidLink => field("token", "Invalid token for given user."),
             AccountsError::EmailReadOnly => field(self.email, EMAIL_READ_ONLY),
             AccountsError::NotAwaitingActivation => {

@@ -47,6 +47,9 @@ fn word(e: SocialError) -> ApiError {
             non_field("User is already registered with this e-mail address.")
         }
         SocialError::Inactive => non_field("User account is disabled."),
+        // Linking and unlinking happen on the account page; the API never reaches these.
+        SocialError::LinkedElsewhere => non_field("This social account is linked to another user."),
+        SocialError::LastWayIn => non_field("The last way to log in cannot be unlinked."),
         // 503 with Retry-After, as when Latchkey's own database is away.
         SocialError::ProviderUnavailable(reason) => {
             tracing::warn!(%reason, "identity provider unavailable");

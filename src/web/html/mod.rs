@@ -68,6 +68,11 @@ pub fn routes(cfg: &mut web::ServiceConfig, settings: &Settings) {
                 "/social/{provider}/callback",
                 web::get().to(social::callback),
             )
+            .route(
+                "/social/{provider}/link",
+                web::post().to(social::link_start),
+            )
+            .route("/social/{provider}/unlink", web::post().to(social::unlink))
             .route("/register", web::get().to(register::register_form))
             .route(
                 "/register",
@@ -142,6 +147,8 @@ fn other_methods(cfg: &mut web::ServiceConfig) {
         ("/apps/{client_id}/revoke", "POST"),
         ("/social/{provider}/login", "GET"),
         ("/social/{provider}/callback", "GET"),
+        ("/social/{provider}/link", "POST"),
+        ("/social/{provider}/unlink", "POST"),
         ("/register", "GET, POST"),
         ("/password_change", "GET, POST"),
         ("/password_change/done", "GET"),

@@ -15,6 +15,7 @@ pub async fn password_change_form(page: Page, current: CurrentUser) -> PageResul
     Ok(
         page.show(StatusCode::OK, "accounts/password_change.html", user, |c| {
             c.insert("errors", &HashMap::<String, Vec<String>>::new());
+            c.insert("has_password", &current.user.has_usable_password());
         }),
     )
 }
@@ -33,7 +34,8 @@ pub struct PasswordChangeForm {
 csrf_form!(PasswordChangeForm);
 
 /// POST /accounts/password_change/ — the core's set_password: this session stays, every other
-/// session and refresh family ends. Errors come back in Django's form words.
+/// session and refresh family ends. An account without a usable password (made by a social
+/// sign-in) sets its first one without an old one. Errors come back in Django's form words.
 pub async fn password_change_submit(
     page: Page,
     form: Checked<PasswordChangeForm>,
@@ -42,15 +44,21 @@ pub async fn password_change_submit(
     let (user, keep) = (&current.user, Some(current.sid.clone()));
     let (old, new) = (&form.old_password, form.new_password1.clone());
     let retype = Some(form.new_password2.as_str());
-    let Err(refused) = accounts::change_password(&page.state, user, old, new, retype, keep).await
-    else {
+    let state = &page.state;
+    let outcome = if user.has_usable_password() {
+        accounts::change_password(state, user, old, new, retype, keep).await
+    } else {
+        accounts::set_first_password(state, user, new, retype, keep).await
+    };
+    let Err(refused) = outcome else {
         return Ok(see_other("/accounts/password_change/done/"));
     };
     let errors = form_errors(refused, &PASSWORD_CHANGE)?;
     let template = "accounts/password_change.html";
     Ok(
         page.show(StatusCode::BAD_REQUEST, template, Some(user), |c| {
-            c.insert("errors", &errors)
+            c.insert("errors", &errors);
+            c.insert("has_password", &user.has_usable_password());
         }),
     )
 }

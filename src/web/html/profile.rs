@@ -16,6 +16,7 @@ use crate::domain::{Email, FieldErrors, PersonName};
 use crate::oauth;
 use crate::sessions::service as sessions;
 use crate::sessions::{Session, SessionKind};
+use crate::social;
 
 #[derive(Serialize)]
 struct SessionRow {
@@ -72,6 +73,60 @@ async fn connected_apps(page: &Page, user_id: i64) -> Result<Vec<AppRow>, HtmlEr
         .collect())
 }
 
+/// A linked identity as the account page lists it, with its provider's display name.
+#[derive(Serialize)]
+struct IdentityRow {
+    provider: String,
+    name: String,
+    email: String,
+    linked: String,
+    last_used: String,
+}
+
+/// A configured provider the person has not linked yet ("Link your <name> account").
+#[derive(Serialize)]
+struct LinkableRow {
+    provider: String,
+    name: String,
+}
+
+/// The person's linked identities, and the configured providers they could link.
+async fn identities(
+    page: &Page,
+    user_id: i64,
+) -> Result<(Vec<IdentityRow>, Vec<LinkableRow>), HtmlError> {
+    let social = &page.state.social;
+    let linked = social::linked_identities(&page.state.db, user_id)
+        .await
+        .map_err(|e| HtmlError::Failed(e.into()))?;
+    let name_of = |provider: &str| {
+        social
+            .provider(provider)
+            .map(|p| p.display_name.clone())
+            .unwrap_or_else(|_| provider.to_owned())
+    };
+    let linkable = social
+        .providers()
+        .iter()
+        .filter(|p| !linked.iter().any(|l| l.provider == p.name))
+        .map(|p| LinkableRow {
+            provider: p.name.clone(),
+            name: p.display_name.clone(),
+        })
+        .collect();
+    let rows = linked
+        .into_iter()
+        .map(|l| IdentityRow {
+            name: name_of(&l.provider),
+            provider: l.provider,
+            email: l.email.unwrap_or_default(),
+            linked: when(l.created_at),
+            last_used: l.last_login_at.map(when).unwrap_or_default(),
+        })
+        .collect();
+    Ok((rows, linkable))
+}
+
 fn when(at: chrono::NaiveDateTime) -> String {
     at.format("%Y-%m-%d %H:%M").to_string()
 }
@@ -91,6 +146,7 @@ async fn account_page(page: &Page, current: &CurrentUser, refused: Refused<'_>) 
         .map(|s| SessionRow::of(s, &current.sid))
         .collect();
     let apps = connected_apps(page, current.user.id).await?;
+    let (linked, linkable) = identities(page, current.user.id).await?;
     let errors: HashMap<&str, &[String]> = refused.errors.iter().collect();
     let status = if errors.is_empty() {
         StatusCode::OK
@@ -101,6 +157,9 @@ async fn account_page(page: &Page, current: &CurrentUser, refused: Refused<'_>) 
     Ok(page.show(status, "accounts/profile.html", Some(user), |c| {
         c.insert("sessions", &rows);
         c.insert("apps", &apps);
+        c.insert("identities", &linked);
+        c.insert("linkable", &linkable);
+        c.insert("has_password", &user.has_usable_password());
         c.insert("joined", &when(user.date_joined));
         c.insert("new_email", refused.new_email);
         c.insert("errors", &errors);

@@ -8,8 +8,10 @@ use actix_web::{HttpMessage, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
 use super::csrf;
-use super::page::{HtmlError, LOGIN, Page, PageResult, see_other};
-use crate::social::{self, BrowserSignIn, PendingLink, SignInRequest, SocialError};
+use super::page::{
+    Checked, CurrentUser, HtmlError, LOGIN, PROFILE, Page, PageResult, TokenOnly, see_other,
+};
+use crate::social::{self, BrowserSignIn, LinkOutcome, PendingLink, SignInRequest, SocialError};
 use crate::web::client::client_meta;
 
 /// The session key of a sign-in under way.
@@ -22,6 +24,10 @@ struct Started {
     provider: String,
     request: SignInRequest,
     next: String,
+    /// Set when a signed-in person started it from the account page to link the identity to
+    /// their account (this user id), rather than to sign in.
+    #[serde(default)]
+    link_for: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -64,9 +70,66 @@ pub async fn start(
             provider: provider.into_inner(),
             request,
             next,
+            link_for: None,
         },
     )?;
     Ok(see_other(&url))
+}
+
+/// POST /accounts/social/{provider}/link/ — a signed-in person links another identity: the
+/// same sign-in at the provider, whose callback links instead of logging in.
+pub async fn link_start(
+    page: Page,
+    _form: Checked<TokenOnly>,
+    current: CurrentUser,
+    provider: web::Path<String>,
+) -> PageResult {
+    let social = &page.state.social;
+    let Ok(configured) = social.provider(&provider) else {
+        return Ok(HttpResponse::NotFound().finish());
+    };
+    let callback = callback_url(&page, &provider);
+    let request = social
+        .sign_in_request(configured, &callback)
+        .await
+        .map_err(html_error)?;
+    let url = request.url.clone();
+    let started = Started {
+        provider: provider.into_inner(),
+        request,
+        next: PROFILE.to_owned(),
+        link_for: Some(current.user.id),
+    };
+    remember(&page, STARTED, started)?;
+    Ok(see_other(&url))
+}
+
+/// POST /accounts/social/{provider}/unlink/ — never the last way to log in.
+pub async fn unlink(
+    page: Page,
+    _form: Checked<TokenOnly>,
+    current: CurrentUser,
+    provider: web::Path<String>,
+) -> PageResult {
+    let name = display_name(&page, &provider);
+    match social::unlink(&page.state, current.user.id, &provider).await {
+        Ok(true) => page.flash(&format!("Your {name} account is no longer linked.")),
+        Ok(false) => {}
+        Err(SocialError::LastWayIn) => page.flash(&format!(
+            "Your {name} account is the only way you log in. Set a password first, then unlink it."
+        )),
+        Err(e) => return Err(html_error(e)),
+    }
+    Ok(see_other(PROFILE))
+}
+
+/// What the pages call a provider (its configured name when it is no longer configured).
+fn display_name(page: &Page, provider: &str) -> String {
+    page.state
+        .social
+        .provider(provider)
+        .map(|p| p.display_name.clone())
+        .unwrap_or_else(|_| provider.to_owned())
 }
 
 /// Keeps `value` in the encrypted session cookie under `key`.
@@ -114,6 +177,9 @@ pub async fn callback(
         return Ok(failed(&page, StatusCode::BAD_REQUEST, again));
     };
     let (meta, callback) = (client_meta(&page.req), callback_url(&page, &provider));
+    if let Some(user_id) = started.link_for {
+        return link_callback(&page, &provider, code, &started, user_id).await;
+    }
     let outcome = social::browser_callback(
         &page.state,
         &page.state.social,
@@ -125,6 +191,50 @@ pub async fn callback(
     )
     .await;
     signed_in(&page, outcome, &started.next)
+}
+
+/// The callback of a link started on the account page: the person signed in then must still be
+/// the one signed in now.
+async fn link_callback(
+    page: &Page,
+    provider: &str,
+    code: &str,
+    started: &Started,
+    user_id: i64,
+) -> PageResult {
+    let still_them = CurrentUser::find(&page.req)
+        .await?
+        .is_some_and(|c| c.user.id == user_id);
+    if !still_them {
+        let other =
+            "This link was started by another account: log in as that account and start again.";
+        return Ok(failed(page, StatusCode::BAD_REQUEST, other));
+    }
+    let callback = callback_url(page, provider);
+    let (state, request) = (&page.state, &started.request);
+    let outcome = social::link_signed_in(
+        state,
+        &state.social,
+        provider,
+        code,
+        request,
+        &callback,
+        user_id,
+    )
+    .await;
+    let name = display_name(page, provider);
+    match outcome {
+        Ok(LinkOutcome::Linked) => page.flash(&format!("Your {name} account is now linked.")),
+        Ok(LinkOutcome::AlreadyTheirs) => {
+            page.flash(&format!("This {name} account was linked already."));
+        }
+        Err(SocialError::LinkedElsewhere) => {
+            let taken = "This account of the provider is linked to another Latchkey account; it stays there.";
+            return Ok(failed(page, StatusCode::BAD_REQUEST, taken));
+        }
+        Err(e) => return signed_in(page, Err(e), PROFILE),
+    }
+    Ok(see_other(PROFILE))
 }
 
 /// The callback's answer for the core's outcome.
@@ -154,12 +264,7 @@ fn signed_in(page: &Page, outcome: Result<BrowserSignIn, SocialError>, next: &st
 /// A local account has the identity's verified address: its owner logs in with the password
 /// once, and the identity is linked then.
 fn ask_for_password(page: &Page, link: PendingLink) -> PageResult {
-    let provider = page
-        .state
-        .social
-        .provider(&link.provider)
-        .map(|p| p.display_name.clone())
-        .unwrap_or_else(|_| link.provider.clone());
+    let provider = display_name(page, &link.provider);
     page.flash(&format!(
         "An account already uses {}. Log in with its password once to link your {provider} account.",
         link.email

@@ -82,6 +82,10 @@ pub fn form_errors(e: AccountsError, fields: &FormFields) -> Result<FieldErrors,
             fields.email,
             "The address changes only through the link mailed to the new address.",
         ),
+        AccountsError::PasswordAlreadySet => errors.add(
+            fields.current_password,
+            "Your account has a password now: reload the page and enter it as the old password.",
+        ),
         other => return Err(other),
     }
     Ok(errors)
