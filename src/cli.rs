@@ -296,8 +296,16 @@ pub async fn print_check(settings: &Settings) {
         match Social::new(settings.social.clone(), Clock::System) {
             Ok(social) => {
                 for (name, outcome) in social.check_all().await {
+                    let github = social
+                        .provider(&name)
+                        .is_ok_and(|p| p.kind == crate::config::SocialKind::GitHub);
                     match outcome {
-                        Ok(()) => println!("social {name}: reachable"),
+                        Ok(()) if github => {
+                            println!(
+                                "social {name}: not checked (GitHub has no discovery document)"
+                            );
+                        }
+                        Ok(()) => println!("social {name}: reachable (discovery and keys fetched)"),
                         Err(e) => println!(
                             "warning: social {name}: {e}; its sign-ins fail until it answers"
                         ),

@@ -18,8 +18,10 @@
 //! Each layer imports only the ones below it: tokens (logins, JWTs, bearer and cookie
 //! authentication) sits on accounts (users, passwords, links, who may do what) and sessions (one
 //! row per login, knowing user ids but not users); `oidc` (Latchkey as an OpenID provider: a
-//! grant is a session naming its client) and `social` (signing in with an upstream provider,
-//! identities by issuer and subject) sit on tokens; none of them imports an adapter or actix.
+//! grant is a session naming its client) and `social` (signing in with an upstream provider —
+//! OpenID Connect through the `openidconnect` crate, GitHub through `oauth2` and its REST API —
+//! identities by issuer and subject, linked and unlinked on the account page) sit on tokens;
+//! none of them imports an adapter or actix.
 //!
 //! - **Adapters** parse input into [`domain`] values, call one core function, and word its
 //!   result: DRF's bodies in [`web::api`], Django's pages in [`web::html`], lines and exit codes

@@ -83,12 +83,14 @@ fn apply_new_password(
     Ok(notice)
 }
 
-/// Hashes `password` and applies it to `user_id` (see [`apply_new_password`]).
+/// Hashes `password` and applies it to `user_id` (see [`apply_new_password`]). With `first`,
+/// only while the account still has no usable password (read under the row's lock).
 async fn store_password(
     state: &AccountsContext,
     user_id: i64,
     password: &NewPassword,
     keep: Option<String>,
+    first: bool,
 ) -> Result<(), AccountsError> {
     let hash = state.hasher.hash(password).await?;
     let worker_state = state.clone();
@@ -96,7 +98,11 @@ async fn store_password(
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| -> Result<bool, AccountsError> {
-                let user = ops::find_by_id(conn, user_id)?.ok_or(AccountsError::NotFound)?;
+                let user =
+                    ops::find_by_id_for_update(conn, user_id)?.ok_or(AccountsError::NotFound)?;
+                if first && user.has_usable_password() {
+                    return Err(AccountsError::PasswordAlreadySet);
+                }
                 apply_new_password(
                     conn,
                     &worker_state,
@@ -121,7 +127,7 @@ pub async fn set_password(
     password: &NewPassword,
 ) -> Result<(), AccountsError> {
     actor.require_operator()?;
-    store_password(state, user.id, password, None).await
+    store_password(state, user.id, password, None, false).await
 }
 
 /// A signed-in user changes their password (Djoser's set_password, the account page): the
@@ -137,7 +143,7 @@ pub async fn change_password(
 ) -> Result<(), AccountsError> {
     require_current_password(state, user, current).await?;
     let password = accept_new_password(state, new, retype, &attributes_of(user))?;
-    store_password(state, user.id, &password, keep).await
+    store_password(state, user.id, &password, keep, false).await
 }
 
 /// A signed-in person whose account has no usable password (made by a social sign-in) sets
@@ -155,30 +161,7 @@ pub async fn set_first_password(
         return Err(AccountsError::PasswordAlreadySet);
     }
     let password = accept_new_password(state, new, retype, &attributes_of(user))?;
-    let hash = state.hasher.hash(&password).await?;
-    let (worker_state, user_id) = (state.clone(), user.id);
-    let queued = state
-        .db
-        .run(move |conn| {
-            write_transaction(conn, |conn| -> Result<bool, AccountsError> {
-                let user =
-                    ops::find_by_id_for_update(conn, user_id)?.ok_or(AccountsError::NotFound)?;
-                if user.has_usable_password() {
-                    return Err(AccountsError::PasswordAlreadySet);
-                }
-                apply_new_password(
-                    conn,
-                    &worker_state,
-                    &user,
-                    &hash,
-                    keep.as_deref(),
-                    AuditKind::PasswordChanged,
-                )
-            })
-        })
-        .await?;
-    notify::wake_worker(state, queued);
-    Ok(())
+    store_password(state, user.id, &password, keep, true).await
 }
 
 /// `users/reset_password/`: the same answer, after the same work, whether or not the address

@@ -183,29 +183,32 @@ fn check(layer: &Layer<'_>, name: &str, raw: Raw) -> Result<SocialProvider, Stri
         },
         None => raw.auto_link.unwrap_or(false),
     };
+    let authorize_url = env("AUTHORIZE_URL").or(raw.authorize_url);
+    let token_url = env("TOKEN_URL").or(raw.token_url);
+    let api_url = env("API_URL").or(raw.api_url);
     let github = match kind {
         SocialKind::GitHub => {
             let endpoint = |key: &str, given: Option<String>, default: &str| {
-                let url = env(key).or(given).unwrap_or_else(|| default.to_owned());
-                http_url(&key.to_ascii_lowercase(), &url).map(|()| url)
+                let url = given.unwrap_or_else(|| default.to_owned());
+                http_url(key, &url).map(|()| url)
             };
             Some(GitHubEndpoints {
                 authorize_url: endpoint(
-                    "AUTHORIZE_URL",
-                    raw.authorize_url,
+                    "authorize_url",
+                    authorize_url,
                     "https://github.com/login/oauth/authorize",
                 )?,
                 token_url: endpoint(
-                    "TOKEN_URL",
-                    raw.token_url,
+                    "token_url",
+                    token_url,
                     "https://github.com/login/oauth/access_token",
                 )?,
-                api_url: endpoint("API_URL", raw.api_url, "https://api.github.com")?
+                api_url: endpoint("api_url", api_url, "https://api.github.com")?
                     .trim_end_matches('/')
                     .to_owned(),
             })
         }
-        _ if raw.authorize_url.is_some() || raw.token_url.is_some() || raw.api_url.is_some() => {
+        _ if authorize_url.is_some() || token_url.is_some() || api_url.is_some() => {
             return Err(
                 "authorize_url, token_url and api_url are for kind github (OpenID providers are found by discovery)"
                     .to_owned(),
@@ -213,12 +216,15 @@ fn check(layer: &Layer<'_>, name: &str, raw: Raw) -> Result<SocialProvider, Stri
         }
         _ => None,
     };
-    let display_name = env("NAME").or(raw.name).unwrap_or_else(|| {
-        let mut chars = name.chars();
-        chars
-            .next()
-            .map(|c| c.to_uppercase().chain(chars).collect())
-            .unwrap_or_default()
+    let display_name = env("NAME").or(raw.name).unwrap_or_else(|| match kind {
+        SocialKind::GitHub => "GitHub".to_owned(),
+        _ => {
+            let mut chars = name.chars();
+            chars
+                .next()
+                .map(|c| c.to_uppercase().chain(chars).collect())
+                .unwrap_or_default()
+        }
     });
     Ok(SocialProvider {
         name: name.to_owned(),

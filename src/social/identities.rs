@@ -4,11 +4,12 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::login::{PendingLink, insert_identity, linked_user};
-use super::upstream::SignInRequest;
+use super::login::{PendingLink, link_identity, linked_user};
+use super::upstream::Returned;
 use super::{Social, SocialError};
 use crate::accounts::ops as account_ops;
 use crate::audit::{self, AuditKind};
+use crate::config::SocialProvider;
 use crate::db::schema::social_identities;
 use crate::db::{Db, DbConn, write_transaction};
 use crate::tokens::TokensContext;
@@ -45,6 +46,31 @@ fn identities_of(conn: &mut DbConn, user_id: i64) -> QueryResult<Vec<LinkedIdent
         .load(conn)
 }
 
+/// What the account page shows of a person's identities.
+#[derive(Debug, Clone)]
+pub struct AccountLinks {
+    /// The identities linked to them, oldest first.
+    pub linked: Vec<LinkedIdentity>,
+    /// The configured providers they have no identity of (they may link one).
+    pub linkable: Vec<SocialProvider>,
+}
+
+/// The person's linked identities and the providers they could still link.
+pub async fn account_links(
+    social: &Social,
+    db: &Db,
+    user_id: i64,
+) -> Result<AccountLinks, SocialError> {
+    let linked = linked_identities(db, user_id).await?;
+    let linkable = social
+        .providers()
+        .iter()
+        .filter(|p| !linked.iter().any(|l| l.provider == p.name))
+        .cloned()
+        .collect();
+    Ok(AccountLinks { linked, linkable })
+}
+
 /// How linking an identity to a signed-in person ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkOutcome {
@@ -61,15 +87,12 @@ pub enum LinkOutcome {
 pub async fn link_signed_in(
     state: &TokensContext,
     social: &Social,
-    provider: &str,
-    code: &str,
-    started: &SignInRequest,
-    redirect_uri: &str,
+    back: Returned<'_>,
     user_id: i64,
 ) -> Result<LinkOutcome, SocialError> {
-    let provider = social.provider(provider)?;
+    let provider = social.provider(back.provider)?;
     let person = social
-        .callback_person(provider, code, started, redirect_uri)
+        .callback_person(provider, back.code, back.started, back.redirect_uri)
         .await?;
     let link = PendingLink {
         provider: provider.name.clone(),
@@ -91,16 +114,7 @@ pub async fn link_signed_in(
                 if !user.is_some_and(|u| u.is_active) {
                     return Err(SocialError::Inactive);
                 }
-                insert_identity(conn, &link, user_id, now)?;
-                let detail = format!("linked {} identity", link.provider);
-                audit::record(
-                    conn,
-                    AuditKind::IdentityLinked,
-                    Some(user_id),
-                    None,
-                    Some(&detail),
-                    now,
-                )?;
+                link_identity(conn, &link, user_id, "", None, now)?;
                 Ok(LinkOutcome::Linked)
             })
         })

@@ -4,7 +4,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::upstream::{SignInRequest, SocialTokens, UpstreamPerson};
+use super::upstream::{Returned, SocialTokens, UpstreamPerson};
 use super::{Social, SocialError};
 use crate::accounts::ops::{self as account_ops, Taken};
 use crate::accounts::{self, NewUser, User};
@@ -77,15 +77,12 @@ pub struct PendingLink {
 pub async fn browser_callback(
     state: &TokensContext,
     social: &Social,
-    provider: &str,
-    code: &str,
-    started: &SignInRequest,
-    redirect_uri: &str,
+    back: Returned<'_>,
     meta: &ClientMeta,
 ) -> Result<BrowserSignIn, SocialError> {
-    let provider = social.provider(provider)?;
+    let provider = social.provider(back.provider)?;
     let person = social
-        .callback_person(provider, code, started, redirect_uri)
+        .callback_person(provider, back.code, back.started, back.redirect_uri)
         .await?;
     let now = state.clock.now_naive();
     let (configured, ip, found) = (provider.clone(), meta.ip.clone(), person.clone());
@@ -141,16 +138,7 @@ pub async fn link_pending(
                 if linked_user(conn, &link.issuer, &link.subject)?.is_some() {
                     return Ok(false);
                 }
-                insert_identity(conn, &link, user_id, now)?;
-                let detail = format!("linked {} identity", link.provider);
-                audit::record(
-                    conn,
-                    AuditKind::IdentityLinked,
-                    Some(user_id),
-                    None,
-                    Some(&detail),
-                    now,
-                )?;
+                link_identity(conn, &link, user_id, "", None, now)?;
                 Ok(true)
             })
         })
@@ -208,16 +196,7 @@ fn account_for(
         if !owner.is_active {
             return Err(SocialError::Inactive);
         }
-        insert_identity(conn, &link, owner.id, now)?;
-        let linked = format!("linked {provider} identity automatically");
-        audit::record(
-            conn,
-            AuditKind::IdentityLinked,
-            Some(owner.id),
-            ip,
-            Some(&linked),
-            now,
-        )?;
+        link_identity(conn, &link, owner.id, " automatically", ip, now)?;
         account_ops::touch_last_login(conn, owner.id, now)?;
         audit::record(
             conn,
@@ -255,8 +234,30 @@ pub(super) fn linked_user(
         .optional()
 }
 
+/// Links an identity to a user and records it (`how` ends the audit detail, `linked google
+/// identity{how}`).
+pub(super) fn link_identity(
+    conn: &mut DbConn,
+    link: &PendingLink,
+    user_id: i64,
+    how: &str,
+    ip: Option<&str>,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    insert_identity(conn, link, user_id, now)?;
+    let detail = format!("linked {} identity{how}", link.provider);
+    audit::record(
+        conn,
+        AuditKind::IdentityLinked,
+        Some(user_id),
+        ip,
+        Some(&detail),
+        now,
+    )
+}
+
 /// Links an identity to a user (its first login is now).
-pub(super) fn insert_identity(
+fn insert_identity(
     conn: &mut DbConn,
     link: &PendingLink,
     user_id: i64,

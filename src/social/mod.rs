@@ -10,6 +10,9 @@ mod login;
 mod upstream;
 
 pub use error::SocialError;
-pub use identities::{LinkOutcome, LinkedIdentity, link_signed_in, linked_identities, unlink};
+pub use identities::{
+    AccountLinks, LinkOutcome, LinkedIdentity, account_links, link_signed_in, linked_identities,
+    unlink,
+};
 pub use login::{BrowserSignIn, PendingLink, api_login, browser_callback, link_pending};
-pub use upstream::{SignInRequest, Social, SocialTokens, UpstreamPerson};
+pub use upstream::{Returned, SignInRequest, Social, SocialTokens, UpstreamPerson};

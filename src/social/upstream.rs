@@ -75,6 +75,19 @@ pub struct SignInRequest {
     pub verifier: String,
 }
 
+/// The provider's answer to a sign-in Latchkey started for a browser.
+#[derive(Debug, Clone, Copy)]
+pub struct Returned<'a> {
+    /// The provider's name.
+    pub provider: &'a str,
+    /// The code it sent back.
+    pub code: &'a str,
+    /// The sign-in as it was started.
+    pub started: &'a SignInRequest,
+    /// The callback URL the code was sent to.
+    pub redirect_uri: &'a str,
+}
+
 /// Latchkey as the provider's client, as discovery describes the provider.
 type RelyingParty = CoreClient<
     EndpointSet,
@@ -187,7 +200,13 @@ impl Social {
         let http = |request| self.send(request);
         let metadata = CoreProviderMetadata::discover_async(issuer, &http)
             .await
-            .map_err(|e| SocialError::ProviderUnavailable(format!("discovery: {e}")))?;
+            .map_err(|e| {
+                let chain = crate::telemetry::error_chain(&e);
+                SocialError::ProviderUnavailable(format!(
+                    "discovery at {}: {chain}",
+                    provider.issuer
+                ))
+            })?;
         let metadata = Arc::new(metadata);
         if let Ok(mut held) = self.discovered.write() {
             held.insert(

@@ -37,6 +37,11 @@ fn driver_port(stdout: std::process::ChildStdout) -> Option<u16> {
 /// Starts chromedriver and a headless Chromium; `None` (loudly) when they are not installed
 /// outside CI, a failure in CI.
 pub async fn start_browser() -> Option<Browser> {
+    start_browser_with(&[]).await
+}
+
+/// [`start_browser`] with more Chromium flags.
+pub async fn start_browser_with(extra_args: &[String]) -> Option<Browser> {
     let chromedriver = std::env::var("LATCHKEY_TEST_CHROMEDRIVER")
         .unwrap_or_else(|_| "/usr/bin/chromedriver".into());
     let chromium =
@@ -81,6 +86,9 @@ pub async fn start_browser() -> Option<Browser> {
     }
     caps.add_arg(&format!("--user-data-dir={}", profile.path().display()))
         .unwrap();
+    for arg in extra_args {
+        caps.add_arg(arg).unwrap();
+    }
     let driver = WebDriver::new(format!("http://127.0.0.1:{port}"), caps)
         .await
         .expect("a Chromium session");
@@ -122,7 +130,81 @@ impl Browser {
 backend_tests!(
     a_person_logs_in_sees_the_profile_and_logs_out,
     a_person_signs_in_to_an_app_through_login_and_consent,
+    continue_with_google_in_chromium,
 );
+
+/// "Continue with Google" clicked in Chromium: Latchkey's login page, the provider's own login
+/// and consent pages (panva's oidc-provider), and back, signed in. Latchkey's callback is under
+/// its default public URL (`http://localhost:8000`), which Chromium maps to the test server's
+/// port, as a reverse proxy in front of Latchkey would.
+async fn continue_with_google_in_chromium(backend: Backend) {
+    let Some(op) = crate::social::upstream().await else {
+        return;
+    };
+    let Some(app) = crate::social::latchkey_with(backend, &op, None, Vec::new()).await else {
+        return;
+    };
+    let port = app.address.rsplit(':').next().unwrap().to_owned();
+    let rules = format!("--host-resolver-rules=MAP localhost:8000 127.0.0.1:{port}");
+    let Some(browser) = start_browser_with(&[rules]).await else {
+        return;
+    };
+    let driver = &browser.driver;
+    driver
+        .goto("http://localhost:8000/accounts/login/")
+        .await
+        .unwrap();
+    assert_eq!(driver.title().await.unwrap(), "Log in · Latchkey");
+    driver
+        .find(By::LinkText("Continue with Google"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    // The provider's login form (oidc-provider's devInteractions): the login name is the sub.
+    let login = driver.find(By::Name("login")).await.unwrap();
+    assert!(
+        driver
+            .current_url()
+            .await
+            .unwrap()
+            .as_str()
+            .starts_with(&op.issuer),
+        "at the provider"
+    );
+    login.send_keys("g-ada").await.unwrap();
+    driver
+        .find(By::Name("password"))
+        .await
+        .unwrap()
+        .send_keys("any")
+        .await
+        .unwrap();
+    driver
+        .find(By::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    // Its consent page, then back to Latchkey, signed in.
+    driver
+        .find(By::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let heading = driver.find(By::Tag("h1")).await.unwrap();
+    assert_eq!(heading.text().await.unwrap(), "Your account");
+    let url = driver.current_url().await.unwrap();
+    assert_eq!(url.as_str(), "http://localhost:8000/accounts/profile/");
+    let page = driver.source().await.unwrap();
+    assert!(page.contains("ada@example.com"), "{page}");
+    assert!(page.contains("linked-identities"), "{page}");
+    browser.finish(&format!("social-{backend:?}")).await;
+}
 
 async fn a_person_logs_in_sees_the_profile_and_logs_out(backend: Backend) {
     let Some(app) = spawn_app(backend).await else {

@@ -288,7 +288,7 @@ fn social_providers_are_checked_and_their_secrets_masked() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("latchkey.toml"),
-        "[social.google]\nclient_id = \"web-app\"\n\n[social.corp]\nname = \"Corp SSO\"\nclient_id = \"c\"\nissuer = \"https://sso.corp.example\"\n",
+        "[social.google]\nclient_id = \"web-app\"\n\n[social.corp]\nname = \"Corp SSO\"\nclient_id = \"c\"\nissuer = \"https://sso.corp.example\"\n\n[social.github]\nclient_id = \"Iv1.gh\"\napi_url = \"https://ghe.example/api/v3/\"\nauto_link = true\n",
     )
     .unwrap();
     let secret = "google-secret-nobody-should-see";
@@ -296,6 +296,10 @@ fn social_providers_are_checked_and_their_secrets_masked() {
         ("LATCHKEY_SECRET_KEY".to_owned(), "k".repeat(40)),
         (
             "LATCHKEY_SOCIAL_GOOGLE_CLIENT_SECRET".to_owned(),
+            secret.to_owned(),
+        ),
+        (
+            "LATCHKEY_SOCIAL_GITHUB_CLIENT_SECRET".to_owned(),
             secret.to_owned(),
         ),
     ]);
@@ -321,7 +325,53 @@ fn social_providers_are_checked_and_their_secrets_masked() {
         text.contains("\"Corp SSO\" (oidc, issuer https://sso.corp.example)"),
         "{text}"
     );
+    assert!(
+        text.contains("\"GitHub\" (github, issuer https://github.com, authorize https://github.com/login/oauth/authorize, token https://github.com/login/oauth/access_token, api https://ghe.example/api/v3), client_id Iv1.gh, secret ********, auto_link"),
+        "{text}"
+    );
     assert!(!text.contains(secret), "{text}");
+    // Each OpenID provider's discovery is asked for; one that cannot be reached (nothing
+    // outside this machine can) is a warning, not a failure.
+    assert!(
+        text.contains("warning: social corp: the provider cannot be reached: discovery at https://sso.corp.example"),
+        "{text}"
+    );
+    assert!(
+        text.contains("social github: not checked (GitHub has no discovery document)"),
+        "{text}"
+    );
+    // Endpoints are for GitHub only, and must be URLs.
+    env.insert(
+        "LATCHKEY_SOCIAL_CORP_TOKEN_URL".into(),
+        "https://sso.corp.example/token".into(),
+    );
+    let misplaced = run_cli(&["check"], &env, dir.path());
+    assert!(
+        stderr(&misplaced)
+            .contains("social.corp: authorize_url, token_url and api_url are for kind github"),
+        "{}",
+        stderr(&misplaced)
+    );
+    env.remove("LATCHKEY_SOCIAL_CORP_TOKEN_URL");
+    env.insert(
+        "LATCHKEY_SOCIAL_GITHUB_TOKEN_URL".into(),
+        "not a url".into(),
+    );
+    let bad = run_cli(&["check"], &env, dir.path());
+    assert!(
+        stderr(&bad).contains("social.github: token_url \"not a url\" must be an http(s) URL"),
+        "{}",
+        stderr(&bad)
+    );
+    env.remove("LATCHKEY_SOCIAL_GITHUB_TOKEN_URL");
+    env.insert("LATCHKEY_SOCIAL_GITHUB_AUTO_LINK".into(), "maybe".into());
+    let bad = run_cli(&["check"], &env, dir.path());
+    assert!(
+        stderr(&bad).contains("social.github: auto_link must be true or false"),
+        "{}",
+        stderr(&bad)
+    );
+    env.remove("LATCHKEY_SOCIAL_GITHUB_AUTO_LINK");
     env.insert("LATCHKEY_SOCIAL_X_CLIENT_ID".into(), "x".into());
     let incomplete = run_cli(&["check"], &env, dir.path());
     assert!(

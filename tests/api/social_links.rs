@@ -220,7 +220,7 @@ async fn continue_with_github_on_the_pages_and_with_a_code(backend: Backend) {
     assert!(
         tab.page("/accounts/login/")
             .await
-            .contains("Continue with Github")
+            .contains("Continue with GitHub")
     );
     gh.sign_in_as("octocat");
     let start = tab
@@ -283,7 +283,7 @@ async fn the_account_page_links_and_unlinks_but_never_the_last_way_in(backend: B
     assert_eq!(location(&answer), "/accounts/profile/");
     let profile = tab.page("/accounts/profile/").await;
     assert!(profile.contains("id=\"no-password\""), "{profile}");
-    assert!(profile.contains("Link your Github account"), "{profile}");
+    assert!(profile.contains("Link your GitHub account"), "{profile}");
     let ada = crate::helpers::all_users(&app.state).await[0].id;
 
     // Her only way in cannot be unlinked.
@@ -304,7 +304,7 @@ async fn the_account_page_links_and_unlinks_but_never_the_last_way_in(backend: B
     assert_eq!(location(&answer), "/accounts/profile/");
     let profile = tab.page("/accounts/profile/").await;
     assert!(
-        profile.contains("Your Github account is now linked."),
+        profile.contains("Your GitHub account is now linked."),
         "{profile}"
     );
     assert_eq!(

@@ -41,26 +41,36 @@ pub async fn password_change_submit(
     form: Checked<PasswordChangeForm>,
     current: CurrentUser,
 ) -> PageResult {
-    let (user, keep) = (&current.user, Some(current.sid.clone()));
-    let (old, new) = (&form.old_password, form.new_password1.clone());
-    let retype = Some(form.new_password2.as_str());
-    let state = &page.state;
-    let outcome = if user.has_usable_password() {
-        accounts::change_password(state, user, old, new, retype, keep).await
-    } else {
-        accounts::set_first_password(state, user, new, retype, keep).await
-    };
-    let Err(refused) = outcome else {
+    let Err(refused) = store(&page, &form, &current).await else {
         return Ok(see_other("/accounts/password_change/done/"));
     };
     let errors = form_errors(refused, &PASSWORD_CHANGE)?;
-    let template = "accounts/password_change.html";
+    let (template, user) = ("accounts/password_change.html", &current.user);
     Ok(
         page.show(StatusCode::BAD_REQUEST, template, Some(user), |c| {
             c.insert("errors", &errors);
             c.insert("has_password", &user.has_usable_password());
         }),
     )
+}
+
+/// The form's new password: changed with the old one, or the first one set.
+async fn store(
+    page: &Page,
+    form: &PasswordChangeForm,
+    current: &CurrentUser,
+) -> Result<(), accounts::AccountsError> {
+    let (user, keep) = (&current.user, Some(current.sid.clone()));
+    let (new, retype) = (
+        form.new_password1.clone(),
+        Some(form.new_password2.as_str()),
+    );
+    if user.has_usable_password() {
+        let old = &form.old_password;
+        accounts::change_password(&page.state, user, old, new, retype, keep).await
+    } else {
+        accounts::set_first_password(&page.state, user, new, retype, keep).await
+    }
 }
 
 /// GET /accounts/password_change/done/

@@ -11,12 +11,12 @@ use super::page::{
     Checked, CurrentUser, HtmlError, PROFILE, Page, PageResult, TokenOnly, csrf_form, see_other,
 };
 use super::words::{EMAIL_CHANGE, form_errors};
-use crate::accounts::{self, Actor, ProfileChanges};
+use crate::accounts::{self, Actor, ProfileChanges, User};
 use crate::domain::{Email, FieldErrors, PersonName};
 use crate::oauth;
 use crate::sessions::service as sessions;
 use crate::sessions::{Session, SessionKind};
-use crate::social;
+use crate::social::{self, LinkedIdentity, Social};
 
 #[derive(Serialize)]
 struct SessionRow {
@@ -90,41 +90,49 @@ struct LinkableRow {
     name: String,
 }
 
-/// The person's linked identities, and the configured providers they could link.
-async fn identities(
-    page: &Page,
-    user_id: i64,
-) -> Result<(Vec<IdentityRow>, Vec<LinkableRow>), HtmlError> {
+impl IdentityRow {
+    fn of(identity: LinkedIdentity, social: &Social) -> Self {
+        let name = social
+            .provider(&identity.provider)
+            .map_or_else(|_| identity.provider.clone(), |p| p.display_name.clone());
+        Self {
+            name,
+            provider: identity.provider,
+            email: identity.email.unwrap_or_default(),
+            linked: when(identity.created_at),
+            last_used: identity.last_login_at.map(when).unwrap_or_default(),
+        }
+    }
+}
+
+/// The account page's "Linked accounts" and password sections.
+#[derive(Serialize)]
+struct WaysIn {
+    identities: Vec<IdentityRow>,
+    linkable: Vec<LinkableRow>,
+    has_password: bool,
+}
+
+/// The person's linked identities, the configured providers they could link, and whether they
+/// have a password.
+async fn ways_in(page: &Page, user: &User) -> Result<WaysIn, HtmlError> {
     let social = &page.state.social;
-    let linked = social::linked_identities(&page.state.db, user_id)
+    let links = social::account_links(social, &page.state.db, user.id)
         .await
         .map_err(|e| HtmlError::Failed(e.into()))?;
-    let name_of = |provider: &str| {
-        social
-            .provider(provider)
-            .map(|p| p.display_name.clone())
-            .unwrap_or_else(|_| provider.to_owned())
-    };
-    let linkable = social
-        .providers()
-        .iter()
-        .filter(|p| !linked.iter().any(|l| l.provider == p.name))
-        .map(|p| LinkableRow {
-            provider: p.name.clone(),
-            name: p.display_name.clone(),
-        })
-        .collect();
-    let rows = linked
-        .into_iter()
-        .map(|l| IdentityRow {
-            name: name_of(&l.provider),
-            provider: l.provider,
-            email: l.email.unwrap_or_default(),
-            linked: when(l.created_at),
-            last_used: l.last_login_at.map(when).unwrap_or_default(),
-        })
-        .collect();
-    Ok((rows, linkable))
+    let linkable = links.linkable.into_iter().map(|p| LinkableRow {
+        provider: p.name,
+        name: p.display_name,
+    });
+    Ok(WaysIn {
+        identities: links
+            .linked
+            .into_iter()
+            .map(|l| IdentityRow::of(l, social))
+            .collect(),
+        linkable: linkable.collect(),
+        has_password: user.has_usable_password(),
+    })
 }
 
 fn when(at: chrono::NaiveDateTime) -> String {
@@ -146,7 +154,7 @@ async fn account_page(page: &Page, current: &CurrentUser, refused: Refused<'_>) 
         .map(|s| SessionRow::of(s, &current.sid))
         .collect();
     let apps = connected_apps(page, current.user.id).await?;
-    let (linked, linkable) = identities(page, current.user.id).await?;
+    let ways_in = ways_in(page, &current.user).await?;
     let errors: HashMap<&str, &[String]> = refused.errors.iter().collect();
     let status = if errors.is_empty() {
         StatusCode::OK
@@ -157,9 +165,7 @@ async fn account_page(page: &Page, current: &CurrentUser, refused: Refused<'_>) 
     Ok(page.show(status, "accounts/profile.html", Some(user), |c| {
         c.insert("sessions", &rows);
         c.insert("apps", &apps);
-        c.insert("identities", &linked);
-        c.insert("linkable", &linkable);
-        c.insert("has_password", &user.has_usable_password());
+        c.insert("ways_in", &ways_in);
         c.insert("joined", &when(user.date_joined));
         c.insert("new_email", refused.new_email);
         c.insert("errors", &errors);

@@ -11,7 +11,9 @@ use super::csrf;
 use super::page::{
     Checked, CurrentUser, HtmlError, LOGIN, PROFILE, Page, PageResult, TokenOnly, see_other,
 };
-use crate::social::{self, BrowserSignIn, LinkOutcome, PendingLink, SignInRequest, SocialError};
+use crate::social::{
+    self, BrowserSignIn, LinkOutcome, PendingLink, Returned, SignInRequest, SocialError,
+};
 use crate::web::client::client_meta;
 
 /// The session key of a sign-in under way.
@@ -52,28 +54,8 @@ pub async fn start(
     provider: web::Path<String>,
     query: web::Query<StartQuery>,
 ) -> PageResult {
-    let social = &page.state.social;
-    let Ok(configured) = social.provider(&provider) else {
-        return Ok(HttpResponse::NotFound().finish());
-    };
-    let callback = callback_url(&page, &provider);
-    let request = match social.sign_in_request(configured, &callback).await {
-        Ok(request) => request,
-        Err(e) => return Err(html_error(e)),
-    };
-    let url = request.url.clone();
     let next = super::login::safe_next(query.next.as_deref()).to_owned();
-    remember(
-        &page,
-        STARTED,
-        Started {
-            provider: provider.into_inner(),
-            request,
-            next,
-            link_for: None,
-        },
-    )?;
-    Ok(see_other(&url))
+    begin(&page, provider.into_inner(), next, None).await
 }
 
 /// POST /accounts/social/{provider}/link/ — a signed-in person links another identity: the
@@ -84,23 +66,30 @@ pub async fn link_start(
     current: CurrentUser,
     provider: web::Path<String>,
 ) -> PageResult {
+    let (next, link_for) = (PROFILE.to_owned(), Some(current.user.id));
+    begin(&page, provider.into_inner(), next, link_for).await
+}
+
+/// Starts a sign-in at `provider` (404 when none is configured under that name): the request
+/// is remembered in the session cookie and the browser goes to the provider.
+async fn begin(page: &Page, provider: String, next: String, link_for: Option<i64>) -> PageResult {
     let social = &page.state.social;
     let Ok(configured) = social.provider(&provider) else {
         return Ok(HttpResponse::NotFound().finish());
     };
-    let callback = callback_url(&page, &provider);
+    let callback = callback_url(page, &provider);
     let request = social
         .sign_in_request(configured, &callback)
         .await
         .map_err(html_error)?;
     let url = request.url.clone();
     let started = Started {
-        provider: provider.into_inner(),
+        provider,
         request,
-        next: PROFILE.to_owned(),
-        link_for: Some(current.user.id),
+        next,
+        link_for,
     };
-    remember(&page, STARTED, started)?;
+    remember(page, STARTED, started)?;
     Ok(see_other(&url))
 }
 
@@ -176,32 +165,24 @@ pub async fn callback(
         let again = "This sign-in could not be completed (it expired or was started elsewhere): please start again.";
         return Ok(failed(&page, StatusCode::BAD_REQUEST, again));
     };
-    let (meta, callback) = (client_meta(&page.req), callback_url(&page, &provider));
-    if let Some(user_id) = started.link_for {
-        return link_callback(&page, &provider, code, &started, user_id).await;
-    }
-    let outcome = social::browser_callback(
-        &page.state,
-        &page.state.social,
-        &provider,
+    let callback = callback_url(&page, &provider);
+    let back = Returned {
+        provider: &provider,
         code,
-        &started.request,
-        &callback,
-        &meta,
-    )
-    .await;
+        started: &started.request,
+        redirect_uri: &callback,
+    };
+    if let Some(user_id) = started.link_for {
+        return link_callback(&page, back, user_id).await;
+    }
+    let (state, meta) = (&page.state, client_meta(&page.req));
+    let outcome = social::browser_callback(state, &state.social, back, &meta).await;
     signed_in(&page, outcome, &started.next)
 }
 
 /// The callback of a link started on the account page: the person signed in then must still be
 /// the one signed in now.
-async fn link_callback(
-    page: &Page,
-    provider: &str,
-    code: &str,
-    started: &Started,
-    user_id: i64,
-) -> PageResult {
+async fn link_callback(page: &Page, back: Returned<'_>, user_id: i64) -> PageResult {
     let still_them = CurrentUser::find(&page.req)
         .await?
         .is_some_and(|c| c.user.id == user_id);
@@ -210,18 +191,13 @@ async fn link_callback(
             "This link was started by another account: log in as that account and start again.";
         return Ok(failed(page, StatusCode::BAD_REQUEST, other));
     }
-    let callback = callback_url(page, provider);
-    let (state, request) = (&page.state, &started.request);
-    let outcome = social::link_signed_in(
-        state,
-        &state.social,
-        provider,
-        code,
-        request,
-        &callback,
-        user_id,
-    )
-    .await;
+    let state = &page.state;
+    let outcome = social::link_signed_in(state, &state.social, back, user_id).await;
+    linked(page, back.provider, outcome)
+}
+
+/// The account page's answer for a link's outcome.
+fn linked(page: &Page, provider: &str, outcome: Result<LinkOutcome, SocialError>) -> PageResult {
     let name = display_name(page, provider);
     match outcome {
         Ok(LinkOutcome::Linked) => page.flash(&format!("Your {name} account is now linked.")),
