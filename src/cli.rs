@@ -174,6 +174,9 @@ pub enum UsersCommand {
         /// The username.
         username: String,
     },
+    /// Count accounts by password hash format: Django's formats become argon2id as their owners
+    /// log in, so this shows how far the move from Django has come.
+    HashReport,
     /// Delete a user with their sessions and tokens.
     Delete {
         /// The username.
@@ -377,10 +380,39 @@ async fn admin(command: Command, state: &AppState, env: &HashMap<String, String>
         Command::Users(UsersCommand::Delete { username, yes }) => {
             users_delete(state, &username, yes).await
         }
+        Command::Users(UsersCommand::HashReport) => hash_report(state).await,
         Command::Serve(_) | Command::Migrate | Command::Check | Command::Sendtestemail { .. } => {
             Ok(())
         }
     }
+}
+
+/// `users hash-report`: one line per format, then the share already on argon2id.
+async fn hash_report(state: &AppState) -> CliResult {
+    let report = accounts::hash_report(state, &Actor::Operator)
+        .await
+        .map_err(|e| CliError::new(e.to_string()))?;
+    let total: u64 = report.iter().map(|(_, n)| n).sum();
+    let mut current = 0;
+    for (format, count) in &report {
+        if *format == accounts::HashFormat::Current {
+            current = *count;
+        }
+        println!("{:<22} {count:>10}", format.name());
+    }
+    let usable = report
+        .iter()
+        .filter(|(f, _)| f.is_usable())
+        .map(|(_, n)| n)
+        .sum::<u64>();
+    println!("{:<22} {total:>10}", "total");
+    if usable > 0 {
+        let left = usable - current;
+        println!(
+            "{left} of {usable} usable passwords still wait for their owner's next login to become argon2id."
+        );
+    }
+    Ok(())
 }
 
 /// Renders the test mail and hands it to the transport synchronously (no outbox), so the

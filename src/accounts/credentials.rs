@@ -4,10 +4,10 @@
 use chrono::NaiveDateTime;
 
 use super::AccountsContext;
-use super::{AccountsError, Actor, PasswordCheck, User, ops};
+use super::{AccountsError, Actor, HashFormat, PasswordCheck, User, ops};
 use crate::audit::{self, AuditKind};
 use crate::db::{DbConn, write_transaction};
-use crate::domain::ClientMeta;
+use crate::domain::{ClientMeta, NewPassword};
 use crate::throttle::{self, Reservation, ThrottleLimits};
 
 /// Checks credentials. The identifier may be a username or an email (case-insensitive).
@@ -49,6 +49,10 @@ pub async fn authenticate(
     let accepted = user
         .clone()
         .filter(|u| check == PasswordCheck::Match && u.is_active && !locked);
+    let upgrade = match &accepted {
+        Some(user) => upgraded_hash(state, user, password).await,
+        None => None,
+    };
     let known_id = user.as_ref().map(|u| u.id);
     let ip = meta.ip.clone();
     let accepted_id = accepted.as_ref().map(|u| u.id);
@@ -59,12 +63,16 @@ pub async fn authenticate(
                 if let Some(id) = accepted_id {
                     ops::touch_last_login(conn, id, now)?;
                     throttle::clear(conn, &key)?;
+                    let detail = match &upgrade {
+                        Some(upgrade) => upgrade.apply(conn, id)?,
+                        None => None,
+                    };
                     audit::record(
                         conn,
                         AuditKind::LoginSucceeded,
                         Some(id),
                         ip.as_deref(),
-                        None,
+                        detail.as_deref(),
                         now,
                     )?;
                     return Ok(());
@@ -85,6 +93,44 @@ pub async fn authenticate(
             Ok(user)
         }
         None => Err(AccountsError::InvalidCredentials),
+    }
+}
+
+/// A stored hash of another format (Django's, or argon2 with other parameters) replaced by
+/// Latchkey's argon2id of the password that just matched it.
+struct Upgrade {
+    from: String,
+    to: String,
+}
+
+impl Upgrade {
+    /// Stores the new hash if the old one is still there (a password change in between wins);
+    /// the audit detail when it was stored.
+    fn apply(&self, conn: &mut DbConn, user_id: i64) -> Result<Option<String>, AccountsError> {
+        let replaced = ops::replace_password_hash(conn, user_id, &self.from, &self.to)?;
+        Ok(replaced.then(|| {
+            let format = HashFormat::of(&self.from).name();
+            format!("password hash upgraded from {format}")
+        }))
+    }
+}
+
+/// Latchkey's hash of `password` when `user`'s stored hash is of another format. Hashing is
+/// refused only when the pool is saturated; the login goes on and a later one upgrades.
+async fn upgraded_hash(state: &AccountsContext, user: &User, password: &str) -> Option<Upgrade> {
+    if HashFormat::of(&user.password) == HashFormat::Current {
+        return None;
+    }
+    let password = NewPassword::parse_bypassing_policy(password.to_owned()).ok()?;
+    match state.hasher.hash(&password).await {
+        Ok(to) => Some(Upgrade {
+            from: user.password.clone(),
+            to,
+        }),
+        Err(e) => {
+            tracing::warn!(error = %e, user_id = user.id, "password hash not upgraded this time");
+            None
+        }
     }
 }
 

@@ -11,6 +11,7 @@
 mod actor;
 mod context;
 mod credentials;
+mod django_hashers;
 mod email;
 mod error;
 mod links;
@@ -26,6 +27,7 @@ mod users;
 pub use actor::Actor;
 pub use context::AccountsContext;
 pub use credentials::{authenticate, check_current_password, unlock};
+pub use django_hashers::HashFormat;
 pub use email::{confirm_email_change, request_email_change};
 pub use error::AccountsError;
 pub use links::{activate, check_link, resend_activation};
@@ -42,5 +44,5 @@ pub use registration::{
 };
 pub use users::{
     Narrowing, PageAt, UserPage, delete_account, email_taken, get_by_username, get_user,
-    list_users, set_active, update_profile, username_taken, users_after,
+    hash_report, list_users, set_active, update_profile, username_taken, users_after,
 };

@@ -65,6 +65,38 @@ pub fn find_by_id(conn: &mut DbConn, id: i64) -> QueryResult<Option<User>> {
         .optional()
 }
 
+/// The next `limit` (id, password hash) pairs after id `after`, by id.
+pub fn password_hashes_after(
+    conn: &mut DbConn,
+    after: i64,
+    limit: i64,
+) -> QueryResult<Vec<(i64, String)>> {
+    users::table
+        .filter(users::id.gt(after))
+        .order(users::id)
+        .limit(limit)
+        .select((users::id, users::password))
+        .load(conn)
+}
+
+/// Replaces the user's password hash `from` by `to`, only if `from` is still the stored one;
+/// true when replaced.
+pub fn replace_password_hash(
+    conn: &mut DbConn,
+    user_id: i64,
+    from: &str,
+    to: &str,
+) -> QueryResult<bool> {
+    diesel::update(
+        users::table
+            .filter(users::id.eq(user_id))
+            .filter(users::password.eq(from)),
+    )
+    .set(users::password.eq(to))
+    .execute(conn)
+    .map(|n| n == 1)
+}
+
 /// Finds a user by id and, on PostgreSQL, locks the row until the transaction ends (SQLite's
 /// write transactions are serialized already), so that checks on the user's ways in and the
 /// change that follows them cannot interleave with another transaction's.

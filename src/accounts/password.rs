@@ -7,6 +7,7 @@ use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use tokio::sync::{Semaphore, oneshot};
 
+use super::django_hashers::{self, HashFormat};
 use crate::domain::{MAX_PASSWORD_BYTES, NewPassword};
 
 /// OWASP's argon2id recommendation: 19 MiB, 2 passes, 1 lane.
@@ -14,6 +15,10 @@ const MEMORY_KIB: u32 = 19_456;
 const ITERATIONS: u32 = 2;
 const LANES: u32 = 1;
 const SALT_BYTES: usize = 16;
+/// The most memory (KiB) and passes an argon2 hash made elsewhere may ask for (Django's
+/// defaults are 100 MiB and 2).
+const MAX_FOREIGN_MEMORY_KIB: u32 = 256 * 1024;
+const MAX_FOREIGN_ITERATIONS: u32 = 64;
 
 /// Hashing failed (a bug or resource exhaustion; never the user's fault).
 #[derive(Debug, thiserror::Error)]
@@ -43,7 +48,7 @@ pub enum PasswordCheck {
 
 enum Work {
     Hash(Vec<u8>),
-    Verify { password: Vec<u8>, phc: Arc<str> },
+    Verify { password: Vec<u8>, stored: Arc<str> },
 }
 
 enum Done {
@@ -157,17 +162,18 @@ impl Hasher {
         }
     }
 
-    /// Checks `password` against `stored`; with no stored hash (unknown user) or an unusable
-    /// one it still runs one full verification against the dummy hash, then answers Mismatch.
-    /// `account` (the throttle key) bounds how many checks one account may queue.
+    /// Checks `password` against `stored` (Latchkey's argon2id or any of Django's formats, see
+    /// [`HashFormat`]); with no stored hash (unknown user) or an unusable one it still runs one
+    /// full verification against the dummy hash, then answers Mismatch. `account` (the throttle
+    /// key) bounds how many checks one account may queue.
     pub async fn verify(
         &self,
         password: &str,
         stored: Option<&str>,
         account: Option<&str>,
     ) -> Result<PasswordCheck, HashError> {
-        let usable = stored.filter(|s| s.starts_with("$argon2"));
-        let phc: Arc<str> = match usable {
+        let usable = stored.filter(|s| HashFormat::of(s).is_usable());
+        let stored: Arc<str> = match usable {
             Some(hash) => hash.into(),
             None => Arc::clone(&self.dummy),
         };
@@ -183,7 +189,7 @@ impl Hasher {
             .submit(
                 Work::Verify {
                     password: bytes,
-                    phc,
+                    stored,
                 },
                 account,
             )
@@ -241,6 +247,7 @@ impl Hasher {
 fn worker(queue: &Mutex<mpsc::Receiver<Job>>, params: &Params) {
     lower_priority();
     let mut memory: Vec<Block> = Vec::new();
+    let own_blocks = params.block_count();
     loop {
         let job = {
             let Ok(receiver) = queue.lock() else { return };
@@ -251,10 +258,18 @@ fn worker(queue: &Mutex<mpsc::Receiver<Job>>, params: &Params) {
         };
         let result = match job.work {
             Work::Hash(password) => hash_with(params, &password, &mut memory).map(Done::Hashed),
-            Work::Verify { password, phc } => {
-                Ok(Done::Verified(verify_with(&phc, &password, &mut memory)))
-            }
+            Work::Verify { password, stored } => Ok(Done::Verified(verify_stored(
+                &stored,
+                &password,
+                &mut memory,
+            ))),
         };
+        // An imported hash may ask for far more memory than Latchkey's (Django's argon2 uses
+        // 100 MiB): give it back rather than keep it for every later job.
+        if memory.len() > own_blocks {
+            memory.truncate(own_blocks);
+            memory.shrink_to_fit();
+        }
         // The requester may have gone away (client disconnected); nothing to do then.
         let _ = job.reply.send(result);
     }
@@ -315,8 +330,18 @@ fn hash_with(
     Ok(phc.to_string())
 }
 
+/// Checks a password against a stored hash of any format Latchkey reads.
+fn verify_stored(stored: &str, password: &[u8], memory: &mut Vec<Block>) -> bool {
+    match HashFormat::of(stored) {
+        HashFormat::Current | HashFormat::Argon2 => django_hashers::argon2_phc(stored)
+            .is_some_and(|phc| verify_with(&phc, password, memory)),
+        _ => django_hashers::verify(stored, password),
+    }
+}
+
 /// Recomputes the hash with the stored algorithm, version, parameters and salt, and compares
-/// in constant time (`Output`'s equality).
+/// in constant time (`Output`'s equality). A PHC string without a version is argon2's first
+/// (0x10), as the reference implementation reads it (old Django hashes have none).
 fn verify_with(stored: &str, password: &[u8], memory: &mut Vec<Block>) -> bool {
     let Ok(phc) = PasswordHash::new(stored) else {
         return false;
@@ -329,11 +354,17 @@ fn verify_with(stored: &str, password: &[u8], memory: &mut Vec<Block>) -> bool {
     };
     let version = phc
         .version
-        .and_then(|v| Version::try_from(v).ok())
-        .unwrap_or(Version::V0x13);
+        .map_or(Some(Version::V0x10), |v| Version::try_from(v).ok());
+    let Some(version) = version else {
+        return false;
+    };
     let Ok(params) = Params::try_from(&phc) else {
         return false;
     };
+    // An imported hash asking for more than this would hold a thread and its memory too long.
+    if params.m_cost() > MAX_FOREIGN_MEMORY_KIB || params.t_cost() > MAX_FOREIGN_ITERATIONS {
+        return false;
+    }
     let mut out = vec![0u8; expected.len()];
     if run(
         algorithm,

@@ -2,6 +2,7 @@
 //! permission rules are checked here, before anything is looked up.
 
 use super::AccountsContext;
+use super::HashFormat;
 use super::credentials::require_current_password;
 use super::ops::{self, UserFilter};
 use super::{AccountsError, Actor, ProfileChanges, User};
@@ -132,6 +133,34 @@ pub async fn users_after(
     state
         .db
         .run(move |conn| ops::users_after(conn, &filter, after, limit).map_err(AccountsError::from))
+        .await
+}
+
+/// How many accounts store each password hash format (Django's formats become Latchkey's
+/// argon2id as their owners log in), most common first. Operators only.
+pub async fn hash_report(
+    state: &AccountsContext,
+    actor: &Actor,
+) -> Result<Vec<(HashFormat, u64)>, AccountsError> {
+    actor.require_operator()?;
+    state
+        .db
+        .run(|conn| -> Result<_, AccountsError> {
+            let mut counts: std::collections::BTreeMap<HashFormat, u64> = Default::default();
+            let mut after = 0;
+            // In batches by id, so that a million accounts never sit in memory at once.
+            loop {
+                let batch = ops::password_hashes_after(conn, after, 5000)?;
+                let Some((last, _)) = batch.last() else { break };
+                after = *last;
+                for (_, hash) in &batch {
+                    *counts.entry(HashFormat::of(hash)).or_default() += 1;
+                }
+            }
+            let mut report: Vec<(HashFormat, u64)> = counts.into_iter().collect();
+            report.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            Ok(report)
+        })
         .await
 }
 

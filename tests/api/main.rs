@@ -12,6 +12,7 @@ mod clients;
 mod compat;
 mod config;
 mod database;
+mod django;
 mod frontends;
 mod github;
 mod html;

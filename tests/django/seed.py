@@ -1,0 +1,49 @@
+"""Seeds the Django project's database as a team's live Django would hold it: users with every
+password hasher Django has shipped, and prints them as JSON (username, password, hash format,
+stored hash) for the Latchkey tests. Run with DJANGO_DATABASE set (see djsite/settings.py)."""
+
+import hashlib
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "djsite.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.contrib.auth.hashers import get_hasher, make_password  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+
+call_command("migrate", verbosity=0)
+User = get_user_model()
+
+PASSWORD = "pässwörd ünïcode 42"
+seeded = []
+
+
+def add(username, stored, fmt):
+    user, _ = User.objects.update_or_create(
+        username=username,
+        defaults={"email": f"{username}@example.com", "password": stored, "first_name": username.title()},
+    )
+    seeded.append({"id": user.id, "username": username, "password": PASSWORD, "format": fmt, "hash": stored})
+
+
+# Django's own hashers, as make_password writes them.
+for algorithm in ["pbkdf2_sha256", "pbkdf2_sha1", "argon2", "bcrypt_sha256", "bcrypt", "scrypt", "md5"]:
+    add(f"user_{algorithm}", make_password(PASSWORD, hasher=algorithm), algorithm)
+# Legacy formats older Django releases wrote (Django 5 no longer ships their hashers; their
+# formulas are those of django.contrib.auth.hashers in Django 4.2).
+salt = get_hasher("md5").salt()
+add("user_sha1", f"sha1${salt}$" + hashlib.sha1((salt + PASSWORD).encode()).hexdigest(), "sha1")
+add("user_unsalted_sha1", "sha1$$" + hashlib.sha1(PASSWORD.encode()).hexdigest(), "unsalted_sha1")
+add("user_unsalted_md5", hashlib.md5(PASSWORD.encode()).hexdigest(), "unsalted_md5")
+add("user_unsalted_md5_prefixed", "md5$$" + hashlib.md5(PASSWORD.encode()).hexdigest(), "unsalted_md5")
+# An account made without a password.
+add("user_unusable", make_password(None), "unusable")
+
+json.dump(seeded, sys.stdout)
