@@ -53,6 +53,8 @@ pub enum AuditKind {
     IdentityLinked,
     /// An identity at an upstream provider was unlinked from the account (the detail names it).
     IdentityUnlinked,
+    /// Users were imported from Django (the detail has the counts).
+    DjangoImport,
 }
 
 impl AuditKind {
@@ -81,6 +83,7 @@ impl AuditKind {
             Self::CodeReplayed => "code_replayed",
             Self::IdentityLinked => "identity_linked",
             Self::IdentityUnlinked => "identity_unlinked",
+            Self::DjangoImport => "django_import",
         }
     }
 }

@@ -21,7 +21,8 @@
 //! grant is a session naming its client) and `social` (signing in with an upstream provider —
 //! OpenID Connect through the `openidconnect` crate, GitHub through `oauth2` and its REST API —
 //! identities by issuer and subject, linked and unlinked on the account page) sit on tokens;
-//! none of them imports an adapter or actix.
+//! none of them imports an adapter or actix. `django` (the importer of Django's users) sits on
+//! accounts, whose hasher also reads Django's password formats.
 //!
 //! - **Adapters** parse input into [`domain`] values, call one core function, and word its
 //!   result: DRF's bodies in [`web::api`], Django's pages in [`web::html`], lines and exit codes
@@ -59,6 +60,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod django;
 pub mod domain;
 pub mod keys;
 pub mod mail;

@@ -115,6 +115,10 @@ pub(super) fn queue(
     state: &AccountsContext,
     notice: Notice<'_>,
 ) -> Result<(), AccountsError> {
+    // An account imported from Django without an address has nowhere to be written to.
+    if notice.to.is_empty() {
+        return Ok(());
+    }
     let mail = &state.settings.mail;
     let user = notice.user;
     let uid = encode_uid(user.id);

@@ -198,7 +198,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    django_imports (user_id) {
+        user_id -> BigInt,
+        password -> Text,
+        imported_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(one_time_tokens -> users (user_id));
+diesel::joinable!(django_imports -> users (user_id));
 diesel::joinable!(social_identities -> users (user_id));
 diesel::joinable!(sessions -> oauth_clients (client_id));
 diesel::joinable!(oauth_consents -> oauth_clients (client_id));
@@ -216,5 +225,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     oauth_clients,
     oauth_codes,
     oauth_consents,
-    social_identities
+    social_identities,
+    django_imports
 );

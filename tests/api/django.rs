@@ -9,12 +9,17 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::helpers::{
-    Backend, TestApp, backend_tests, base_env, run_cli, spawn_app_on_clock, stdout,
+    Backend, TestApp, TestDb, backend_tests, base_env, run_cli, spawn_app_on_clock, stderr, stdout,
 };
 use latchkey::db::DbError;
 use latchkey::db::schema::{audit_events, users};
 
-backend_tests!(django_passwords_log_in_once_and_become_argon2id);
+backend_tests!(
+    django_passwords_log_in_once_and_become_argon2id,
+    an_import_keeps_ids_and_passwords_and_a_second_one_updates,
+    conflicts_are_reported_and_a_policy_resolves_duplicates,
+    a_failed_import_keeps_whole_batches_only,
+);
 
 /// The Python of the virtual environment with Django (`LATCHKEY_DJANGO_PYTHON`); `None`, loudly
 /// (a failure under CI=true), when it is not set up.
@@ -37,6 +42,7 @@ pub fn django_python() -> Option<PathBuf> {
 /// One user the Django project wrote.
 #[derive(Debug, Deserialize)]
 pub struct Seeded {
+    pub id: i64,
     pub username: String,
     pub password: String,
     pub format: String,
@@ -45,10 +51,16 @@ pub struct Seeded {
 
 /// Runs `tests/django/seed.py` against a Django database (a SQLite path or a PostgreSQL URL).
 pub fn seed_django(python: &PathBuf, database: &str) -> Vec<Seeded> {
+    seed_django_with(python, database, &[])
+}
+
+/// [`seed_django`] with the script's options (`SEED_CONFLICTS`, `SEED_DUMPDATA`, `SEED_CHANGE`).
+pub fn seed_django_with(python: &PathBuf, database: &str, env: &[(&str, &str)]) -> Vec<Seeded> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/django/seed.py");
     let out = std::process::Command::new(python)
         .arg(script)
         .env("DJANGO_DATABASE", database)
+        .envs(env.iter().copied())
         .output()
         .expect("run the Django project");
     assert!(
@@ -120,6 +132,28 @@ async fn login_details(app: &TestApp, id: i64) -> Vec<String> {
         .into_iter()
         .map(Option::unwrap_or_default)
         .collect()
+}
+
+/// Django's database for a test: a SQLite file beside Latchkey's, or a fresh PostgreSQL
+/// database (dropped with the returned value) — the same backend as Latchkey's.
+fn django_database(backend: Backend, app: &TestApp) -> (String, Option<TestDb>) {
+    match backend {
+        Backend::Sqlite => {
+            let path = app.db.dir.path().join("django.sqlite3");
+            (path.display().to_string(), None)
+        }
+        Backend::Postgres => {
+            let db = TestDb::create(Backend::Postgres).expect("PostgreSQL for Django");
+            (db.url.clone(), Some(db))
+        }
+    }
+}
+
+/// Runs `latchkey import django <args>` against the app's database.
+fn import(app: &TestApp, args: &[&str]) -> std::process::Output {
+    let mut all = vec!["import", "django"];
+    all.extend_from_slice(args);
+    run_cli(&all, &base_env(&app.db), app.db.dir.path())
 }
 
 fn hash_report(app: &TestApp) -> String {
@@ -216,4 +250,260 @@ async fn django_passwords_log_in_once_and_become_argon2id(backend: Backend) {
         "{after}"
     );
     assert!(after.contains("unusable"), "{after}");
+}
+
+async fn logs_in(app: &TestApp, username: &str, password: &str) -> u16 {
+    app.post_json(
+        "/auth/jwt/create/",
+        &json!({"username": username, "password": password}),
+    )
+    .await
+    .status()
+    .as_u16()
+}
+
+async fn an_import_keeps_ids_and_passwords_and_a_second_one_updates(backend: Backend) {
+    let Some(python) = django_python() else {
+        return;
+    };
+    let quiet = [("LATCHKEY_THROTTLE_ENABLED", "false")];
+    let Some((app, _)) = spawn_app_on_clock(backend, &quiet).await else {
+        return;
+    };
+    let (django, _keep) = django_database(backend, &app);
+    let seeded = seed_django(&python, &django);
+
+    // A dry run says what it would do and writes nothing.
+    let dry = import(&app, &["--from", &django, "--dry-run"]);
+    assert!(dry.status.success(), "{}", stderr(&dry));
+    assert!(
+        stdout(&dry).contains("Imported 12, updated 0, unchanged 0, refused 0. Dry run"),
+        "{}",
+        stdout(&dry)
+    );
+    assert!(crate::helpers::all_users(&app.state).await.is_empty());
+
+    let first = import(&app, &["--from", &django]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(
+        stdout(&first).starts_with("Imported 12, updated 0, unchanged 0, refused 0."),
+        "{}",
+        stdout(&first)
+    );
+    // Ids, names and the hashes as they are.
+    let users = crate::helpers::all_users(&app.state).await;
+    for s in &seeded {
+        let user = users.iter().find(|u| u.username == s.username).unwrap();
+        assert_eq!(user.id, s.id, "{} keeps its id", s.username);
+        assert_eq!(user.password, s.hash);
+        assert_eq!(user.email, format!("{}@example.com", s.username));
+    }
+    // Django's password logs in, and the JWT names Django's id.
+    let pbkdf2 = seeded.iter().find(|s| s.format == "pbkdf2_sha256").unwrap();
+    let tokens = app.login(&pbkdf2.username, &pbkdf2.password).await;
+    let claims = crate::helpers::claims(&tokens.access);
+    assert_eq!(
+        claims["user_id"].to_string().trim_matches('"'),
+        pbkdf2.id.to_string()
+    );
+
+    // Again: nothing changed, and the hash the login upgraded stays.
+    let again = import(&app, &["--from", &django]);
+    assert!(
+        stdout(&again).starts_with("Imported 0, updated 0, unchanged 12, refused 0."),
+        "{}",
+        stdout(&again)
+    );
+    assert!(stored_hash(&app, pbkdf2.id).await.starts_with("$argon2id$"));
+
+    // Someone changes their name and password on the live Django: the next import takes both.
+    let bcrypt = seeded.iter().find(|s| s.format == "bcrypt").unwrap();
+    let changed = seed_django_with(&python, &django, &[("SEED_CHANGE", &bcrypt.username)]);
+    let third = import(&app, &["--from", &django]);
+    assert!(
+        stdout(&third).starts_with("Imported 0, updated 1, unchanged 11, refused 0."),
+        "{}",
+        stdout(&third)
+    );
+    assert_eq!(logs_in(&app, &bcrypt.username, &bcrypt.password).await, 401);
+    assert_eq!(
+        logs_in(&app, &bcrypt.username, &changed[0].password).await,
+        200
+    );
+
+    // New accounts continue after the highest imported id.
+    let registered = app
+        .post_json(
+            "/auth/users/",
+            &json!({"username": "newcomer", "email": "new@example.com", "password": "a fine new passphrase 9", "re_password": "a fine new passphrase 9"}),
+        )
+        .await;
+    assert_eq!(registered.status(), 201);
+    let max = seeded.iter().map(|s| s.id).max().unwrap();
+    let newcomer = crate::helpers::all_users(&app.state)
+        .await
+        .into_iter()
+        .find(|u| u.username == "newcomer")
+        .unwrap();
+    assert_eq!(newcomer.id, max + 1);
+}
+
+async fn conflicts_are_reported_and_a_policy_resolves_duplicates(backend: Backend) {
+    let Some(python) = django_python() else {
+        return;
+    };
+    let Some((app, _)) = spawn_app_on_clock(backend, &[]).await else {
+        return;
+    };
+    let (django, _keep) = django_database(backend, &app);
+    let dump = app.db.dir.path().join("dump.json");
+    let dump = dump.to_str().unwrap();
+    let seeded = seed_django_with(
+        &python,
+        &django,
+        &[("SEED_CONFLICTS", "1"), ("SEED_DUMPDATA", dump)],
+    );
+    let id_of = |name: &str| seeded.iter().find(|s| s.username == name).unwrap().id;
+
+    // Refused by default, each with its reason; nothing half-imported.
+    let refused = import(&app, &["--from", &django]);
+    let text = stdout(&refused);
+    assert!(refused.status.success(), "{}", stderr(&refused));
+    assert!(
+        text.starts_with("Imported 13, updated 0, unchanged 0, refused 4."),
+        "{text}"
+    );
+    let (old, new) = (id_of("dup_old"), id_of("dup_new"));
+    assert!(
+        text.contains(&format!("id {old} (dup_old): shared@example.com is shared by accounts {old}, {new} (choose --on-duplicate-email)")),
+        "{text}"
+    );
+    assert!(
+        text.contains("(bad_address): invalid email \"not-an-address\""),
+        "{text}"
+    );
+    assert!(text.contains("(bad name): invalid username"), "{text}");
+    assert!(text.contains("(no_address): blank in Django"), "{text}");
+    let users = crate::helpers::all_users(&app.state).await;
+    assert!(users.iter().all(|u| !u.username.starts_with("dup_")));
+    let no_address = users.iter().find(|u| u.username == "no_address").unwrap();
+    assert_eq!(no_address.email, "");
+
+    // From dumpdata, keeping the most recently active owner of the address.
+    let resolved = import(
+        &app,
+        &[
+            "--dumpdata",
+            dump,
+            "--on-duplicate-email",
+            "keep-most-recent",
+        ],
+    );
+    let text = stdout(&resolved);
+    assert!(resolved.status.success(), "{}", stderr(&resolved));
+    assert!(text.contains("Imported 2,"), "{text}");
+    assert!(
+        text.contains(&format!("id {old} (dup_old): shared@example.com stays with the more recently active account {new}")),
+        "{text}"
+    );
+    let users = crate::helpers::all_users(&app.state).await;
+    let owner = users.iter().find(|u| u.username == "dup_new").unwrap();
+    assert_eq!(owner.email, "shared@example.com");
+    let other = users.iter().find(|u| u.username == "dup_old").unwrap();
+    assert_eq!(other.email, "");
+    // The one without an address logs in by username.
+    let password = &seeded[0].password;
+    assert_eq!(logs_in(&app, "dup_old", password).await, 200);
+    assert_eq!(logs_in(&app, "", password).await, 400);
+
+    // Options that would put something else than a name into SQL are refused.
+    let injected = import(
+        &app,
+        &["--from", &django, "--table", "auth_user; DROP TABLE users"],
+    );
+    assert!(!injected.status.success());
+    assert!(
+        stderr(&injected).contains("is not a table or column name"),
+        "{}",
+        stderr(&injected)
+    );
+    let missing = import(&app, &["--from", "/nonexistent/django.sqlite3"]);
+    assert!(!missing.status.success());
+    assert!(stderr(&missing).contains("no SQLite file at /nonexistent/django.sqlite3"));
+}
+
+async fn a_failed_import_keeps_whole_batches_only(backend: Backend) {
+    let Some(python) = django_python() else {
+        return;
+    };
+    let Some((app, _)) = spawn_app_on_clock(backend, &[]).await else {
+        return;
+    };
+    let (django, _keep) = django_database(backend, &app);
+    let seeded = seed_django(&python, &django);
+    // Latchkey's database refuses the 6th user (a real failure mid-run: a trigger that raises).
+    let sixth = seeded[5].username.clone();
+    let trigger = match backend {
+        Backend::Sqlite => vec![format!(
+            "CREATE TRIGGER boom BEFORE INSERT ON users WHEN NEW.username = '{sixth}' BEGIN SELECT RAISE(ABORT, 'boom'); END"
+        )],
+        Backend::Postgres => vec![
+            format!(
+                "CREATE FUNCTION boom() RETURNS trigger AS $$ BEGIN IF NEW.username = '{sixth}' THEN RAISE EXCEPTION 'boom'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql"
+            ),
+            "CREATE TRIGGER boom BEFORE INSERT ON users FOR EACH ROW EXECUTE FUNCTION boom()"
+                .to_owned(),
+        ],
+    };
+    run_sql(&app, trigger).await;
+    let failed = import(&app, &["--from", &django, "--batch-size", "2"]);
+    assert!(!failed.status.success());
+    assert!(
+        stderr(&failed).contains("stopped after 4 of 12 users"),
+        "{}",
+        stderr(&failed)
+    );
+    let imported: Vec<i64> = crate::helpers::all_users(&app.state)
+        .await
+        .iter()
+        .map(|u| u.id)
+        .collect();
+    let first_four: Vec<i64> = seeded[..4].iter().map(|s| s.id).collect();
+    assert_eq!(
+        imported, first_four,
+        "the failed batch (5th and 6th) left nothing"
+    );
+
+    run_sql(
+        &app,
+        vec![
+            "DROP TRIGGER boom".to_owned()
+                + if backend == Backend::Postgres {
+                    " ON users"
+                } else {
+                    ""
+                },
+        ],
+    )
+    .await;
+    let resumed = import(&app, &["--from", &django, "--batch-size", "2"]);
+    assert!(
+        stdout(&resumed).starts_with("Imported 8, updated 0, unchanged 4, refused 0."),
+        "{}",
+        stdout(&resumed)
+    );
+}
+
+async fn run_sql(app: &TestApp, statements: Vec<String>) {
+    use diesel::RunQueryDsl;
+    app.state
+        .db
+        .run(move |conn| {
+            for sql in &statements {
+                diesel::sql_query(sql).execute(conn)?;
+            }
+            Ok::<_, DbError>(())
+        })
+        .await
+        .unwrap();
 }

@@ -1,6 +1,13 @@
 """Seeds the Django project's database as a team's live Django would hold it: users with every
-password hasher Django has shipped, and prints them as JSON (username, password, hash format,
-stored hash) for the Latchkey tests. Run with DJANGO_DATABASE set (see djsite/settings.py)."""
+password hasher Django has shipped, and prints them as JSON (id, username, password, hash
+format, stored hash) for the Latchkey tests. Run with DJANGO_DATABASE set (see
+djsite/settings.py).
+
+SEED_CONFLICTS=1 adds what Django allows and Latchkey refuses: two accounts sharing an address
+(in two cases), a blank address, an invalid address and an invalid username.
+SEED_DUMPDATA=path also writes `manage.py dumpdata auth.user` there.
+SEED_CHANGE=username changes that user's name and password (as a person would on the live
+Django between two imports) instead of seeding."""
 
 import hashlib
 import json
@@ -24,6 +31,15 @@ User = get_user_model()
 PASSWORD = "pässwörd ünïcode 42"
 seeded = []
 
+if os.environ.get("SEED_CHANGE"):
+    user = User.objects.get(username=os.environ["SEED_CHANGE"])
+    user.first_name = "Renamed"
+    user.set_password("a new password set in django 7")
+    user.save()
+    json.dump([{"id": user.id, "username": user.username, "password": "a new password set in django 7",
+                "format": "pbkdf2_sha256", "hash": user.password}], sys.stdout)
+    sys.exit(0)
+
 
 def add(username, stored, fmt):
     user, _ = User.objects.update_or_create(
@@ -45,5 +61,26 @@ add("user_unsalted_md5", hashlib.md5(PASSWORD.encode()).hexdigest(), "unsalted_m
 add("user_unsalted_md5_prefixed", "md5$$" + hashlib.md5(PASSWORD.encode()).hexdigest(), "unsalted_md5")
 # An account made without a password.
 add("user_unusable", make_password(None), "unusable")
+
+if os.environ.get("SEED_CONFLICTS"):
+    from datetime import datetime, timezone
+
+    older = make_password(PASSWORD)
+    add("dup_old", older, "pbkdf2_sha256")
+    User.objects.filter(username="dup_old").update(
+        email="Shared@Example.com", last_login=datetime(2024, 1, 1, tzinfo=timezone.utc)
+    )
+    add("dup_new", make_password(PASSWORD), "pbkdf2_sha256")
+    User.objects.filter(username="dup_new").update(
+        email="shared@example.com", last_login=datetime(2026, 1, 1, tzinfo=timezone.utc)
+    )
+    add("no_address", make_password(PASSWORD), "pbkdf2_sha256")
+    User.objects.filter(username="no_address").update(email="")
+    add("bad_address", make_password(PASSWORD), "pbkdf2_sha256")
+    User.objects.filter(username="bad_address").update(email="not-an-address")
+    add("bad name", make_password(PASSWORD), "pbkdf2_sha256")
+
+if os.environ.get("SEED_DUMPDATA"):
+    call_command("dumpdata", "auth.user", output=os.environ["SEED_DUMPDATA"], verbosity=0)
 
 json.dump(seeded, sys.stdout)

@@ -6,6 +6,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+mod import;
+
 use crate::accounts::{self, AccountsError, Actor, Narrowing, NewSuperuser, PageAt, User};
 use crate::clock::Clock;
 use crate::config::Settings;
@@ -49,6 +51,9 @@ pub enum Command {
     /// Register and manage OpenID clients (relying parties).
     #[command(subcommand)]
     Clients(ClientsCommand),
+    /// Bring users over from another server (Django).
+    #[command(subcommand)]
+    Import(import::ImportCommand),
     /// Delete expired and revoked sessions, expired refresh tokens and spent one-time tokens.
     Flushexpiredtokens,
     /// Send one test message through the configured transport, now, and report its answer.
@@ -329,6 +334,7 @@ async fn admin(command: Command, state: &AppState, env: &HashMap<String, String>
         Command::Createsuperuser(args) => createsuperuser_interactive(state, args).await,
         Command::Changepassword(args) => changepassword(state, args, env).await,
         Command::Users(UsersCommand::List(args)) => users_list(state, args).await,
+        Command::Import(command) => import::import(state, command).await,
         Command::Clients(command) => clients(state, command).await,
         Command::Keys(KeysCommand::List) => keys_list(state).await,
         Command::Keys(KeysCommand::Rotate { alg }) => keys_rotate(state, &alg).await,
