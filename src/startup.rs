@@ -102,6 +102,9 @@ impl Application {
             );
         });
         warn_of_unreachable_providers(&state.settings);
+        if let Some(horizon) = state.settings.django.horizon() {
+            tracing::info!("{horizon}");
+        }
         let listener = TcpListener::bind(&state.settings.server.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", state.settings.server.bind))?;
         let port = listener.local_addr()?.port();

@@ -1,11 +1,14 @@
 //! The mailed links (uid and one-time token) and the activation flow that uses them.
 
+use chrono::NaiveDateTime;
+
 use super::AccountsContext;
+use super::django_links::{django_token_valid, django_uid_candidates};
 use super::notify::{self, Notice};
 use super::onetime::{self, Purpose};
 use super::{AccountsError, User, ops};
 use crate::audit::{self, AuditKind};
-use crate::db::write_transaction;
+use crate::db::{DbConn, write_transaction};
 use crate::domain::{Email, decode_uid};
 use crate::mail::{MailKind, cooldown};
 
@@ -18,20 +21,92 @@ pub(super) async fn user_with_link(
     token: &str,
     purpose: Purpose,
 ) -> Result<User, AccountsError> {
-    let id = decode_uid(uid).ok_or(AccountsError::InvalidLink)?;
     let now = state.clock.now_naive();
-    let token = token.to_owned();
-    state
+    let (id, owned) = (decode_uid(uid), token.to_owned());
+    let found = state
         .db
         .run(move |conn| -> Result<Option<User>, AccountsError> {
-            let Some(user) = ops::find_by_id(conn, id)? else {
+            let Some(user) = id
+                .map(|id| ops::find_by_id(conn, id))
+                .transpose()?
+                .flatten()
+            else {
                 return Ok(None);
             };
+            let token = owned;
             let valid = onetime::is_valid(conn, user.id, purpose, &token, now)?;
             Ok(valid.then_some(user))
         })
-        .await?
-        .ok_or(AccountsError::InvalidLink)
+        .await?;
+    match found {
+        Some(user) => Ok(user),
+        None => django_link_user(state, uid, token, purpose)
+            .await?
+            .ok_or(AccountsError::InvalidLink),
+    }
+}
+
+/// The user of a link Django mailed before the switch (while `django_secret_key` is set): a
+/// password-reset or activation token of Django's `PasswordResetTokenGenerator`, for the
+/// account as it is now.
+async fn django_link_user(
+    state: &AccountsContext,
+    uid: &str,
+    token: &str,
+    purpose: Purpose,
+) -> Result<Option<User>, AccountsError> {
+    let django = &state.settings.django;
+    let Some(secret) = django.secret_key.clone() else {
+        return Ok(None);
+    };
+    if !matches!(purpose, Purpose::PasswordReset | Purpose::Activation) {
+        return Ok(None);
+    }
+    let (ids, timeout) = (django_uid_candidates(uid), django.password_reset_timeout);
+    let (token, now) = (token.to_owned(), state.clock.now_naive());
+    state
+        .db
+        .run(move |conn| -> Result<Option<User>, AccountsError> {
+            for id in ids {
+                if let Some(user) = ops::find_by_id(conn, id)?
+                    && django_token_valid(&secret, timeout, &user, &token, now)
+                {
+                    return Ok(Some(user));
+                }
+            }
+            Ok(None)
+        })
+        .await
+}
+
+/// Uses a link up inside the transaction of the change it allows: Latchkey's one-time token,
+/// or a token Django mailed, checked again against the user's locked row (the change that
+/// follows, a new password or the activation, makes it unusable, so it works once).
+pub(super) fn consume_link(
+    conn: &mut DbConn,
+    state: &AccountsContext,
+    user_id: i64,
+    purpose: Purpose,
+    token: &str,
+    now: NaiveDateTime,
+) -> Result<bool, AccountsError> {
+    if onetime::consume(conn, user_id, purpose, token, now)? {
+        return Ok(true);
+    }
+    let django = &state.settings.django;
+    let Some(secret) = django.secret_key.as_deref() else {
+        return Ok(false);
+    };
+    let Some(user) = ops::find_by_id_for_update(conn, user_id)? else {
+        return Ok(false);
+    };
+    Ok(django_token_valid(
+        secret,
+        django.password_reset_timeout,
+        &user,
+        token,
+        now,
+    ))
 }
 
 /// `Ok` when `uid`/`token` name an unused, unexpired link of that purpose, else `InvalidLink`.
@@ -67,7 +142,14 @@ pub async fn activate(
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| -> Result<(), AccountsError> {
-                if !onetime::consume(conn, user.id, Purpose::Activation, &token, now)? {
+                if !consume_link(
+                    conn,
+                    &worker_state,
+                    user.id,
+                    Purpose::Activation,
+                    &token,
+                    now,
+                )? {
                     return Err(AccountsError::InvalidLink);
                 }
                 // An operator may have deactivated the account since it was read.

@@ -12,6 +12,7 @@ mod actor;
 mod context;
 mod credentials;
 mod django_hashers;
+mod django_links;
 mod email;
 mod error;
 mod links;

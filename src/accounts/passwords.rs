@@ -239,7 +239,8 @@ pub async fn confirm_password_reset(
         .run(move |conn| {
             write_transaction(conn, |conn| -> Result<bool, AccountsError> {
                 // Two confirmations racing: the compare-and-swap lets exactly one through.
-                if !onetime::consume(conn, user.id, Purpose::PasswordReset, &token, now)? {
+                let purpose = Purpose::PasswordReset;
+                if !links::consume_link(conn, &worker_state, user.id, purpose, &token, now)? {
                     return Err(AccountsError::InvalidLink);
                 }
                 let kind = AuditKind::PasswordReset;

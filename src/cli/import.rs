@@ -59,6 +59,10 @@ pub struct DjangoArgs {
     /// What to do with accounts that share an address.
     #[arg(long, value_enum, default_value = "refuse")]
     pub on_duplicate_email: DuplicatePolicy,
+    /// Also SimpleJWT's blacklisted refresh tokens (the token_blacklist app), which stay refused
+    /// while `django_secret_key` lets Django's tokens in.
+    #[arg(long)]
+    pub with_token_blacklist: bool,
     /// Users per transaction.
     #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub batch_size: u32,
@@ -82,10 +86,19 @@ pub async fn import(state: &AppState, command: ImportCommand) -> CliResult {
         },
         (None, None) => return Err(CliError::new("give --from URL or --dumpdata FILE")),
     };
-    let users = tokio::task::spawn_blocking(move || django::read_users(&source))
-        .await
-        .map_err(|e| CliError::new(e.to_string()))?
-        .map_err(|e| CliError::new(e.to_string()))?;
+    let with_blacklist = args.with_token_blacklist;
+    let (users, blacklist) = tokio::task::spawn_blocking(move || {
+        let users = django::read_users(&source)?;
+        let blacklist = if with_blacklist {
+            django::read_blacklist(&source)?
+        } else {
+            Vec::new()
+        };
+        Ok::<_, django::ImportError>((users, blacklist))
+    })
+    .await
+    .map_err(|e| CliError::new(e.to_string()))?
+    .map_err(|e| CliError::new(e.to_string()))?;
     let options = ImportOptions {
         dry_run: args.dry_run,
         duplicates: match args.on_duplicate_email {
@@ -103,6 +116,13 @@ pub async fn import(state: &AppState, command: ImportCommand) -> CliResult {
             ))
         })?;
     print_summary(&summary);
+    if with_blacklist {
+        let found = blacklist.len();
+        let added = django::import_blacklist(&state.db, blacklist, args.dry_run)
+            .await
+            .map_err(|e| CliError::new(e.to_string()))?;
+        println!("Blacklisted refresh tokens: {found} in Django, {added} new here.");
+    }
     Ok(())
 }
 

@@ -322,6 +322,14 @@ impl OptionalText {
         })
     }
 
+    /// Unset by default and masked in `latchkey check` (a key).
+    pub const fn secret(unset: &'static str) -> Decl<Self> {
+        Decl::new(Self {
+            unset,
+            secret: true,
+        })
+    }
+
     /// An optional URL holding credentials: kept as a [`Secret`], its password masked.
     pub const fn secret_url() -> Decl<OptionalSecretUrl> {
         Decl::new(OptionalSecretUrl)

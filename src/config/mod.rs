@@ -14,6 +14,7 @@ mod clients;
 mod cors;
 mod database;
 mod declare;
+mod django;
 mod mail;
 mod server;
 mod sessions;
@@ -26,6 +27,7 @@ pub use clients::DeclaredClient;
 pub use cors::CorsSettings;
 pub use database::DatabaseSettings;
 pub use declare::SettingDoc;
+pub use django::DjangoSettings;
 pub use mail::MailSettings;
 pub use server::ServerSettings;
 pub use sessions::SessionSettings;
@@ -195,6 +197,8 @@ pub struct Settings {
     pub mail: MailSettings,
     /// Other origins allowed to call the API.
     pub cors: CorsSettings,
+    /// Django's keys during the switch from it.
+    pub django: DjangoSettings,
     /// OpenID clients declared in the config file (`[[clients]]`), synchronised at start.
     pub clients: Vec<DeclaredClient>,
     /// Upstream identity providers for social login (`[social.<name>]`).
@@ -283,6 +287,7 @@ impl Settings {
         let mut mail = MailSettings::load(&mut layer);
         mail.check(&mut layer);
         let cors = CorsSettings::load(&mut layer);
+        let django = DjangoSettings::load(&mut layer);
         let clients = clients::load(&mut layer);
         let social = social::load(&mut layer);
         if let (Some(path), Some(key)) = (&config_file, layer.unknown_keys().first()) {
@@ -305,6 +310,7 @@ impl Settings {
             throttle,
             mail,
             cors,
+            django,
             clients,
             social,
             config_file,
@@ -331,6 +337,7 @@ impl Settings {
         self.throttle.describe(&mut rows);
         self.mail.describe(&mut rows);
         self.cors.describe(&mut rows);
+        self.django.describe(&mut rows);
         let mut lines = Vec::with_capacity(rows.len() + 1);
         lines.push(match &self.config_file {
             Some(path) => format!("config file: {}", path.display()),
@@ -339,6 +346,7 @@ impl Settings {
         for (key, value) in rows {
             lines.push(format!("{key:<36}= {value}  ({})", self.source_of(key)));
         }
+        lines.extend(self.django.horizon());
         for p in &self.social {
             let endpoints = match &p.github {
                 Some(e) => format!(
@@ -390,6 +398,7 @@ pub fn declarations() -> Vec<SettingDoc> {
     ThrottleLimits::docs(&mut docs);
     MailSettings::docs(&mut docs);
     CorsSettings::docs(&mut docs);
+    DjangoSettings::docs(&mut docs);
     docs
 }
 

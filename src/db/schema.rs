@@ -206,6 +206,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    django_blacklist (jti) {
+        jti -> Text,
+        expires_at -> Timestamp,
+        blacklisted_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(one_time_tokens -> users (user_id));
 diesel::joinable!(django_imports -> users (user_id));
 diesel::joinable!(social_identities -> users (user_id));
@@ -226,5 +234,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     oauth_codes,
     oauth_consents,
     social_identities,
-    django_imports
+    django_imports,
+    django_blacklist
 );

@@ -7,11 +7,11 @@ use std::collections::HashMap;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::{DjangoUser, ImportError};
+use super::{BlacklistedToken, DjangoUser, ImportError};
 use crate::accounts::{User, ops};
 use crate::audit::{self, AuditKind};
 use crate::clock::Clock;
-use crate::db::schema::{django_imports, users};
+use crate::db::schema::{django_blacklist, django_imports, users};
 use crate::db::{Db, DbConn, DbError, write_transaction};
 use crate::domain::{Email, Username};
 
@@ -77,6 +77,47 @@ pub type Progress<'a> = &'a (dyn Fn(usize, usize) + Sync);
 struct Prepared {
     user: DjangoUser,
     email: Option<Email>,
+}
+
+/// Stores SimpleJWT's blacklisted refresh tokens (those already stored are skipped); how many
+/// were new.
+pub async fn import_blacklist(
+    db: &Db,
+    tokens: Vec<BlacklistedToken>,
+    dry_run: bool,
+) -> Result<usize, ImportError> {
+    let total = tokens.len();
+    db.run(move |conn| {
+        write_transaction(conn, |conn| -> QueryResult<usize> {
+            let mut added = 0;
+            for token in &tokens {
+                let known: bool = diesel::select(diesel::dsl::exists(
+                    django_blacklist::table.find(&token.jti),
+                ))
+                .get_result(conn)?;
+                if known || dry_run {
+                    added += usize::from(!known);
+                    continue;
+                }
+                diesel::insert_into(django_blacklist::table)
+                    .values((
+                        django_blacklist::jti.eq(&token.jti),
+                        django_blacklist::expires_at.eq(token.expires_at),
+                        django_blacklist::blacklisted_at.eq(token.blacklisted_at),
+                    ))
+                    .execute(conn)?;
+                added += 1;
+            }
+            Ok(added)
+        })
+        .map_err(DbError::Query)
+    })
+    .await
+    .map_err(|cause| ImportError::Stopped {
+        done: 0,
+        total,
+        cause,
+    })
 }
 
 /// Imports `users` (see the module's rules); Latchkey's id sequence continues after the highest
@@ -354,10 +395,17 @@ fn write_one(conn: &mut DbConn, row: &Prepared, now: NaiveDateTime) -> QueryResu
             users::is_superuser.eq(user.is_superuser),
             users::date_joined.eq(user.date_joined),
             users::last_login.eq(user.last_login),
+            users::activation_pending.eq(existing.activation_pending && !user.is_active),
         ))
         .execute(conn)?;
     record(conn, user, now)?;
     Ok(Outcome::Updated)
+}
+
+/// A Django account that is inactive and never logged in: Djoser's registration waiting for
+/// its activation link.
+fn awaits_activation(user: &DjangoUser) -> bool {
+    !user.is_active && user.last_login.is_none()
 }
 
 fn same(existing: &User, user: &DjangoUser, email: &str, password: &str) -> bool {
@@ -388,7 +436,8 @@ fn insert(conn: &mut DbConn, user: &DjangoUser, email: &str, lookup: &str) -> Qu
             users::is_superuser.eq(user.is_superuser),
             users::date_joined.eq(user.date_joined),
             users::last_login.eq(user.last_login),
-            users::activation_pending.eq(false),
+            // Djoser's accounts that never activated wait for their (Django-made) link.
+            users::activation_pending.eq(awaits_activation(user)),
             users::email_verified.eq(false),
         ))
         .execute(conn)

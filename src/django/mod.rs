@@ -8,5 +8,7 @@ mod import;
 mod source;
 
 pub use error::ImportError;
-pub use import::{DuplicateEmails, ImportOptions, Outcome, Progress, Summary, import_users};
-pub use source::{DjangoUser, Source, read_users};
+pub use import::{
+    DuplicateEmails, ImportOptions, Outcome, Progress, Summary, import_blacklist, import_users,
+};
+pub use source::{BlacklistedToken, DjangoUser, Source, read_blacklist, read_users};

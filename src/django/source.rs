@@ -77,6 +77,94 @@ pub enum Source {
     },
 }
 
+/// A refresh token SimpleJWT blacklisted.
+#[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
+pub struct BlacklistedToken {
+    /// Its `jti`.
+    #[diesel(sql_type = Text)]
+    pub jti: String,
+    /// Its expiry (UTC).
+    #[diesel(sql_type = Timestamp)]
+    pub expires_at: NaiveDateTime,
+    /// When it was blacklisted (UTC).
+    #[diesel(sql_type = Timestamp)]
+    pub blacklisted_at: NaiveDateTime,
+}
+
+/// SimpleJWT's blacklisted refresh tokens (`token_blacklist` app) of the source.
+pub fn read_blacklist(source: &Source) -> Result<Vec<BlacklistedToken>, ImportError> {
+    let source_error = |e: &dyn std::fmt::Display| {
+        ImportError::Source(format!(
+            "token_blacklist: {e} (is rest_framework_simplejwt.token_blacklist installed?)"
+        ))
+    };
+    let select = "SELECT o.jti AS jti, o.expires_at::timestamp AS expires_at, \
+                  b.blacklisted_at::timestamp AS blacklisted_at \
+                  FROM token_blacklist_blacklistedtoken b \
+                  JOIN token_blacklist_outstandingtoken o ON o.id = b.token_id";
+    match source {
+        Source::Database { url, .. } => match Backend::from_url(url)
+            .map_err(|e| source_error(&e))?
+        {
+            Backend::Postgres(url) => {
+                let mut conn = PgConnection::establish(&url).map_err(|e| source_error(&e))?;
+                diesel::sql_query("SET TIME ZONE 'UTC'")
+                    .execute(&mut conn)
+                    .map_err(|e| source_error(&e))?;
+                diesel::sql_query(select)
+                    .load(&mut conn)
+                    .map_err(|e| source_error(&e))
+            }
+            Backend::Sqlite(path) => {
+                let uri = format!("file:{path}?mode=ro");
+                let mut conn = SqliteConnection::establish(&uri).map_err(|e| source_error(&e))?;
+                diesel::sql_query(select.replace("::timestamp", ""))
+                    .load(&mut conn)
+                    .map_err(|e| source_error(&e))
+            }
+        },
+        Source::Dumpdata { path, .. } => dumped_blacklist(path),
+    }
+}
+
+/// The blacklist from dumpdata: `token_blacklist.outstandingtoken` (jti, expires_at) and
+/// `token_blacklist.blacklistedtoken` (token: the outstanding token's pk, blacklisted_at).
+fn dumped_blacklist(path: &PathBuf) -> Result<Vec<BlacklistedToken>, ImportError> {
+    let objects = read_dumped(path)?;
+    let bad = |what: &str| ImportError::Source(format!("{}: {what}", path.display()));
+    let field = |o: &Dumped, name: &str| o.fields.get(name).cloned().unwrap_or_default();
+    let outstanding: std::collections::HashMap<i64, (String, NaiveDateTime)> = objects
+        .iter()
+        .filter(|o| o.model == "token_blacklist.outstandingtoken")
+        .filter_map(|o| {
+            let jti = field(o, "jti").as_str()?.to_owned();
+            let expires = parse_django_time(field(o, "expires_at").as_str()?)?;
+            Some((o.pk.as_i64()?, (jti, expires)))
+        })
+        .collect();
+    objects
+        .iter()
+        .filter(|o| o.model == "token_blacklist.blacklistedtoken")
+        .map(|o| {
+            let token = field(o, "token")
+                .as_i64()
+                .ok_or_else(|| bad("a blacklisted token without its outstanding token"))?;
+            let (jti, expires_at) = outstanding.get(&token).cloned().ok_or_else(|| {
+                bad("a blacklisted token whose outstanding token is not in the file")
+            })?;
+            let blacklisted_at = field(o, "blacklisted_at")
+                .as_str()
+                .and_then(parse_django_time)
+                .ok_or_else(|| bad("a blacklisted token without blacklisted_at"))?;
+            Ok(BlacklistedToken {
+                jti,
+                expires_at,
+                blacklisted_at,
+            })
+        })
+        .collect()
+}
+
 /// Every user of the source, by id.
 pub fn read_users(source: &Source) -> Result<Vec<DjangoUser>, ImportError> {
     let mut users = match source {
@@ -177,11 +265,7 @@ fn read_dumpdata(
     email: &str,
     username: &str,
 ) -> Result<Vec<DjangoUser>, ImportError> {
-    let file = std::fs::File::open(path)
-        .map_err(|e| ImportError::Source(format!("{}: {e}", path.display())))?;
-    let objects: Vec<Dumped> = serde_json::from_reader(std::io::BufReader::new(file))
-        .map_err(|e| ImportError::Source(format!("{}: not dumpdata JSON: {e}", path.display())))?;
-    objects
+    read_dumped(path)?
         .into_iter()
         .filter(|o| o.model.eq_ignore_ascii_case(model))
         .map(|o| dumped_user(o, email, username))
@@ -235,6 +319,14 @@ fn dumped_user(o: Dumped, email: &str, username: &str) -> Result<DjangoUser, Imp
         date_joined: when("date_joined")?.ok_or_else(|| bad("date_joined"))?,
         last_login: when("last_login")?,
     })
+}
+
+/// Every object of a dumpdata file.
+fn read_dumped(path: &PathBuf) -> Result<Vec<Dumped>, ImportError> {
+    let file = std::fs::File::open(path)
+        .map_err(|e| ImportError::Source(format!("{}: {e}", path.display())))?;
+    serde_json::from_reader(std::io::BufReader::new(file))
+        .map_err(|e| ImportError::Source(format!("{}: not dumpdata JSON: {e}", path.display())))
 }
 
 /// Django's serialized datetimes: ISO 8601 with `Z` or an offset (`USE_TZ = True`, made UTC),

@@ -178,7 +178,7 @@ impl Claims {
     }
 }
 
-fn int_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+pub(super) fn int_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Either {

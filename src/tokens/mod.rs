@@ -1,6 +1,7 @@
 //! Tokens: JWT access/refresh pairs over sessions (one per login), rotation with reuse
 //! detection, bearer and browser-cookie authentication. Above accounts (logins) and sessions.
 
+mod django;
 mod error;
 mod jwt;
 pub mod service;

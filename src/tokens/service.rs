@@ -5,6 +5,7 @@ use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
 use super::TokensContext;
+use super::django;
 use super::jwt::{paired_access_jti, random_id};
 use super::{Claims, TokenError, TokenType, UserIdClaim};
 use crate::accounts::{self, User};
@@ -211,7 +212,13 @@ pub async fn refresh(
     format: UserIdClaim,
 ) -> Result<Refreshed, TokenError> {
     let now = state.clock.now_naive();
-    let claims = state.jwt.decode(token, unix(now))?;
+    let claims = match state.jwt.decode(token, unix(now)) {
+        // One SimpleJWT minted before the switch becomes a session of its own.
+        Err(TokenError::Invalid) if django::enabled(state) => {
+            django::adopt_refresh(state, token, now).await?
+        }
+        decoded => decoded?,
+    };
     if claims.kind() != Some(TokenType::Refresh) {
         return Err(TokenError::WrongType);
     }
@@ -437,7 +444,12 @@ fn live_session(
 /// blacklisted.
 pub async fn verify(state: &TokensContext, token: &str) -> Result<(), TokenError> {
     let now = state.clock.now_naive();
-    let claims = state.jwt.decode(token, unix(now))?;
+    let claims = match state.jwt.decode(token, unix(now)) {
+        Err(TokenError::Invalid) if django::enabled(state) => {
+            return django::verify(state, token, now).await;
+        }
+        decoded => decoded?,
+    };
     let idle = seconds(state.settings.sessions.session_idle_timeout);
     state
         .db
@@ -461,7 +473,12 @@ pub async fn verify(state: &TokensContext, token: &str) -> Result<(), TokenError
 /// working at once. Only a token of a session that already ended gets "blacklisted".
 pub async fn blacklist(state: &TokensContext, token: &str) -> Result<(), TokenError> {
     let now = state.clock.now_naive();
-    let claims = state.jwt.decode(token, unix(now))?;
+    let claims = match state.jwt.decode(token, unix(now)) {
+        Err(TokenError::Invalid) if django::enabled(state) => {
+            return django::blacklist(state, token, now).await;
+        }
+        decoded => decoded?,
+    };
     if claims.kind() != Some(TokenType::Refresh) {
         return Err(TokenError::WrongType);
     }
@@ -500,7 +517,13 @@ pub async fn authenticate_access(
     token: &str,
 ) -> Result<Authenticated, TokenError> {
     let now = state.clock.now_naive();
-    let claims = state.jwt.decode(token, unix(now))?;
+    let claims = match state.jwt.decode(token, unix(now)) {
+        // One SimpleJWT minted before the switch, until it expires.
+        Err(TokenError::Invalid) if django::enabled(state) => {
+            return django::authenticate(state, token, now).await;
+        }
+        decoded => decoded?,
+    };
     if claims.kind() != Some(TokenType::Access) {
         return Err(TokenError::WrongType);
     }

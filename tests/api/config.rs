@@ -284,6 +284,26 @@ fn the_readme_settings_table_is_the_declarations() {
 }
 
 #[test]
+fn the_switch_from_django_is_off_until_its_key_is_set_and_check_says_until_when() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = HashMap::from([("LATCHKEY_SECRET_KEY".to_owned(), "k".repeat(40))]);
+    let off = stdout(&run_cli(&["check"], &env, dir.path()));
+    assert!(off.contains("django_secret_key"), "{off}");
+    assert!(!off.contains("django: accepting"), "{off}");
+    let key = "django-insecure-the-old-secret-key-0123456789";
+    env.insert("LATCHKEY_DJANGO_SECRET_KEY".into(), key.into());
+    env.insert("LATCHKEY_DJANGO_REFRESH_LIFETIME".into(), "604800".into());
+    let on = run_cli(&["check"], &env, dir.path());
+    assert!(on.status.success(), "{}", stderr(&on));
+    let text = stdout(&on);
+    assert!(!text.contains(key), "the key is masked: {text}");
+    assert!(
+        text.contains("Its refresh tokens can arrive until 7 days after Django stops minting them, its links until 3 days after it stops mailing them: remove django_secret_key then."),
+        "{text}"
+    );
+}
+
+#[test]
 fn social_providers_are_checked_and_their_secrets_masked() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(

@@ -57,7 +57,9 @@ async fn migrations_apply_once_and_then_are_a_no_op(backend: Backend) {
             "20261130000006",
             "20261130000007",
             "20261130000008",
-            "20261130000009"
+            "20261130000009",
+            "20261130000010",
+            "20261130000011"
         ]
     );
     let second: Vec<String> = pool.run(run_pending_migrations).await.unwrap();
@@ -71,6 +73,8 @@ async fn migrations_apply_once_and_then_are_a_no_op(backend: Backend) {
     .await;
     for table in [
         "audit_events",
+        "django_blacklist",
+        "django_imports",
         "email_outbox",
         "login_throttle",
         "mail_cooldowns",

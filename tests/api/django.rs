@@ -19,6 +19,7 @@ backend_tests!(
     an_import_keeps_ids_and_passwords_and_a_second_one_updates,
     conflicts_are_reported_and_a_policy_resolves_duplicates,
     a_failed_import_keeps_whole_batches_only,
+    simplejwt_tokens_minted_before_the_switch_keep_working,
 );
 
 /// The Python of the virtual environment with Django (`LATCHKEY_DJANGO_PYTHON`); `None`, loudly
@@ -506,4 +507,192 @@ async fn run_sql(app: &TestApp, statements: Vec<String>) {
         })
         .await
         .unwrap();
+}
+
+/// What the live Django handed out before the switch (`SEED_TOKENS`).
+#[derive(Debug, Deserialize)]
+struct HandedOut {
+    user_id: i64,
+    access: String,
+    refresh: String,
+    blacklisted_refresh: String,
+    ninja_refresh: String,
+    reset: MailedLink,
+    activation: MailedLink,
+    secret_key: String,
+}
+
+/// A link Django mailed: its uid (base64, as Django and Djoser write it) and token.
+#[derive(Debug, Deserialize)]
+struct MailedLink {
+    user_id: i64,
+    uid: String,
+    token: String,
+}
+
+async fn simplejwt_tokens_minted_before_the_switch_keep_working(backend: Backend) {
+    let Some(python) = django_python() else {
+        return;
+    };
+    let clock = latchkey::clock::Clock::manual(chrono::Utc::now());
+    let spawn = |env: Vec<(&'static str, String)>| crate::helpers::Spawn {
+        env,
+        clock: Some(clock.clone()),
+        ..crate::helpers::Spawn::default()
+    };
+    // Without the setting, Django's tokens mean nothing here.
+    let Some(off) = crate::helpers::spawn_app_with(backend, spawn(Vec::new())).await else {
+        return;
+    };
+    let (django, _keep) = django_database(backend, &off);
+    let path = off.db.dir.path().join("tokens.json");
+    seed_django_with(&python, &django, &[("SEED_TOKENS", path.to_str().unwrap())]);
+    let handed: HandedOut = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert!(import(&off, &["--from", &django]).status.success());
+    let me = off.get_bearer("/auth/users/me/", &handed.access).await;
+    assert_eq!(me.status(), 401);
+
+    // With Django's SECRET_KEY: its access token authenticates as the same (imported) user.
+    let on = vec![("LATCHKEY_DJANGO_SECRET_KEY", handed.secret_key.clone())];
+    let app = crate::helpers::spawn_app_with(backend, spawn(on))
+        .await
+        .unwrap();
+    let imported = import(&app, &["--from", &django, "--with-token-blacklist"]);
+    assert!(imported.status.success(), "{}", stderr(&imported));
+    assert!(
+        stdout(&imported).contains("Blacklisted refresh tokens: 1 in Django, 1 new here."),
+        "{}",
+        stdout(&imported)
+    );
+    let me = app.get_bearer("/auth/users/me/", &handed.access).await;
+    assert_eq!(me.status(), 200);
+    let body = crate::helpers::json_body(me).await;
+    assert_eq!(body["id"], handed.user_id);
+
+    // Its refresh token becomes a Latchkey session with Latchkey's pair.
+    let refreshed = app.refresh(&handed.refresh).await;
+    assert_eq!(refreshed.status(), 200);
+    let pair = crate::helpers::json_body(refreshed).await;
+    let (access, refresh) = (
+        pair["access"].as_str().unwrap().to_owned(),
+        pair["refresh"].as_str().unwrap().to_owned(),
+    );
+    assert_eq!(
+        crate::helpers::claims(&access)["iss"],
+        "http://localhost:8000",
+        "a token of Latchkey's own"
+    );
+    assert_eq!(
+        app.get_bearer("/auth/users/me/", &access).await.status(),
+        200
+    );
+    // The new refresh token is used; presenting Django's again after the grace window is
+    // reuse: the session it became ends.
+    clock.advance(chrono::Duration::seconds(30));
+    let child = app.refresh(&refresh).await;
+    assert_eq!(child.status(), 200);
+    let child = crate::helpers::json_body(child).await;
+    let replay = app.refresh(&handed.refresh).await;
+    assert_eq!(replay.status(), 401);
+    let newest = child["access"].as_str().unwrap();
+    assert_eq!(
+        app.get_bearer("/auth/users/me/", newest).await.status(),
+        401,
+        "reuse ended the session"
+    );
+
+    // What SimpleJWT blacklisted stays refused; a ninja-jwt token with an integer user_id works
+    // on ninja's route.
+    let blacklisted = app.refresh(&handed.blacklisted_refresh).await;
+    assert_eq!(blacklisted.status(), 401);
+    let body = crate::helpers::json_body(blacklisted).await;
+    assert_eq!(body["detail"], "Token is blacklisted");
+    let ninja = app
+        .post_json(
+            "/api/token/refresh",
+            &json!({"refresh": handed.ninja_refresh}),
+        )
+        .await;
+    assert_eq!(ninja.status(), 200);
+
+    // A token signed with another key, or of another kind, is refused.
+    let forged = {
+        let mut parts: Vec<&str> = handed.access.split('.').collect();
+        parts[2] = "AAAA";
+        parts.join(".")
+    };
+    assert_eq!(
+        app.get_bearer("/auth/users/me/", &forged).await.status(),
+        401
+    );
+    assert_eq!(
+        app.get_bearer("/auth/users/me/", &handed.refresh)
+            .await
+            .status(),
+        401
+    );
+    // Djoser's activation link of an account that never activated: once.
+    let link = &handed.activation;
+    let body = json!({"uid": link.uid, "token": link.token});
+    let activated = app.post_json("/auth/users/activation/", &body).await;
+    assert_eq!(activated.status(), 204);
+    let users = crate::helpers::all_users(&app.state).await;
+    assert!(users.iter().any(|u| u.id == link.user_id && u.is_active));
+    let again = app.post_json("/auth/users/activation/", &body).await;
+    assert_eq!(again.status(), 403, "stale, as Djoser says");
+
+    // Django's reset link, through dj-rest-auth with allauth's base-36 uid: once, and it ends
+    // the old password.
+    let link = &handed.reset;
+    let new = "the password after the switch 77";
+    let body = json!({
+        "uid": radix36(link.user_id),
+        "token": link.token,
+        "new_password1": new,
+        "new_password2": new,
+    });
+    let reset = app
+        .post_json("/dj-rest-auth/password/reset/confirm/", &body)
+        .await;
+    assert_eq!(reset.status(), 200);
+    let username = users
+        .iter()
+        .find(|u| u.id == link.user_id)
+        .unwrap()
+        .username
+        .clone();
+    assert_eq!(logs_in(&app, &username, new).await, 200);
+    let replay = app
+        .post_json("/dj-rest-auth/password/reset/confirm/", &body)
+        .await;
+    assert_eq!(replay.status(), 400, "a Django link works once");
+    // Django's base64 uid works too (the link of another user is simply invalid here).
+    let other = json!({"uid": link.uid, "token": link.token, "new_password": new});
+    let refused = app
+        .post_json("/auth/users/reset_password_confirm/", &other)
+        .await;
+    assert_eq!(refused.status(), 400);
+
+    // Django's access token ends when it expires (SimpleJWT's five minutes).
+    clock.advance(chrono::Duration::minutes(6));
+    assert_eq!(
+        app.get_bearer("/auth/users/me/", &handed.access)
+            .await
+            .status(),
+        401
+    );
+}
+
+fn radix36(mut n: i64) -> String {
+    let digits = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut out = Vec::new();
+    loop {
+        out.push(digits[(n % 36) as usize]);
+        n /= 36;
+        if n == 0 {
+            break;
+        }
+    }
+    out.reverse();
+    String::from_utf8(out).unwrap()
 }

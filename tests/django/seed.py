@@ -7,7 +7,11 @@ SEED_CONFLICTS=1 adds what Django allows and Latchkey refuses: two accounts shar
 (in two cases), a blank address, an invalid address and an invalid username.
 SEED_DUMPDATA=path also writes `manage.py dumpdata auth.user` there.
 SEED_CHANGE=username changes that user's name and password (as a person would on the live
-Django between two imports) instead of seeding."""
+Django between two imports) instead of seeding.
+SEED_TOKENS=path writes there, as JSON, what the live Django handed out before the switch:
+SimpleJWT pairs of user_pbkdf2_sha256 (one of them blacklisted, as a SimpleJWT logout does),
+a django-ninja-jwt-style refresh token whose user_id is a string (PyJWT, which ninja-jwt uses),
+its password-reset link and a Djoser activation link of an inactive user."""
 
 import hashlib
 import json
@@ -79,6 +83,49 @@ if os.environ.get("SEED_CONFLICTS"):
     add("bad_address", make_password(PASSWORD), "pbkdf2_sha256")
     User.objects.filter(username="bad_address").update(email="not-an-address")
     add("bad name", make_password(PASSWORD), "pbkdf2_sha256")
+
+if os.environ.get("SEED_TOKENS"):
+    import jwt as pyjwt
+    from django.conf import settings as django_settings
+    from django.contrib.auth.tokens import default_token_generator
+    from django.utils.encoding import force_bytes
+    from django.utils.http import urlsafe_base64_encode
+    from rest_framework_simplejwt.tokens import RefreshToken
+
+    user = User.objects.get(username="user_pbkdf2_sha256")
+    live = RefreshToken.for_user(user)
+    ended = RefreshToken.for_user(user)
+    ended.blacklist()
+    ninja = pyjwt.encode(
+        {"token_type": "refresh", "exp": int(live["exp"]), "iat": int(live["iat"]),
+         "jti": "ninja" + live["jti"][5:], "user_id": user.id},
+        django_settings.SECRET_KEY, algorithm="HS256",
+    )
+    reset_user = User.objects.get(username="user_bcrypt")
+    add("pending_activation", make_password(PASSWORD), "pbkdf2_sha256")
+    pending = User.objects.get(username="pending_activation")
+    pending.is_active = False
+    pending.save()
+    tokens = {
+        "user_id": user.id,
+        "access": str(live.access_token),
+        "refresh": str(live),
+        "blacklisted_refresh": str(ended),
+        "ninja_refresh": ninja,
+        "reset": {
+            "user_id": reset_user.id,
+            "uid": urlsafe_base64_encode(force_bytes(reset_user.pk)),
+            "token": default_token_generator.make_token(reset_user),
+        },
+        "activation": {
+            "user_id": pending.id,
+            "uid": urlsafe_base64_encode(force_bytes(pending.pk)),
+            "token": default_token_generator.make_token(pending),
+        },
+        "secret_key": django_settings.SECRET_KEY,
+    }
+    with open(os.environ["SEED_TOKENS"], "w") as out:
+        json.dump(tokens, out)
 
 if os.environ.get("SEED_DUMPDATA"):
     call_command("dumpdata", "auth.user", output=os.environ["SEED_DUMPDATA"], verbosity=0)

@@ -1,0 +1,271 @@
+//! The tokens SimpleJWT (or django-ninja-jwt) minted before the switch, accepted while
+//! `django_secret_key` is set: HS256/384/512 over Django's signing key, SimpleJWT's claims
+//! (`token_type`, `exp`, `iat`, `jti`, `user_id` as a string or an integer). An access token
+//! authenticates until it expires; a refresh token becomes a Latchkey session on its first
+//! presentation (stored as that session's first refresh token, so Latchkey's rotation, grace
+//! window and reuse detection apply to it from then on); one SimpleJWT blacklisted stays
+//! refused.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+
+use super::service::Authenticated;
+use super::{Claims, TokenError, TokenType, TokensContext, UserIdClaim};
+use crate::accounts::ops as account_ops;
+use crate::db::schema::django_blacklist;
+use crate::db::{DbConn, write_transaction};
+use crate::domain::ClientMeta;
+use crate::sessions::{RefreshToken, Session, SessionKind, ops};
+
+/// The refresh-token id a SimpleJWT token is stored under (never a Latchkey jti, which is hex).
+fn stored_jti(jti: &str) -> String {
+    format!("django:{jti}")
+}
+
+/// SimpleJWT's claims.
+#[derive(Debug, Deserialize)]
+struct SimpleJwtClaims {
+    token_type: String,
+    exp: i64,
+    #[serde(default)]
+    iat: Option<i64>,
+    jti: String,
+    #[serde(deserialize_with = "super::jwt::int_or_string")]
+    user_id: i64,
+}
+
+/// Whether Django's tokens are accepted.
+pub fn enabled(state: &TokensContext) -> bool {
+    state.settings.django.jwt_key().is_some()
+}
+
+/// The claims of a token SimpleJWT signed with Django's key, if it has not expired.
+fn decode(state: &TokensContext, token: &str, now: i64) -> Result<SimpleJwtClaims, TokenError> {
+    let key = state.settings.django.jwt_key().ok_or(TokenError::Invalid)?;
+    let token = token.trim();
+    let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
+    // Only the HMAC algorithms SimpleJWT offers with a shared key: a token cannot choose
+    // another way to be checked.
+    if !matches!(
+        header.alg,
+        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512
+    ) {
+        return Err(TokenError::Invalid);
+    }
+    let mut validation = Validation::new(header.alg);
+    // Expiry is checked against Latchkey's clock below; SimpleJWT sets no audience or issuer
+    // unless configured, and none is required of its tokens.
+    validation.validate_exp = false;
+    validation.validate_aud = false;
+    validation.required_spec_claims = ["exp".to_owned()].into();
+    let data = jsonwebtoken::decode::<SimpleJwtClaims>(
+        token,
+        &DecodingKey::from_secret(key.as_bytes()),
+        &validation,
+    )
+    .map_err(|_| TokenError::Invalid)?;
+    if data.claims.exp <= now {
+        return Err(TokenError::Expired);
+    }
+    Ok(data.claims)
+}
+
+fn naive(unix: i64) -> NaiveDateTime {
+    chrono::DateTime::from_timestamp(unix, 0)
+        .unwrap_or_default()
+        .naive_utc()
+}
+
+/// A bearer access token SimpleJWT minted: its user, active. It belongs to no Latchkey session
+/// (it ends at its own `exp`).
+pub async fn authenticate(
+    state: &TokensContext,
+    token: &str,
+    now: NaiveDateTime,
+) -> Result<Authenticated, TokenError> {
+    let old = decode(state, token, now.and_utc().timestamp())?;
+    if old.token_type != TokenType::Access.as_str() {
+        return Err(TokenError::WrongType);
+    }
+    let user_id = old.user_id;
+    let user = state
+        .db
+        .run(move |conn| account_ops::find_by_id(conn, user_id).map_err(TokenError::from))
+        .await?
+        .ok_or(TokenError::UserNotFound)?;
+    if !user.is_active {
+        return Err(TokenError::UserInactive);
+    }
+    Ok(Authenticated {
+        user,
+        session_id: String::new(),
+        session_expires_at: naive(old.exp),
+        claims: Claims {
+            token_type: old.token_type,
+            exp: old.exp,
+            iat: old.iat.unwrap_or_default(),
+            jti: old.jti,
+            user_id,
+            user_id_claim: UserIdClaim::Integer,
+            sid: String::new(),
+            aud: None,
+            iss: None,
+            client_id: None,
+            scope: None,
+        },
+    })
+}
+
+/// A refresh token SimpleJWT minted, as the claims of the Latchkey refresh token it became: on
+/// its first presentation a new session holding it (until its own `exp`); later, the same one.
+pub async fn adopt_refresh(
+    state: &TokensContext,
+    token: &str,
+    now: NaiveDateTime,
+) -> Result<Claims, TokenError> {
+    let old = decode(state, token, now.and_utc().timestamp())?;
+    if old.token_type != TokenType::Refresh.as_str() {
+        return Err(TokenError::WrongType);
+    }
+    let jti = stored_jti(&old.jti);
+    let (user_id, exp) = (old.user_id, old.exp);
+    let issued_at = old.iat.map_or(now, naive);
+    // Two first presentations at once: one inserts, the other finds it on its second look.
+    let mut attempt = 0;
+    let sid = loop {
+        let (jti, old_jti) = (jti.clone(), old.jti.clone());
+        let adopted = state
+            .db
+            .run(move |conn| {
+                write_transaction(conn, |conn| {
+                    adopt(conn, &old_jti, &jti, user_id, (issued_at, naive(exp)), now)
+                })
+            })
+            .await;
+        match adopted {
+            Err(TokenError::Unexpected(_)) if attempt == 0 => attempt += 1,
+            other => break other?,
+        }
+    };
+    Ok(Claims {
+        token_type: TokenType::Refresh.as_str().to_owned(),
+        exp,
+        iat: issued_at.and_utc().timestamp(),
+        jti,
+        user_id,
+        user_id_claim: UserIdClaim::Integer,
+        sid,
+        aud: None,
+        iss: None,
+        client_id: None,
+        scope: None,
+    })
+}
+
+/// The session of an adopted SimpleJWT refresh token, made now if it is new.
+fn adopt(
+    conn: &mut DbConn,
+    old_jti: &str,
+    jti: &str,
+    user_id: i64,
+    (issued_at, expires_at): (NaiveDateTime, NaiveDateTime),
+    now: NaiveDateTime,
+) -> Result<String, TokenError> {
+    if is_blacklisted(conn, old_jti)? {
+        return Err(TokenError::Blacklisted);
+    }
+    if let Some(row) = ops::find_refresh(conn, jti)? {
+        return Ok(row.session_id);
+    }
+    let user = account_ops::find_by_id(conn, user_id)?.ok_or(TokenError::UserNotFound)?;
+    if !user.is_active {
+        return Err(TokenError::UserInactive);
+    }
+    let session = Session::open(
+        user_id,
+        SessionKind::Api,
+        &ClientMeta::default(),
+        now,
+        expires_at,
+    );
+    let row = RefreshToken {
+        jti: jti.to_owned(),
+        session_id: session.id.clone(),
+        user_id,
+        parent_jti: None,
+        issued_at,
+        expires_at,
+        used_at: None,
+        blacklisted_at: None,
+    };
+    ops::insert_session(conn, &session)?;
+    ops::insert_refresh(conn, &row)?;
+    Ok(session.id)
+}
+
+fn is_blacklisted(conn: &mut DbConn, jti: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(django_blacklist::table.find(jti))).get_result(conn)
+}
+
+/// `jwt/verify` of a token SimpleJWT minted: signature and expiry; a refresh token must not be
+/// blacklisted (by SimpleJWT, or here since) nor its adopted session revoked.
+pub async fn verify(
+    state: &TokensContext,
+    token: &str,
+    now: NaiveDateTime,
+) -> Result<(), TokenError> {
+    let old = decode(state, token, now.and_utc().timestamp())?;
+    if old.token_type != TokenType::Refresh.as_str() {
+        return Ok(());
+    }
+    let jti = old.jti;
+    state
+        .db
+        .run(move |conn| -> Result<(), TokenError> {
+            if is_blacklisted(conn, &jti)? {
+                return Err(TokenError::Blacklisted);
+            }
+            match ops::find_refresh(conn, &stored_jti(&jti))? {
+                Some(row) if row.blacklisted_at.is_some() => Err(TokenError::Blacklisted),
+                _ => Ok(()),
+            }
+        })
+        .await
+}
+
+/// `jwt/blacklist` and logout with a refresh token SimpleJWT minted: it is blacklisted, and the
+/// session it became, if any, ends.
+pub async fn blacklist(
+    state: &TokensContext,
+    token: &str,
+    now: NaiveDateTime,
+) -> Result<(), TokenError> {
+    let old = decode(state, token, now.and_utc().timestamp())?;
+    if old.token_type != TokenType::Refresh.as_str() {
+        return Err(TokenError::WrongType);
+    }
+    let (jti, expires_at) = (old.jti, naive(old.exp));
+    state
+        .db
+        .run(move |conn| {
+            write_transaction(conn, |conn| -> Result<(), TokenError> {
+                if is_blacklisted(conn, &jti)? {
+                    return Err(TokenError::Blacklisted);
+                }
+                diesel::insert_into(django_blacklist::table)
+                    .values((
+                        django_blacklist::jti.eq(&jti),
+                        django_blacklist::expires_at.eq(expires_at),
+                        django_blacklist::blacklisted_at.eq(now),
+                    ))
+                    .execute(conn)?;
+                if let Some(row) = ops::find_refresh(conn, &stored_jti(&jti))? {
+                    ops::revoke_session(conn, &row.session_id, now)?;
+                }
+                Ok(())
+            })
+        })
+        .await
+}
