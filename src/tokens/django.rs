@@ -13,8 +13,9 @@ use serde::Deserialize;
 
 use super::service::Authenticated;
 use super::{Claims, TokenError, TokenType, TokensContext, UserIdClaim};
+use crate::accounts::User;
 use crate::accounts::ops as account_ops;
-use crate::db::schema::django_blacklist;
+use crate::db::schema::{django_blacklist, django_imports};
 use crate::db::{DbConn, write_transaction};
 use crate::domain::ClientMeta;
 use crate::sessions::{RefreshToken, Session, SessionKind, ops};
@@ -92,9 +93,8 @@ pub async fn authenticate(
     let user_id = old.user_id;
     let user = state
         .db
-        .run(move |conn| account_ops::find_by_id(conn, user_id).map_err(TokenError::from))
-        .await?
-        .ok_or(TokenError::UserNotFound)?;
+        .run(move |conn| imported_user(conn, user_id))
+        .await?;
     if !user.is_active {
         return Err(TokenError::UserInactive);
     }
@@ -179,7 +179,7 @@ fn adopt(
     if let Some(row) = ops::find_refresh(conn, jti)? {
         return Ok(row.session_id);
     }
-    let user = account_ops::find_by_id(conn, user_id)?.ok_or(TokenError::UserNotFound)?;
+    let user = imported_user(conn, user_id)?;
     if !user.is_active {
         return Err(TokenError::UserInactive);
     }
@@ -203,6 +203,18 @@ fn adopt(
     ops::insert_session(conn, &session)?;
     ops::insert_refresh(conn, &row)?;
     Ok(session.id)
+}
+
+/// The account a SimpleJWT token's `user_id` names, only if it was imported from Django: an
+/// account made here since may have the id a newer Django account has, and Django's tokens
+/// speak for Django's accounts only.
+fn imported_user(conn: &mut DbConn, user_id: i64) -> Result<User, TokenError> {
+    let imported: bool = diesel::select(diesel::dsl::exists(django_imports::table.find(user_id)))
+        .get_result(conn)?;
+    if !imported {
+        return Err(TokenError::Invalid);
+    }
+    account_ops::find_by_id(conn, user_id)?.ok_or(TokenError::UserNotFound)
 }
 
 fn is_blacklisted(conn: &mut DbConn, jti: &str) -> QueryResult<bool> {

@@ -673,6 +673,30 @@ async fn simplejwt_tokens_minted_before_the_switch_keep_working(backend: Backend
         .await;
     assert_eq!(refused.status(), 400);
 
+    // Django's key speaks for Django's accounts only: an account made here (which may have the
+    // id a newer Django account has) is not reachable with a token signed with it.
+    let registered = app
+        .post_json(
+            "/auth/users/",
+            &json!({"username": "native", "email": "native@example.com", "password": "a fine new passphrase 9", "re_password": "a fine new passphrase 9"}),
+        )
+        .await;
+    assert_eq!(registered.status(), 201);
+    let native = crate::helpers::json_body(registered).await["id"]
+        .as_i64()
+        .unwrap();
+    let now = clock.now().timestamp();
+    let forged = jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &json!({"token_type": "access", "exp": now + 300, "iat": now, "jti": "x1", "user_id": native}),
+        &jsonwebtoken::EncodingKey::from_secret(handed.secret_key.as_bytes()),
+    )
+    .unwrap();
+    assert_eq!(
+        app.get_bearer("/auth/users/me/", &forged).await.status(),
+        401
+    );
+
     // Django's access token ends when it expires (SimpleJWT's five minutes).
     clock.advance(chrono::Duration::minutes(6));
     assert_eq!(
