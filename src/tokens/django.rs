@@ -73,6 +73,43 @@ fn decode(state: &TokensContext, token: &str, now: i64) -> Result<SimpleJwtClaim
     Ok(data.claims)
 }
 
+/// [`decode`], for a token of `kind` only.
+fn decode_kind(
+    state: &TokensContext,
+    token: &str,
+    now: NaiveDateTime,
+    kind: TokenType,
+) -> Result<SimpleJwtClaims, TokenError> {
+    let old = decode(state, token, now.and_utc().timestamp())?;
+    if old.token_type != kind.as_str() {
+        return Err(TokenError::WrongType);
+    }
+    Ok(old)
+}
+
+/// Latchkey's claims for a SimpleJWT token's facts (`sid`: the session it became, if any).
+fn as_claims(
+    kind: TokenType,
+    (exp, iat): (i64, i64),
+    jti: String,
+    user_id: i64,
+    sid: String,
+) -> Claims {
+    Claims {
+        token_type: kind.as_str().to_owned(),
+        exp,
+        iat,
+        jti,
+        user_id,
+        user_id_claim: UserIdClaim::Integer,
+        sid,
+        aud: None,
+        iss: None,
+        client_id: None,
+        scope: None,
+    }
+}
+
 fn naive(unix: i64) -> NaiveDateTime {
     chrono::DateTime::from_timestamp(unix, 0)
         .unwrap_or_default()
@@ -86,10 +123,7 @@ pub async fn authenticate(
     token: &str,
     now: NaiveDateTime,
 ) -> Result<Authenticated, TokenError> {
-    let old = decode(state, token, now.and_utc().timestamp())?;
-    if old.token_type != TokenType::Access.as_str() {
-        return Err(TokenError::WrongType);
-    }
+    let old = decode_kind(state, token, now, TokenType::Access)?;
     let user_id = old.user_id;
     let user = state
         .db
@@ -102,19 +136,13 @@ pub async fn authenticate(
         user,
         session_id: String::new(),
         session_expires_at: naive(old.exp),
-        claims: Claims {
-            token_type: old.token_type,
-            exp: old.exp,
-            iat: old.iat.unwrap_or_default(),
-            jti: old.jti,
+        claims: as_claims(
+            TokenType::Access,
+            (old.exp, old.iat.unwrap_or_default()),
+            old.jti,
             user_id,
-            user_id_claim: UserIdClaim::Integer,
-            sid: String::new(),
-            aud: None,
-            iss: None,
-            client_id: None,
-            scope: None,
-        },
+            String::new(),
+        ),
     })
 }
 
@@ -125,10 +153,7 @@ pub async fn adopt_refresh(
     token: &str,
     now: NaiveDateTime,
 ) -> Result<Claims, TokenError> {
-    let old = decode(state, token, now.and_utc().timestamp())?;
-    if old.token_type != TokenType::Refresh.as_str() {
-        return Err(TokenError::WrongType);
-    }
+    let old = decode_kind(state, token, now, TokenType::Refresh)?;
     let jti = stored_jti(&old.jti);
     let (user_id, exp) = (old.user_id, old.exp);
     let issued_at = old.iat.map_or(now, naive);
@@ -149,19 +174,8 @@ pub async fn adopt_refresh(
             other => break other?,
         }
     };
-    Ok(Claims {
-        token_type: TokenType::Refresh.as_str().to_owned(),
-        exp,
-        iat: issued_at.and_utc().timestamp(),
-        jti,
-        user_id,
-        user_id_claim: UserIdClaim::Integer,
-        sid,
-        aud: None,
-        iss: None,
-        client_id: None,
-        scope: None,
-    })
+    let iat = issued_at.and_utc().timestamp();
+    Ok(as_claims(TokenType::Refresh, (exp, iat), jti, user_id, sid))
 }
 
 /// The session of an adopted SimpleJWT refresh token, made now if it is new.
@@ -254,10 +268,7 @@ pub async fn blacklist(
     token: &str,
     now: NaiveDateTime,
 ) -> Result<(), TokenError> {
-    let old = decode(state, token, now.and_utc().timestamp())?;
-    if old.token_type != TokenType::Refresh.as_str() {
-        return Err(TokenError::WrongType);
-    }
+    let old = decode_kind(state, token, now, TokenType::Refresh)?;
     let (jti, expires_at) = (old.jti, naive(old.exp));
     state
         .db
