@@ -128,6 +128,9 @@ if os.environ.get("SEED_TOKENS"):
         json.dump(tokens, out)
 
 if os.environ.get("SEED_DUMPDATA"):
-    call_command("dumpdata", "auth.user", output=os.environ["SEED_DUMPDATA"], verbosity=0)
+    # With SimpleJWT's blacklist too, as `manage.py dumpdata auth.user token_blacklist` writes it.
+    call_command(
+        "dumpdata", "auth.user", "token_blacklist", output=os.environ["SEED_DUMPDATA"], verbosity=0
+    )
 
 json.dump(seeded, sys.stdout)
