@@ -6,15 +6,15 @@ use std::future::Future;
 use std::pin::Pin;
 use std::str::FromStr;
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use openidconnect::core::{
     CoreAuthenticationFlow, CoreClient, CoreIdToken, CoreIdTokenVerifier, CoreProviderMetadata,
 };
 use openidconnect::{
-    AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet,
-    EndpointSet, IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
-    TokenResponse,
+    AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken,
+    EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl, Nonce, PkceCodeChallenge,
+    PkceCodeVerifier, RedirectUrl, Scope, SignatureVerificationError, TokenResponse,
 };
 
 use super::SocialError;
@@ -25,6 +25,9 @@ use crate::config::SocialProvider;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long discovery (with its key set) is trusted before it is fetched again.
 const DISCOVERY_TTL: Duration = Duration::from_secs(600);
+/// The shortest time between two fetches forced by an unknown `kid`: tokens with made-up key
+/// ids must not turn Latchkey into a way to flood the provider.
+const REFETCH_COOLDOWN: Duration = Duration::from_secs(60);
 
 /// The person a provider vouched for, from a verified ID token.
 #[derive(Debug, Clone)]
@@ -123,7 +126,7 @@ pub struct Social {
 }
 
 /// A provider's discovery document (with its key set) and when it was fetched.
-type Discovered = (Instant, Arc<CoreProviderMetadata>);
+type Discovered = (chrono::DateTime<chrono::Utc>, Arc<CoreProviderMetadata>);
 
 impl std::fmt::Debug for Social {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -211,16 +214,25 @@ impl Social {
         if let Ok(mut held) = self.discovered.write() {
             held.insert(
                 provider.name.clone(),
-                (Instant::now(), Arc::clone(&metadata)),
+                (self.clock.now(), Arc::clone(&metadata)),
             );
         }
         Ok(metadata)
     }
 
-    fn cached(&self, name: &str) -> Option<Arc<CoreProviderMetadata>> {
+    /// How long ago the provider's discovery was fetched, if it was.
+    fn age(&self, name: &str) -> Option<Duration> {
         let held = self.discovered.read().ok()?;
-        let (at, metadata) = held.get(name)?;
-        (at.elapsed() < DISCOVERY_TTL).then(|| Arc::clone(metadata))
+        let (at, _) = held.get(name)?;
+        Some((self.clock.now() - *at).to_std().unwrap_or_default())
+    }
+
+    fn cached(&self, name: &str) -> Option<Arc<CoreProviderMetadata>> {
+        if self.age(name)? >= DISCOVERY_TTL {
+            return None;
+        }
+        let held = self.discovered.read().ok()?;
+        held.get(name).map(|(_, metadata)| Arc::clone(metadata))
     }
 
     /// Whether the provider answers: an OpenID provider's discovery document and key set are
@@ -385,10 +397,20 @@ impl Social {
         for attempt in 0..2 {
             match self.check(provider, &metadata, &token, nonce) {
                 Ok(person) => return Ok(person),
-                Err(e) if attempt == 0 && e.contains("key") => {
+                // A `kid` the cached key set lacks: the provider may have rotated its keys.
+                Err(ClaimsVerificationError::SignatureVerification(
+                    SignatureVerificationError::NoMatchingKey,
+                )) if attempt == 0
+                    && self
+                        .age(&provider.name)
+                        .is_none_or(|age| age >= REFETCH_COOLDOWN) =>
+                {
                     metadata = self.metadata(provider, true).await?;
                 }
-                Err(e) => return Err(SocialError::Refused(e)),
+                Err(e) => {
+                    let reason = crate::telemetry::error_chain(&e);
+                    return Err(SocialError::Refused(reason));
+                }
             }
         }
         Err(SocialError::Refused(
@@ -402,7 +424,7 @@ impl Social {
         metadata: &CoreProviderMetadata,
         token: &CoreIdToken,
         nonce: Option<&str>,
-    ) -> Result<UpstreamPerson, String> {
+    ) -> Result<UpstreamPerson, ClaimsVerificationError> {
         let clock = self.clock.clone();
         let verifier = CoreIdTokenVerifier::new_confidential_client(
             ClientId::new(provider.client_id.clone()),
@@ -415,8 +437,7 @@ impl Social {
             Some(expected) => token.claims(&verifier, &Nonce::new(expected.to_owned())),
             // A front end chose the nonce and checked it; the back end never saw it.
             None => token.claims(&verifier, |_: Option<&Nonce>| Ok(())),
-        }
-        .map_err(|e| e.to_string())?;
+        }?;
         Ok(UpstreamPerson {
             issuer: claims.issuer().to_string(),
             subject: claims.subject().to_string(),

@@ -16,6 +16,7 @@ backend_tests!(
     a_code_from_the_front_end_is_exchanged,
     an_unreachable_provider_is_a_clear_503,
     continue_with_google_logs_in_on_the_pages_and_links_with_the_password,
+    a_rotated_provider_key_is_fetched_once_and_accepted,
 );
 
 pub const SECRET: &str = "google-client-secret-0123456789-0123456789";
@@ -419,5 +420,53 @@ async fn continue_with_google_logs_in_on_the_pages_and_links_with_the_password(b
         crate::helpers::all_users(&app.state).await.len(),
         3,
         "ada, eve, bob"
+    );
+}
+
+async fn a_rotated_provider_key_is_fetched_once_and_accepted(backend: Backend) {
+    let Some(op) = upstream().await else {
+        return;
+    };
+    // Latchkey's clock: the provider's tokens are checked against it too, so it starts now.
+    let clock = Clock::manual(chrono::Utc::now());
+    let Some(app) = latchkey(backend, &op, Some(clock.clone())).await else {
+        return;
+    };
+    let before = op.sign_in(LATCHKEY, "g-ada").await;
+    let body = json!({"id_token": before.id_token});
+    let (status, first) = social_login(&app, "/api/social/login/google/", body).await;
+    assert_eq!(status, 200, "{first}");
+    // The provider rotates its signing key: its next ID token names a kid Latchkey's cached key
+    // set lacks, which makes Latchkey fetch the key set again, once.
+    let rotated = reqwest::Client::new()
+        .post(format!("{}/rotate", op.issuer))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rotated.status(), 200);
+    let after = op.sign_in(LATCHKEY, "g-ada").await;
+    let kid = |t: &str| crate::helpers::claims_header(t)["kid"].clone();
+    assert_ne!(
+        kid(&after.id_token),
+        kid(&before.id_token),
+        "a new key signed it"
+    );
+    let body = json!({"id_token": after.id_token});
+    // Within a minute of the last fetch an unknown kid fetches nothing (tokens with made-up key
+    // ids must not make Latchkey flood the provider)...
+    assert_eq!(
+        social_login(&app, "/api/social/login/google/", body.clone()).await,
+        refused("Incorrect value")
+    );
+    // ...after it, once.
+    clock.advance(chrono::Duration::seconds(61));
+    let (status, second) = social_login(&app, "/api/social/login/google/", body).await;
+    assert_eq!(status, 200, "{second}");
+    assert_eq!(second["user"]["pk"], first["user"]["pk"]);
+    // A token under the old key no longer verifies (the provider stopped publishing it).
+    let body = json!({"id_token": before.id_token});
+    assert_eq!(
+        social_login(&app, "/api/social/login/google/", body).await,
+        refused("Incorrect value")
     );
 }
