@@ -14,6 +14,7 @@ use crate::clock::Clock;
 use crate::db::schema::{django_blacklist, django_imports, users};
 use crate::db::{Db, DbConn, DbError, write_transaction};
 use crate::domain::{Email, Username};
+use crate::sessions::ops as session_ops;
 
 /// What to do with Django accounts that share an address (Latchkey has one account per
 /// address, compared case-insensitively).
@@ -398,6 +399,20 @@ fn write_one(conn: &mut DbConn, row: &Prepared, now: NaiveDateTime) -> QueryResu
             users::activation_pending.eq(existing.activation_pending && !user.is_active),
         ))
         .execute(conn)?;
+    // Deactivated in Django since: whatever sessions it has here end, as a deactivation here
+    // would end them.
+    if existing.is_active && !user.is_active {
+        session_ops::revoke_user_sessions(conn, user.id, None, now)?;
+        let detail = Some("deactivated in Django");
+        audit::record(
+            conn,
+            AuditKind::UserDeactivated,
+            Some(user.id),
+            None,
+            detail,
+            now,
+        )?;
+    }
     record(conn, user, now)?;
     Ok(Outcome::Updated)
 }

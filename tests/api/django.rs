@@ -332,6 +332,48 @@ async fn an_import_keeps_ids_and_passwords_and_a_second_one_updates(backend: Bac
         200
     );
 
+    // An admin deactivates someone on the live Django: the next import ends their sessions here.
+    let scrypt = seeded.iter().find(|s| s.format == "scrypt").unwrap();
+    let tokens = app.login(&scrypt.username, &scrypt.password).await;
+    assert_eq!(
+        app.get_bearer("/auth/users/me/", &tokens.access)
+            .await
+            .status(),
+        200
+    );
+    seed_django_with(&python, &django, &[("SEED_DEACTIVATE", &scrypt.username)]);
+    let fourth = import(&app, &["--from", &django]);
+    assert!(
+        stdout(&fourth).starts_with("Imported 0, updated 1, unchanged 11, refused 0."),
+        "{}",
+        stdout(&fourth)
+    );
+    assert_eq!(
+        app.get_bearer("/auth/users/me/", &tokens.access)
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(app.refresh(&tokens.refresh).await.status(), 401);
+    // Ended, not merely refused while inactive: reactivating here would not revive them.
+    let id = scrypt.id;
+    let live: i64 = app
+        .state
+        .db
+        .run(move |conn| {
+            use diesel::prelude::*;
+            use latchkey::db::schema::sessions;
+            sessions::table
+                .filter(sessions::user_id.eq(id))
+                .filter(sessions::revoked_at.is_null())
+                .count()
+                .get_result(conn)
+                .map_err(DbError::from)
+        })
+        .await
+        .unwrap();
+    assert_eq!(live, 0, "the deactivation ended every session");
+
     // New accounts continue after the highest imported id.
     let registered = app
         .post_json(

@@ -7,7 +7,8 @@ SEED_CONFLICTS=1 adds what Django allows and Latchkey refuses: two accounts shar
 (in two cases), a blank address, an invalid address and an invalid username.
 SEED_DUMPDATA=path also writes `manage.py dumpdata auth.user` there.
 SEED_CHANGE=username changes that user's name and password (as a person would on the live
-Django between two imports) instead of seeding.
+Django between two imports) instead of seeding; SEED_DEACTIVATE=username deactivates that user
+(as an admin would).
 SEED_TOKENS=path writes there, as JSON, what the live Django handed out before the switch:
 SimpleJWT pairs of user_pbkdf2_sha256 (one of them blacklisted, as a SimpleJWT logout does),
 a django-ninja-jwt-style refresh token whose user_id is a string (PyJWT, which ninja-jwt uses),
@@ -34,6 +35,11 @@ User = get_user_model()
 
 PASSWORD = "pässwörd ünïcode 42"
 seeded = []
+
+if os.environ.get("SEED_DEACTIVATE"):
+    User.objects.filter(username=os.environ["SEED_DEACTIVATE"]).update(is_active=False)
+    json.dump([], sys.stdout)
+    sys.exit(0)
 
 if os.environ.get("SEED_CHANGE"):
     user = User.objects.get(username=os.environ["SEED_CHANGE"])
