@@ -164,8 +164,13 @@ fn account_for(
         if !user.is_active {
             return Err(SocialError::Inactive);
         }
+        // The address the provider shares now (the account page shows it).
+        let email = person.email.as_deref().filter(|e| !e.is_empty());
         diesel::update(social_identities::table.find((&person.issuer, &person.subject)))
-            .set(social_identities::last_login_at.eq(Some(now)))
+            .set((
+                social_identities::last_login_at.eq(Some(now)),
+                social_identities::email.eq(email),
+            ))
             .execute(conn)?;
         account_ops::touch_last_login(conn, user.id, now)?;
         audit::record(

@@ -16,7 +16,7 @@ backend_tests!(
     a_code_from_the_front_end_is_exchanged,
     an_unreachable_provider_is_a_clear_503,
     continue_with_google_logs_in_on_the_pages_and_links_with_the_password,
-    a_rotated_provider_key_is_fetched_once_and_accepted,
+    a_rotated_key_and_a_changed_address_at_the_provider_are_followed,
 );
 
 pub const SECRET: &str = "google-client-secret-0123456789-0123456789";
@@ -423,7 +423,7 @@ async fn continue_with_google_logs_in_on_the_pages_and_links_with_the_password(b
     );
 }
 
-async fn a_rotated_provider_key_is_fetched_once_and_accepted(backend: Backend) {
+async fn a_rotated_key_and_a_changed_address_at_the_provider_are_followed(backend: Backend) {
     let Some(op) = upstream().await else {
         return;
     };
@@ -463,6 +463,35 @@ async fn a_rotated_provider_key_is_fetched_once_and_accepted(backend: Backend) {
     let (status, second) = social_login(&app, "/api/social/login/google/", body).await;
     assert_eq!(status, 200, "{second}");
     assert_eq!(second["user"]["pk"], first["user"]["pk"]);
+    // Ada changes her address at the provider: the identity shows the new one from her next
+    // sign-in (her account's own address changes only through its confirmation link).
+    let changed = reqwest::Client::new()
+        .post(format!("{}/accounts/g-ada", op.issuer))
+        .body(json!({"email": "ada.new@example.com", "email_verified": true, "preferred_username": "ada"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), 200);
+    let later = op.sign_in(LATCHKEY, "g-ada").await;
+    let body = json!({"id_token": later.id_token});
+    let (status, third) = social_login(&app, "/api/social/login/google/", body).await;
+    assert_eq!(status, 200, "{third}");
+    assert_eq!(third["user"]["email"], "ada@example.com");
+    let shared: Vec<Option<String>> = app
+        .state
+        .db
+        .run(|conn| {
+            use diesel::prelude::*;
+            use latchkey::db::schema::social_identities;
+            social_identities::table
+                .select(social_identities::email)
+                .load(conn)
+                .map_err(latchkey::db::DbError::from)
+        })
+        .await
+        .unwrap();
+    assert_eq!(shared, vec![Some("ada.new@example.com".to_owned())]);
+
     // A token under the old key no longer verifies (the provider stopped publishing it).
     let body = json!({"id_token": before.id_token});
     assert_eq!(

@@ -1,6 +1,9 @@
 // The upstream identity provider of Latchkey's social-login tests: panva's certified
 // oidc-provider, on a loopback port of its own choosing (printed as "listening <port>").
 //
+// Test hooks beside the provider: POST /rotate (a new signing key) and POST /accounts/<sub>
+// (new claims for an account).
+//
 // OP_CLIENTS: a JSON array of oidc-provider client metadata (client_id, client_secret,
 // redirect_uris, ...). OP_ACCOUNTS: a JSON object of sub -> claims (the login name typed on the
 // form is the sub); any other login name signs in as an account with an unverified address. devInteractions gives the login and consent
@@ -54,6 +57,18 @@ server.listen(0, '127.0.0.1', () => {
     if (req.method === 'POST' && req.url === '/rotate') {
       current = make();
       res.end('rotated');
+      return;
+    }
+    // Another test hook: POST /accounts/<sub> with the account's new claims (a person changes
+    // their address at the provider).
+    const changed = req.method === 'POST' && req.url.match(/^\/accounts\/([^/]+)$/);
+    if (changed) {
+      let body = '';
+      req.on('data', (chunk) => { body += chunk; });
+      req.on('end', () => {
+        accounts[decodeURIComponent(changed[1])] = JSON.parse(body);
+        res.end('changed');
+      });
       return;
     }
     current(req, res);
