@@ -188,16 +188,23 @@ async fn continue_with_google_in_chromium(backend: Backend) {
         .click()
         .await
         .unwrap();
-    // Its consent page, then back to Latchkey, signed in.
+    // Its consent page (waited for by its own form: the login page's button is still there
+    // until the navigation ends), then back to Latchkey, signed in.
     driver
-        .find(By::Css("button[type=submit]"))
+        .query(By::XPath(
+            "//form[input[@name='prompt' and @value='consent']]//button",
+        ))
+        .first()
         .await
         .unwrap()
         .click()
         .await
         .unwrap();
-    let heading = driver.find(By::Tag("h1")).await.unwrap();
-    assert_eq!(heading.text().await.unwrap(), "Your account");
+    driver
+        .query(By::XPath("//main/h1[text()='Your account']"))
+        .first()
+        .await
+        .expect("Latchkey's account page");
     let url = driver.current_url().await.unwrap();
     assert_eq!(url.as_str(), "http://localhost:8000/accounts/profile/");
     let page = driver.source().await.unwrap();
