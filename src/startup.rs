@@ -265,7 +265,10 @@ fn warn_of_unreachable_providers(settings: &crate::config::Settings) {
             };
             for (provider, outcome) in runtime.block_on(social.check_all()) {
                 match outcome {
-                    Ok(()) => tracing::info!(%provider, "social-login provider reachable"),
+                    Ok(crate::social::Reachability::Answered) => {
+                        tracing::info!(%provider, "social-login provider reachable");
+                    }
+                    Ok(crate::social::Reachability::NothingToFetch) => {}
                     Err(e) => tracing::warn!(
                         %provider,
                         error = %e,

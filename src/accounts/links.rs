@@ -22,22 +22,23 @@ pub(super) async fn user_with_link(
     purpose: Purpose,
 ) -> Result<User, AccountsError> {
     let now = state.clock.now_naive();
-    let (id, owned) = (decode_uid(uid), token.to_owned());
-    let found = state
-        .db
-        .run(move |conn| -> Result<Option<User>, AccountsError> {
-            let Some(user) = id
-                .map(|id| ops::find_by_id(conn, id))
-                .transpose()?
-                .flatten()
-            else {
-                return Ok(None);
-            };
-            let token = owned;
-            let valid = onetime::is_valid(conn, user.id, purpose, &token, now)?;
-            Ok(valid.then_some(user))
-        })
-        .await?;
+    // Latchkey's own uids are base64 of the id; Django's links may be base 36 (allauth).
+    let found = match decode_uid(uid) {
+        Some(id) => {
+            let token = token.to_owned();
+            state
+                .db
+                .run(move |conn| -> Result<Option<User>, AccountsError> {
+                    let Some(user) = ops::find_by_id(conn, id)? else {
+                        return Ok(None);
+                    };
+                    let valid = onetime::is_valid(conn, user.id, purpose, &token, now)?;
+                    Ok(valid.then_some(user))
+                })
+                .await?
+        }
+        None => None,
+    };
     match found {
         Some(user) => Ok(user),
         None => django_link_user(state, uid, token, purpose)

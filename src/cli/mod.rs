@@ -16,7 +16,7 @@ use crate::domain::{Email, NewPassword, PasswordProblem, UserAttributes, Usernam
 use crate::keys::{KeyAlg, KeyState};
 use crate::mail::{MailKind, MailTemplates, Mailer};
 use crate::oauth::{self, ClientsError, NewClient};
-use crate::social::Social;
+use crate::social::{Reachability, Social};
 use crate::startup::Application;
 use crate::state::AppState;
 
@@ -304,16 +304,15 @@ pub async fn print_check(settings: &Settings) {
         match Social::new(settings.social.clone(), Clock::System) {
             Ok(social) => {
                 for (name, outcome) in social.check_all().await {
-                    let github = social
-                        .provider(&name)
-                        .is_ok_and(|p| p.kind == crate::config::SocialKind::GitHub);
                     match outcome {
-                        Ok(()) if github => {
+                        Ok(Reachability::Answered) => {
+                            println!("social {name}: reachable (discovery and keys fetched)");
+                        }
+                        Ok(Reachability::NothingToFetch) => {
                             println!(
                                 "social {name}: not checked (GitHub has no discovery document)"
                             );
                         }
-                        Ok(()) => println!("social {name}: reachable (discovery and keys fetched)"),
                         Err(e) => println!(
                             "warning: social {name}: {e}; its sign-ins fail until it answers"
                         ),

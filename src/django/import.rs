@@ -339,28 +339,20 @@ fn write_one(conn: &mut DbConn, row: &Prepared, now: NaiveDateTime) -> QueryResu
         Some(email) => (email.as_str().to_owned(), email.lookup_key().to_owned()),
         None => (String::new(), no_address_key(user.id)),
     };
-    if let Some(other) = ops::find_by_username(conn, &user.username)?.filter(|u| u.id != user.id) {
-        return Ok(Outcome::Refused(format!(
-            "the username belongs to Latchkey account {}",
-            other.id
-        )));
+    let existing = ops::find_by_id(conn, user.id)?;
+    if let Some(reason) = taken_here(conn, user, &lookup, existing.as_ref())? {
+        return Ok(Outcome::Refused(reason));
     }
-    if let Some(other) = ops::find_by_email(conn, &lookup)?.filter(|u| u.id != user.id) {
-        return Ok(Outcome::Refused(format!(
-            "the address belongs to Latchkey account {} ({})",
-            other.id, other.username
-        )));
-    }
+    let Some(existing) = existing else {
+        insert(conn, user, &email, &lookup)?;
+        record(conn, user, now)?;
+        return Ok(Outcome::Imported);
+    };
     let recorded: Option<String> = django_imports::table
         .find(user.id)
         .select(django_imports::password)
         .first(conn)
         .optional()?;
-    let Some(existing) = ops::find_by_id(conn, user.id)? else {
-        insert(conn, user, &email, &lookup)?;
-        record(conn, user, now)?;
-        return Ok(Outcome::Imported);
-    };
     let Some(recorded) = recorded else {
         return Ok(Outcome::Refused(format!(
             "id {} belongs to Latchkey account {}, which was not imported from Django",
@@ -415,6 +407,36 @@ fn write_one(conn: &mut DbConn, row: &Prepared, now: NaiveDateTime) -> QueryResu
     }
     record(conn, user, now)?;
     Ok(Outcome::Updated)
+}
+
+/// Why the user's username or address cannot be theirs here: another Latchkey account has it.
+/// Only what differs from the account's current row is looked up (a re-import of unchanged
+/// users costs one query each for this).
+fn taken_here(
+    conn: &mut DbConn,
+    user: &DjangoUser,
+    lookup: &str,
+    existing: Option<&User>,
+) -> QueryResult<Option<String>> {
+    if existing.is_none_or(|e| e.username != user.username)
+        && let Some(other) = ops::find_by_username(conn, &user.username)?
+        && other.id != user.id
+    {
+        return Ok(Some(format!(
+            "the username belongs to Latchkey account {}",
+            other.id
+        )));
+    }
+    if existing.is_none_or(|e| e.email_lookup != lookup)
+        && let Some(other) = ops::find_by_email(conn, lookup)?
+        && other.id != user.id
+    {
+        return Ok(Some(format!(
+            "the address belongs to Latchkey account {} ({})",
+            other.id, other.username
+        )));
+    }
+    Ok(None)
 }
 
 /// A Django account that is inactive and never logged in: Djoser's registration waiting for

@@ -15,4 +15,4 @@ pub use identities::{
     unlink,
 };
 pub use login::{BrowserSignIn, PendingLink, api_login, browser_callback, link_pending};
-pub use upstream::{Returned, SignInRequest, Social, SocialTokens, UpstreamPerson};
+pub use upstream::{Reachability, Returned, SignInRequest, Social, SocialTokens, UpstreamPerson};

@@ -48,6 +48,15 @@ pub struct UpstreamPerson {
     pub family_name: Option<String>,
 }
 
+/// What checking a provider at start found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reachability {
+    /// Its discovery document and key set were fetched.
+    Answered,
+    /// It has nothing to fetch ahead of a sign-in (GitHub has no discovery document).
+    NothingToFetch,
+}
+
 /// What a front end posts: an ID token (with the access token it came with, if any), an
 /// access token alone (GitHub), or a code to exchange.
 #[derive(Debug, Clone, Default)]
@@ -237,16 +246,20 @@ impl Social {
 
     /// Whether the provider answers: an OpenID provider's discovery document and key set are
     /// fetched (and cached); GitHub has none to fetch.
-    pub async fn check_reachable(&self, provider: &SocialProvider) -> Result<(), SocialError> {
+    pub async fn check_reachable(
+        &self,
+        provider: &SocialProvider,
+    ) -> Result<Reachability, SocialError> {
         if provider.github.is_some() {
-            return Ok(());
+            return Ok(Reachability::NothingToFetch);
         }
-        self.metadata(provider, true).await.map(drop)
+        self.metadata(provider, true).await?;
+        Ok(Reachability::Answered)
     }
 
     /// Each provider's name and whether it answers ([`Social::check_reachable`]), all asked at
     /// once.
-    pub async fn check_all(&self) -> Vec<(String, Result<(), SocialError>)> {
+    pub async fn check_all(&self) -> Vec<(String, Result<Reachability, SocialError>)> {
         let checks = self
             .providers
             .iter()

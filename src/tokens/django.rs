@@ -12,7 +12,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 
 use super::service::Authenticated;
-use super::{Claims, TokenError, TokenType, TokensContext, UserIdClaim};
+use super::{Claims, TokenError, TokenType, TokensContext};
 use crate::accounts::User;
 use crate::accounts::ops as account_ops;
 use crate::db::schema::{django_blacklist, django_imports};
@@ -87,8 +87,10 @@ fn decode_kind(
     Ok(old)
 }
 
-/// Latchkey's claims for a SimpleJWT token's facts (`sid`: the session it became, if any).
+/// Latchkey's claims for a SimpleJWT token's facts (`sid`: the session it became, if any):
+/// those of a new token, without the issuer and audience SimpleJWT never wrote.
 fn as_claims(
+    state: &TokensContext,
     kind: TokenType,
     (exp, iat): (i64, i64),
     jti: String,
@@ -96,17 +98,9 @@ fn as_claims(
     sid: String,
 ) -> Claims {
     Claims {
-        token_type: kind.as_str().to_owned(),
-        exp,
-        iat,
-        jti,
-        user_id,
-        user_id_claim: UserIdClaim::Integer,
-        sid,
         aud: None,
         iss: None,
-        client_id: None,
-        scope: None,
+        ..state.jwt.claims(kind, exp, iat, jti, user_id, sid)
     }
 }
 
@@ -137,6 +131,7 @@ pub async fn authenticate(
         session_id: String::new(),
         session_expires_at: naive(old.exp),
         claims: as_claims(
+            state,
             TokenType::Access,
             (old.exp, old.iat.unwrap_or_default()),
             old.jti,
@@ -175,7 +170,14 @@ pub async fn adopt_refresh(
         }
     };
     let iat = issued_at.and_utc().timestamp();
-    Ok(as_claims(TokenType::Refresh, (exp, iat), jti, user_id, sid))
+    Ok(as_claims(
+        state,
+        TokenType::Refresh,
+        (exp, iat),
+        jti,
+        user_id,
+        sid,
+    ))
 }
 
 /// The session of an adopted SimpleJWT refresh token, made now if it is new.
