@@ -52,20 +52,38 @@ pub async fn start_browser_with(extra_args: &[String]) -> Option<Browser> {
         ));
         return None;
     }
-    // Port 0: chromedriver picks a free port and says which on its first lines.
-    let mut child = Command::new(&chromedriver)
-        .arg("--port=0")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start chromedriver");
-    let stdout = child.stdout.take().expect("chromedriver's stdout");
+    // Port 0: chromedriver picks a free port and says which on its first lines. Under a full
+    // parallel suite it has once exited before saying so (seen in CI): a second start is tried
+    // before the test fails.
+    let mut started = None;
+    for _ in 0..3 {
+        let mut child = Command::new(&chromedriver)
+            .arg("--port=0")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let stdout = child.stdout.take().expect("chromedriver's stdout");
+        let port = tokio::task::spawn_blocking(move || driver_port(stdout))
+            .await
+            .expect("reading chromedriver's output");
+        match port {
+            Some(port) => {
+                started = Some((child, port));
+                break;
+            }
+            None => {
+                let _ = child.kill();
+                let status = child.wait();
+                eprintln!(
+                    "chromedriver ended without saying its port ({status:?}); starting it again"
+                );
+            }
+        }
+    }
+    let (child, port) = started.expect("chromedriver said which port it listens on");
     let profile = tempfile::tempdir().unwrap();
     let mut browser_guard = Some(child);
-    let port = tokio::task::spawn_blocking(move || driver_port(stdout))
-        .await
-        .expect("reading chromedriver's output")
-        .expect("chromedriver said which port it listens on");
     let mut caps = DesiredCapabilities::chrome();
     caps.set_binary(&chromium).unwrap();
     // The flags this machine needs: no sandbox as root, and no background traffic to hosts the
