@@ -582,9 +582,9 @@ impl TestApp {
     }
 }
 
-/// Waits (up to 10 s) until a directory holds `count` messages.
+/// Waits (up to 20 s: the full suite loads both cores) until a directory holds `count` messages.
 pub async fn wait_for_files(dir: &Path, count: usize) -> Vec<SentMail> {
-    for _ in 0..200 {
+    for _ in 0..400 {
         let mails = read_mail_dir(dir);
         if mails.len() >= count {
             return mails;
