@@ -781,7 +781,7 @@ async fn delivered_mail_keeps_no_working_link(backend: Backend) {
     let (_, token) = crate::helpers::uid_and_token(&mail.link());
     // Delivered: the row keeps who and what, but no body, so no link.
     let mut rows = outbox(&app).await;
-    for _ in 0..100 {
+    for _ in 0..500 {
         if rows.iter().all(|r| r.sent_at.is_some()) {
             break;
         }
@@ -852,7 +852,7 @@ async fn a_dead_workers_mail_is_taken_over_within_seconds(backend: Backend) {
     let mails = app.wait_for_mail(1).await;
     assert_eq!(mails[0].subject, "Held");
     let mut row = outbox(&app).await.remove(0);
-    for _ in 0..100 {
+    for _ in 0..500 {
         if row.sent_at.is_some() {
             break;
         }
