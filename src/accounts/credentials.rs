@@ -17,12 +17,34 @@ use crate::throttle::{self, Reservation, ThrottleLimits};
 /// matches, so the delay itself reveals nothing; each attempt is reserved (and counted) before
 /// any hashing, so concurrent guesses cannot share one slot. The `lock_after`th failure locks
 /// the account until an operator unlocks it or the password is reset.
+///
+/// The account is locked in the login's last transaction, and the login holds only while it
+/// still has the password just checked and is still active: a login whose check was under way
+/// while the password was reset, or the account deactivated, gives `InvalidCredentials`.
 pub async fn authenticate(
     state: &AccountsContext,
     identifier: &str,
     password: &str,
     meta: &ClientMeta,
 ) -> Result<User, AccountsError> {
+    let (user, ()) = authenticate_then(state, identifier, password, meta, |_, _| Ok(())).await?;
+    Ok(user)
+}
+
+/// [`authenticate`], then `open` (the session the login opens) in the login's last
+/// transaction, under the same conditions: a login that no longer holds opens nothing, so it
+/// cannot outlive the sessions a reset ended.
+pub async fn authenticate_then<T, F>(
+    state: &AccountsContext,
+    identifier: &str,
+    password: &str,
+    meta: &ClientMeta,
+    open: F,
+) -> Result<(User, T), AccountsError>
+where
+    F: FnOnce(&mut DbConn, &User) -> Result<T, AccountsError> + Send + 'static,
+    T: Send + 'static,
+{
     let limits = state.settings.throttle;
     let now = state.clock.now_naive();
     let ident = identifier.to_owned();
@@ -47,52 +69,108 @@ pub async fn authenticate(
         )
         .await?;
     let accepted = user
-        .clone()
+        .as_ref()
         .filter(|u| check == PasswordCheck::Match && u.is_active && !locked);
-    let upgrade = match &accepted {
-        Some(user) => upgraded_hash(state, user, password).await,
-        None => None,
+    let Some(accepted) = accepted else {
+        let failure = Failure {
+            kind: AuditKind::LoginFailed,
+            user_id: user.as_ref().map(|u| u.id),
+            ip: meta.ip.clone(),
+            failures,
+        };
+        state
+            .db
+            .run(move |conn| {
+                write_transaction(conn, |conn| record_failure(conn, &failure, &limits, now))
+            })
+            .await?;
+        return Err(AccountsError::InvalidCredentials);
     };
-    let known_id = user.as_ref().map(|u| u.id);
-    let ip = meta.ip.clone();
-    let accepted_id = accepted.as_ref().map(|u| u.id);
+    let login = Login {
+        checked: CheckedPassword::of(accepted),
+        upgrade: upgraded_hash(state, accepted, password).await,
+        key,
+        ip: meta.ip.clone(),
+        now,
+    };
     state
         .db
-        .run(move |conn| -> Result<(), AccountsError> {
-            write_transaction(conn, |conn| {
-                if let Some(id) = accepted_id {
-                    ops::touch_last_login(conn, id, now)?;
-                    throttle::clear(conn, &key)?;
-                    let detail = match &upgrade {
-                        Some(upgrade) => upgrade.apply(conn, id)?,
-                        None => None,
-                    };
-                    audit::record(
-                        conn,
-                        AuditKind::LoginSucceeded,
-                        Some(id),
-                        ip.as_deref(),
-                        detail.as_deref(),
-                        now,
-                    )?;
-                    return Ok(());
-                }
-                let failure = Failure {
-                    kind: AuditKind::LoginFailed,
-                    user_id: known_id,
-                    ip: ip.as_deref(),
-                    failures,
-                };
-                record_failure(conn, &failure, &limits, now)
-            })
-        })
-        .await?;
-    match accepted {
-        Some(mut user) => {
-            user.last_login = Some(now);
-            Ok(user)
+        .run(move |conn| write_transaction(conn, |conn| login.finish(conn, open)))
+        .await
+}
+
+/// A login whose password matched, before its last transaction.
+struct Login {
+    checked: CheckedPassword,
+    upgrade: Option<Upgrade>,
+    key: String,
+    ip: Option<String>,
+    now: NaiveDateTime,
+}
+
+impl Login {
+    /// Records the login and runs `open`, while the account still has the checked password and
+    /// is still active (locked until the transaction ends).
+    fn finish<T>(
+        self,
+        conn: &mut DbConn,
+        open: impl FnOnce(&mut DbConn, &User) -> Result<T, AccountsError>,
+    ) -> Result<(User, T), AccountsError> {
+        let mut user = self
+            .checked
+            .confirm(conn, AccountsError::InvalidCredentials)?;
+        if !user.is_active {
+            return Err(AccountsError::InvalidCredentials);
         }
-        None => Err(AccountsError::InvalidCredentials),
+        ops::touch_last_login(conn, user.id, self.now)?;
+        user.last_login = Some(self.now);
+        throttle::clear(conn, &self.key)?;
+        let detail = match &self.upgrade {
+            Some(upgrade) => upgrade.apply(conn, &mut user)?,
+            None => None,
+        };
+        audit::record(
+            conn,
+            AuditKind::LoginSucceeded,
+            Some(user.id),
+            self.ip.as_deref(),
+            detail.as_deref(),
+            self.now,
+        )?;
+        let opened = open(conn, &user)?;
+        Ok((user, opened))
+    }
+}
+
+/// The stored hash a password was just checked against. What the check allows is done only
+/// while the account still has that hash: a password reset or set by an operator while the
+/// check was under way makes the old password prove nothing any more.
+#[derive(Debug)]
+pub(super) struct CheckedPassword {
+    user_id: i64,
+    hash: String,
+}
+
+impl CheckedPassword {
+    /// The hash `user` has now (as read with it).
+    fn of(user: &User) -> Self {
+        Self {
+            user_id: user.id,
+            hash: user.password.clone(),
+        }
+    }
+
+    /// The account, locked until the transaction ends (SQLite's write transactions are
+    /// serialized already), while it still has the checked hash; `refused` otherwise.
+    pub(super) fn confirm(
+        &self,
+        conn: &mut DbConn,
+        refused: AccountsError,
+    ) -> Result<User, AccountsError> {
+        match ops::find_by_id_for_update(conn, self.user_id)? {
+            Some(user) if user.password == self.hash => Ok(user),
+            _ => Err(refused),
+        }
     }
 }
 
@@ -106,12 +184,13 @@ struct Upgrade {
 impl Upgrade {
     /// Stores the new hash if the old one is still there (a password change in between wins);
     /// the audit detail when it was stored.
-    fn apply(&self, conn: &mut DbConn, user_id: i64) -> Result<Option<String>, AccountsError> {
-        let replaced = ops::replace_password_hash(conn, user_id, &self.from, &self.to)?;
-        Ok(replaced.then(|| {
-            let format = HashFormat::of(&self.from).name();
-            format!("password hash upgraded from {format}")
-        }))
+    fn apply(&self, conn: &mut DbConn, user: &mut User) -> Result<Option<String>, AccountsError> {
+        if !ops::replace_password_hash(conn, user.id, &self.from, &self.to)? {
+            return Ok(None);
+        }
+        user.password.clone_from(&self.to);
+        let format = HashFormat::of(&self.from).name();
+        Ok(Some(format!("password hash upgraded from {format}")))
     }
 }
 
@@ -161,28 +240,29 @@ fn admitted(reservation: Reservation) -> Result<(i32, bool), AccountsError> {
 }
 
 /// A failed password check, already counted by its reservation.
-struct Failure<'a> {
+struct Failure {
     kind: AuditKind,
     user_id: Option<i64>,
-    ip: Option<&'a str>,
+    ip: Option<String>,
     failures: i32,
 }
 
 /// Audits a failed check, and the lock when this failure was the one that locked the account.
 fn record_failure(
     conn: &mut DbConn,
-    failure: &Failure<'_>,
+    failure: &Failure,
     limits: &ThrottleLimits,
     now: NaiveDateTime,
 ) -> Result<(), AccountsError> {
-    audit::record(conn, failure.kind, failure.user_id, failure.ip, None, now)?;
+    let ip = failure.ip.as_deref();
+    audit::record(conn, failure.kind, failure.user_id, ip, None, now)?;
     let locked_now = u32::try_from(failure.failures).is_ok_and(|f| f == limits.lock_after);
     if limits.enabled && failure.user_id.is_some() && locked_now {
         audit::record(
             conn,
             AuditKind::AccountLocked,
             failure.user_id,
-            failure.ip,
+            ip,
             None,
             now,
         )?;
@@ -228,27 +308,34 @@ pub async fn unlock(
 /// Checks a signed-in user's current password (set_password, set_email, account deletion,
 /// the HTML forms) under the same per-account backoff as logins: the attempt is reserved
 /// before hashing, a wrong password counts towards the delay and the lock, a right one lifts
-/// them, and a locked account's password never matches. Always one full verification.
-pub async fn check_current_password(
+/// them, and a locked account's password never matches. Always one full verification, against
+/// the hash the account has when the check begins; the change the check allows is made only
+/// while the account still has it ([`CheckedPassword::confirm`]).
+async fn check_current_password(
     state: &AccountsContext,
     user: &User,
     password: &str,
-) -> Result<bool, AccountsError> {
+) -> Result<Option<CheckedPassword>, AccountsError> {
     let limits = state.settings.throttle;
     let now = state.clock.now_naive();
     let key = throttle::user_key(user.id);
     let reserve_key = key.clone();
-    let reservation = state
+    let user_id = user.id;
+    let (current, reservation) = state
         .db
-        .run(move |conn| write_transaction(conn, |conn| reserve(conn, &reserve_key, now, &limits)))
+        .run(move |conn| {
+            write_transaction(conn, |conn| -> Result<_, AccountsError> {
+                let current = ops::find_by_id(conn, user_id)?.ok_or(AccountsError::NotFound)?;
+                Ok((current, reserve(conn, &reserve_key, now, &limits)?))
+            })
+        })
         .await?;
     let (failures, locked) = admitted(reservation)?;
     let check = state
         .hasher
-        .verify(password, Some(&user.password), Some(&key))
+        .verify(password, Some(&current.password), Some(&key))
         .await?;
     let matched = check == PasswordCheck::Match && !locked;
-    let user_id = user.id;
     state
         .db
         .run(move |conn| {
@@ -267,7 +354,7 @@ pub async fn check_current_password(
             })
         })
         .await?;
-    Ok(matched)
+    Ok(matched.then(|| CheckedPassword::of(&current)))
 }
 
 /// [`check_current_password`], with a wrong password as `WrongCurrentPassword`.
@@ -275,10 +362,8 @@ pub(super) async fn require_current_password(
     state: &AccountsContext,
     user: &User,
     password: &str,
-) -> Result<(), AccountsError> {
-    if check_current_password(state, user, password).await? {
-        Ok(())
-    } else {
-        Err(AccountsError::WrongCurrentPassword)
-    }
+) -> Result<CheckedPassword, AccountsError> {
+    check_current_password(state, user, password)
+        .await?
+        .ok_or(AccountsError::WrongCurrentPassword)
 }

@@ -29,9 +29,8 @@ pub async fn request_email_change(
     new_email: Email,
     keep: Option<String>,
 ) -> Result<(), AccountsError> {
-    require_current_password(state, user, current_password).await?;
+    let checked = require_current_password(state, user, current_password).await?;
     let now = state.clock.now_naive();
-    let user = user.clone();
     let conceal = state.settings.mail.prevent_enumeration;
     let lifetime = notify::seconds(state.settings.mail.email_change_timeout);
     let worker_state = state.clone();
@@ -39,6 +38,8 @@ pub async fn request_email_change(
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| -> Result<bool, AccountsError> {
+                // A reset while the password was checked wins: no link for the old password.
+                let user = checked.confirm(conn, AccountsError::WrongCurrentPassword)?;
                 if new_email.lookup_key() == user.email_lookup {
                     // The same mailbox: at most the spelling changes, which needs no proof.
                     ops::set_email(conn, user.id, &new_email, user.email_verified)?;

@@ -27,7 +27,7 @@ mod users;
 
 pub use actor::Actor;
 pub use context::AccountsContext;
-pub use credentials::{authenticate, check_current_password, unlock};
+pub use credentials::{authenticate, authenticate_then, unlock};
 pub use django_hashers::HashFormat;
 pub use email::{confirm_email_change, request_email_change};
 pub use error::AccountsError;

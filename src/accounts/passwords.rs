@@ -2,7 +2,7 @@
 //! mailed link. The new-password rules (the policy, then the retype) are here once.
 
 use super::AccountsContext;
-use super::credentials::require_current_password;
+use super::credentials::{CheckedPassword, require_current_password};
 use super::notify::{self, Link, Notice};
 use super::onetime::{self, Purpose};
 use super::{AccountsError, Actor, User, links, ops};
@@ -83,14 +83,26 @@ fn apply_new_password(
     Ok(notice)
 }
 
-/// Hashes `password` and applies it to `user_id` (see [`apply_new_password`]). With `first`,
-/// only while the account still has no usable password (read under the row's lock).
+/// What must still hold when a new password is stored (checked under the row's lock, in the
+/// transaction that stores it).
+enum Precondition {
+    /// Nothing: the operator needs no proof.
+    None,
+    /// The account still has no usable password (a first password).
+    NoPassword,
+    /// The account still has the password its owner just gave as the current one (a reset in
+    /// between wins: its owner's old password no longer proves anything).
+    Current(CheckedPassword),
+}
+
+/// Hashes `password` and applies it to `user_id` (see [`apply_new_password`]) if `precondition`
+/// still holds.
 async fn store_password(
     state: &AccountsContext,
     user_id: i64,
     password: &NewPassword,
     keep: Option<String>,
-    first: bool,
+    precondition: Precondition,
 ) -> Result<(), AccountsError> {
     let hash = state.hasher.hash(password).await?;
     let worker_state = state.clone();
@@ -98,9 +110,15 @@ async fn store_password(
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| -> Result<bool, AccountsError> {
-                let user =
-                    ops::find_by_id_for_update(conn, user_id)?.ok_or(AccountsError::NotFound)?;
-                if first && user.has_usable_password() {
+                let user = match &precondition {
+                    Precondition::Current(checked) => {
+                        checked.confirm(conn, AccountsError::WrongCurrentPassword)?
+                    }
+                    Precondition::None | Precondition::NoPassword => {
+                        ops::find_by_id_for_update(conn, user_id)?.ok_or(AccountsError::NotFound)?
+                    }
+                };
+                if matches!(precondition, Precondition::NoPassword) && user.has_usable_password() {
                     return Err(AccountsError::PasswordAlreadySet);
                 }
                 apply_new_password(
@@ -127,7 +145,7 @@ pub async fn set_password(
     password: &NewPassword,
 ) -> Result<(), AccountsError> {
     actor.require_operator()?;
-    store_password(state, user.id, password, None, false).await
+    store_password(state, user.id, password, None, Precondition::None).await
 }
 
 /// A signed-in user changes their password (Djoser's set_password, the account page): the
@@ -141,9 +159,10 @@ pub async fn change_password(
     retype: Option<&str>,
     keep: Option<String>,
 ) -> Result<(), AccountsError> {
-    require_current_password(state, user, current).await?;
+    let checked = require_current_password(state, user, current).await?;
     let password = accept_new_password(state, new, retype, &attributes_of(user))?;
-    store_password(state, user.id, &password, keep, false).await
+    let precondition = Precondition::Current(checked);
+    store_password(state, user.id, &password, keep, precondition).await
 }
 
 /// A signed-in person whose account has no usable password (made by a social sign-in) sets
@@ -161,7 +180,7 @@ pub async fn set_first_password(
         return Err(AccountsError::PasswordAlreadySet);
     }
     let password = accept_new_password(state, new, retype, &attributes_of(user))?;
-    store_password(state, user.id, &password, keep, true).await
+    store_password(state, user.id, &password, keep, Precondition::NoPassword).await
 }
 
 /// `users/reset_password/`: the same answer, after the same work, whether or not the address

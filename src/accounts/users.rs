@@ -204,15 +204,23 @@ pub async fn delete_account(
     current_password: Option<&str>,
 ) -> Result<(), AccountsError> {
     let user = get_user(state, actor, target).await?;
-    if let Actor::User(requester) = actor {
-        let password = current_password.ok_or(AccountsError::CurrentPasswordRequired)?;
-        require_current_password(state, requester, password).await?;
-    }
+    let checked = match actor {
+        Actor::User(requester) => {
+            let password = current_password.ok_or(AccountsError::CurrentPasswordRequired)?;
+            Some(require_current_password(state, requester, password).await?)
+        }
+        // get_user has refused anyone else; the operator needs no password.
+        Actor::Anonymous | Actor::Operator => None,
+    };
     let now = state.clock.now_naive();
     state
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| -> Result<(), AccountsError> {
+                // The requester's password must still be theirs (a reset in between wins).
+                if let Some(checked) = &checked {
+                    checked.confirm(conn, AccountsError::WrongCurrentPassword)?;
+                }
                 if ops::delete_user(conn, user.id)? == 0 {
                     return Err(AccountsError::NotFound);
                 }

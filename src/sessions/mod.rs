@@ -8,7 +8,7 @@ pub mod ops;
 pub mod service;
 
 pub use error::SessionError;
-pub use models::{RefreshToken, Session, SessionKind};
+pub use models::{Opening, RefreshToken, Session, SessionKind};
 
 use crate::clock::Clock;
 use crate::config::SessionSettings;

@@ -59,6 +59,25 @@ pub struct Session {
     pub auth_time: Option<NaiveDateTime>,
 }
 
+/// Where, when and until when a session is being opened: what a login knows before it knows
+/// whose session it is.
+#[derive(Debug, Clone)]
+pub struct Opening {
+    /// The client at login.
+    pub meta: ClientMeta,
+    /// Login time.
+    pub now: NaiveDateTime,
+    /// When the session lapses.
+    pub expires_at: NaiveDateTime,
+}
+
+impl Opening {
+    /// A new live session of `kind` for `user_id`.
+    pub fn session(&self, user_id: i64, kind: SessionKind) -> Session {
+        Session::open(user_id, kind, &self.meta, self.now, self.expires_at)
+    }
+}
+
 impl Session {
     /// A new live session of `user_id`, opened now from the client described by `meta`.
     pub fn open(

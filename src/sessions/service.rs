@@ -2,9 +2,10 @@
 //! user's live sessions, end one or all of them.
 
 use chrono::Duration;
+use diesel::QueryResult;
 
-use super::{Session, SessionContext, SessionError, SessionKind, ops};
-use crate::db::write_transaction;
+use super::{Opening, Session, SessionContext, SessionError, SessionKind, ops};
+use crate::db::{DbConn, write_transaction};
 use crate::domain::ClientMeta;
 
 fn seconds(n: u64) -> Duration {
@@ -17,14 +18,32 @@ pub async fn open_browser_session(
     user_id: i64,
     meta: &ClientMeta,
 ) -> Result<String, SessionError> {
-    let now = ctx.clock.now_naive();
-    let expires_at = now + seconds(ctx.lifetimes.session_absolute_lifetime);
-    let session = Session::open(user_id, SessionKind::Browser, meta, now, expires_at);
-    let sid = session.id.clone();
+    let opening = browser_opening(ctx, meta);
     ctx.db
-        .run(move |conn| ops::insert_session(conn, &session).map_err(SessionError::from))
-        .await?;
-    Ok(sid)
+        .run(move |conn| store_browser_session(conn, user_id, &opening).map_err(SessionError::from))
+        .await
+}
+
+/// A browser session opening now, for `session_absolute_lifetime`.
+pub fn browser_opening(ctx: &SessionContext, meta: &ClientMeta) -> Opening {
+    let now = ctx.clock.now_naive();
+    Opening {
+        meta: meta.clone(),
+        now,
+        expires_at: now + seconds(ctx.lifetimes.session_absolute_lifetime),
+    }
+}
+
+/// Stores a browser session, in the caller's transaction (a login's, so that it opens only if
+/// the login still holds); returns its id.
+pub fn store_browser_session(
+    conn: &mut DbConn,
+    user_id: i64,
+    opening: &Opening,
+) -> QueryResult<String> {
+    let session = opening.session(user_id, SessionKind::Browser);
+    ops::insert_session(conn, &session)?;
+    Ok(session.id)
 }
 
 /// Ends one session (logout).

@@ -127,7 +127,11 @@ pub async fn link_pending(
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| -> Result<bool, SocialError> {
-                let Some(session) = session_ops::find_session(conn, &sid)? else {
+                // The session that proved the password must still be live (a reset just after
+                // the login ended it).
+                let live = session_ops::find_session(conn, &sid)?
+                    .filter(|s| s.revoked_at.is_none() && s.expires_at > now);
+                let Some(session) = live else {
                     return Ok(false);
                 };
                 let user_id = session.user_id;

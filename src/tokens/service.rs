@@ -15,7 +15,9 @@ use crate::db::DbConn;
 use crate::db::schema::{sessions, users};
 use crate::db::write_transaction;
 use crate::domain::ClientMeta;
-use crate::sessions::{RefreshToken, Session, SessionKind, ops, service as session_service};
+use crate::sessions::{
+    Opening, RefreshToken, Session, SessionKind, ops, service as session_service,
+};
 
 /// An access/refresh pair, as JWT strings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,7 +113,7 @@ fn mint_access(
 }
 
 /// Checks credentials (username or email) and opens an API session with a fresh pair whose
-/// `user_id` is written as `format` says.
+/// `user_id` is written as `format` says (the session is stored in the login's transaction).
 pub async fn obtain_pair(
     state: &TokensContext,
     identifier: &str,
@@ -119,8 +121,13 @@ pub async fn obtain_pair(
     meta: &ClientMeta,
     format: UserIdClaim,
 ) -> Result<(User, TokenPair), TokenError> {
-    let user = accounts::authenticate(state, identifier, password, meta).await?;
-    let pair = open_pair(state, &user, meta, format).await?;
+    let opening = pair_opening(state, meta);
+    let (user, row) =
+        accounts::authenticate_then(state, identifier, password, meta, move |conn, user| {
+            Ok(store_pair_session(conn, user.id, &opening)?)
+        })
+        .await?;
+    let pair = mint_pair(state, &row, format)?;
     Ok((user, pair))
 }
 
@@ -132,31 +139,48 @@ pub async fn open_pair(
     meta: &ClientMeta,
     format: UserIdClaim,
 ) -> Result<TokenPair, TokenError> {
-    let now = state.clock.now_naive();
-    let expires_at = now + seconds(state.settings.tokens.refresh_token_lifetime);
-    let session = Session::open(user.id, SessionKind::Api, meta, now, expires_at);
-    let row = RefreshToken {
-        jti: random_id(),
-        session_id: session.id.clone(),
-        user_id: user.id,
-        parent_jti: None,
-        issued_at: now,
-        expires_at,
-        used_at: None,
-        blacklisted_at: None,
-    };
-    let stored = row.clone();
-    state
+    let (user_id, opening) = (user.id, pair_opening(state, meta));
+    let row = state
         .db
         .run(move |conn| {
-            write_transaction(conn, |conn| -> Result<(), TokenError> {
-                ops::insert_session(conn, &session)?;
-                ops::insert_refresh(conn, &stored)?;
-                Ok(())
+            write_transaction(conn, |conn| {
+                store_pair_session(conn, user_id, &opening).map_err(TokenError::from)
             })
         })
         .await?;
     mint_pair(state, &row, format)
+}
+
+/// An API session opening now, for the refresh token's lifetime.
+fn pair_opening(state: &TokensContext, meta: &ClientMeta) -> Opening {
+    let now = state.clock.now_naive();
+    Opening {
+        meta: meta.clone(),
+        now,
+        expires_at: now + seconds(state.settings.tokens.refresh_token_lifetime),
+    }
+}
+
+/// Stores a new API session and its first refresh token.
+fn store_pair_session(
+    conn: &mut DbConn,
+    user_id: i64,
+    opening: &Opening,
+) -> QueryResult<RefreshToken> {
+    let session = opening.session(user_id, SessionKind::Api);
+    let row = RefreshToken {
+        jti: random_id(),
+        session_id: session.id.clone(),
+        user_id,
+        parent_jti: None,
+        issued_at: opening.now,
+        expires_at: opening.expires_at,
+        used_at: None,
+        blacklisted_at: None,
+    };
+    ops::insert_session(conn, &session)?;
+    ops::insert_refresh(conn, &row)?;
+    Ok(row)
 }
 
 /// Checks credentials and opens a renewable API session answered with an access token only
@@ -168,15 +192,15 @@ pub async fn obtain_access(
     password: &str,
     meta: &ClientMeta,
 ) -> Result<(User, String), TokenError> {
-    let user = accounts::authenticate(state, identifier, password, meta).await?;
-    let now = state.clock.now_naive();
-    let expires_at = now + seconds(state.settings.sessions.session_absolute_lifetime);
-    let mut session = Session::open(user.id, SessionKind::Api, meta, now, expires_at);
-    session.renewable = true;
-    let sid = session.id.clone();
-    state
-        .db
-        .run(move |conn| ops::insert_session(conn, &session).map_err(TokenError::from))
+    let opening = session_service::browser_opening(state, meta);
+    let (now, expires_at) = (opening.now, opening.expires_at);
+    let (user, sid) =
+        accounts::authenticate_then(state, identifier, password, meta, move |conn, user| {
+            let mut session = opening.session(user.id, SessionKind::Api);
+            session.renewable = true;
+            ops::insert_session(conn, &session)?;
+            Ok(session.id)
+        })
         .await?;
     let access = mint_access(
         state,
@@ -660,15 +684,23 @@ pub async fn browser_session_user(
         .await
 }
 
-/// Checks credentials (username or email) and opens a browser session; returns its id.
+/// Checks credentials (username or email) and opens a browser session (stored in the login's
+/// transaction); returns its id.
 pub async fn browser_login(
     state: &TokensContext,
     identifier: &str,
     password: &str,
     meta: &ClientMeta,
 ) -> Result<String, TokenError> {
-    let user = accounts::authenticate(state, identifier, password, meta).await?;
-    Ok(session_service::open_browser_session(state, user.id, meta).await?)
+    let opening = session_service::browser_opening(state, meta);
+    let (_, sid) =
+        accounts::authenticate_then(state, identifier, password, meta, move |conn, user| {
+            Ok(session_service::store_browser_session(
+                conn, user.id, &opening,
+            )?)
+        })
+        .await?;
+    Ok(sid)
 }
 
 /// A session with its user, in one indexed lookup (primary keys on both sides).

@@ -22,6 +22,7 @@ mod keys;
 mod mail;
 mod oidc;
 mod permissions;
+mod races;
 mod restauth;
 mod schema_fuzz;
 mod security;
