@@ -203,6 +203,7 @@ diesel::table! {
         user_id -> BigInt,
         password -> Text,
         imported_at -> Timestamp,
+        sessions_ended_at -> Nullable<Timestamp>,
     }
 }
 

@@ -481,9 +481,18 @@ fn insert(conn: &mut DbConn, user: &DjangoUser, email: &str, lookup: &str) -> Qu
         .map(drop)
 }
 
-/// Remembers Django's hash as imported now.
+/// Remembers Django's hash as imported now (keeping when the account's sessions last ended
+/// here, which a re-import must not forget: Django's older tokens stay refused).
 fn record(conn: &mut DbConn, user: &DjangoUser, now: NaiveDateTime) -> QueryResult<()> {
-    diesel::delete(django_imports::table.find(user.id)).execute(conn)?;
+    let updated = diesel::update(django_imports::table.find(user.id))
+        .set((
+            django_imports::password.eq(&user.password),
+            django_imports::imported_at.eq(now),
+        ))
+        .execute(conn)?;
+    if updated > 0 {
+        return Ok(());
+    }
     diesel::insert_into(django_imports::table)
         .values((
             django_imports::user_id.eq(user.id),

@@ -6,7 +6,7 @@ use diesel::prelude::*;
 
 use super::{RefreshToken, Session};
 use crate::db::DbConn;
-use crate::db::schema::{oauth_clients, refresh_tokens, sessions};
+use crate::db::schema::{django_imports, oauth_clients, refresh_tokens, sessions};
 
 /// Stores a new session.
 pub fn insert_session(conn: &mut DbConn, session: &Session) -> QueryResult<()> {
@@ -163,6 +163,11 @@ pub fn revoke_user_sessions(
     )
     .set(refresh_tokens::blacklisted_at.eq(Some(now)))
     .execute(conn)?;
+    // An account imported from Django may still have tokens Django minted (sessions Latchkey
+    // has not seen yet): they end too (see `tokens::django`).
+    diesel::update(django_imports::table.find(user_id))
+        .set(django_imports::sessions_ended_at.eq(Some(now)))
+        .execute(conn)?;
     Ok(ended)
 }
 
@@ -186,6 +191,11 @@ pub fn revoke_client_sessions(
     )
     .set(refresh_tokens::blacklisted_at.eq(Some(now)))
     .execute(conn)?;
+    // An account imported from Django may still have tokens Django minted (sessions Latchkey
+    // has not seen yet): they end too (see `tokens::django`).
+    diesel::update(django_imports::table.find(user_id))
+        .set(django_imports::sessions_ended_at.eq(Some(now)))
+        .execute(conn)?;
     Ok(ended)
 }
 

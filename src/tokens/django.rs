@@ -26,7 +26,7 @@ fn stored_jti(jti: &str) -> String {
 }
 
 /// SimpleJWT's claims.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 struct SimpleJwtClaims {
     token_type: String,
     exp: i64,
@@ -119,9 +119,9 @@ pub async fn authenticate(
 ) -> Result<Authenticated, TokenError> {
     let old = decode_kind(state, token, now, TokenType::Access)?;
     let user_id = old.user_id;
-    let user = state
+    let (user, old) = state
         .db
-        .run(move |conn| imported_user(conn, user_id))
+        .run(move |conn| imported_user(conn, &old).map(|user| (user, old)))
         .await?;
     if !user.is_active {
         return Err(TokenError::UserInactive);
@@ -155,14 +155,10 @@ pub async fn adopt_refresh(
     // Two first presentations at once: one inserts, the other finds it on its second look.
     let mut attempt = 0;
     let sid = loop {
-        let (jti, old_jti) = (jti.clone(), old.jti.clone());
+        let (jti, old) = (jti.clone(), old.clone());
         let adopted = state
             .db
-            .run(move |conn| {
-                write_transaction(conn, |conn| {
-                    adopt(conn, &old_jti, &jti, user_id, (issued_at, naive(exp)), now)
-                })
-            })
+            .run(move |conn| write_transaction(conn, |conn| adopt(conn, &old, &jti, now)))
             .await;
         match adopted {
             Err(TokenError::Unexpected(_)) if attempt == 0 => attempt += 1,
@@ -180,25 +176,24 @@ pub async fn adopt_refresh(
     ))
 }
 
-/// The session of an adopted SimpleJWT refresh token, made now if it is new.
+/// The session of an adopted SimpleJWT refresh token (stored as `jti`), made now if it is new.
 fn adopt(
     conn: &mut DbConn,
-    old_jti: &str,
+    old: &SimpleJwtClaims,
     jti: &str,
-    user_id: i64,
-    (issued_at, expires_at): (NaiveDateTime, NaiveDateTime),
     now: NaiveDateTime,
 ) -> Result<String, TokenError> {
-    if is_blacklisted(conn, old_jti)? {
+    if is_blacklisted(conn, &old.jti)? {
         return Err(TokenError::Blacklisted);
     }
     if let Some(row) = ops::find_refresh(conn, jti)? {
         return Ok(row.session_id);
     }
-    let user = imported_user(conn, user_id)?;
+    let user = imported_user(conn, old)?;
     if !user.is_active {
         return Err(TokenError::UserInactive);
     }
+    let (user_id, issued_at, expires_at) = (user.id, old.iat.map_or(now, naive), naive(old.exp));
     let session = Session::open(
         user_id,
         SessionKind::Api,
@@ -221,41 +216,59 @@ fn adopt(
     Ok(session.id)
 }
 
-/// The account a SimpleJWT token's `user_id` names, only if it was imported from Django: an
+/// The account a SimpleJWT token's `user_id` names, only if it was imported from Django (an
 /// account made here since may have the id a newer Django account has, and Django's tokens
-/// speak for Django's accounts only.
-fn imported_user(conn: &mut DbConn, user_id: i64) -> Result<User, TokenError> {
-    let imported: bool = diesel::select(diesel::dsl::exists(django_imports::table.find(user_id)))
-        .get_result(conn)?;
-    if !imported {
+/// speak for Django's accounts only), and only if the token was minted after the account's
+/// sessions last ended here (a password reset here ends the sessions Django's tokens stand for).
+fn imported_user(conn: &mut DbConn, old: &SimpleJwtClaims) -> Result<User, TokenError> {
+    if !still_valid(conn, old)? {
         return Err(TokenError::Invalid);
     }
-    account_ops::find_by_id(conn, user_id)?.ok_or(TokenError::UserNotFound)
+    account_ops::find_by_id(conn, old.user_id)?.ok_or(TokenError::UserNotFound)
+}
+
+/// Whether the token's account was imported and its sessions have not ended here since the
+/// token was minted (a token without `iat` counts as minted before).
+fn still_valid(conn: &mut DbConn, old: &SimpleJwtClaims) -> QueryResult<bool> {
+    let imported: Option<Option<NaiveDateTime>> = django_imports::table
+        .find(old.user_id)
+        .select(django_imports::sessions_ended_at)
+        .first(conn)
+        .optional()?;
+    Ok(match imported {
+        None => false,
+        Some(None) => true,
+        // iat is whole seconds: one minted in the second the sessions ended counts as before.
+        Some(Some(ended)) => old.iat.is_some_and(|iat| naive(iat) > ended),
+    })
 }
 
 fn is_blacklisted(conn: &mut DbConn, jti: &str) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(django_blacklist::table.find(jti))).get_result(conn)
 }
 
-/// `jwt/verify` of a token SimpleJWT minted: signature and expiry; a refresh token must not be
-/// blacklisted (by SimpleJWT, or here since) nor its adopted session revoked.
+/// `jwt/verify` of a token SimpleJWT minted: signature and expiry, an imported account whose
+/// sessions have not ended here since; a refresh token must not be blacklisted (by SimpleJWT,
+/// or here since) nor its adopted session revoked.
 pub async fn verify(
     state: &TokensContext,
     token: &str,
     now: NaiveDateTime,
 ) -> Result<(), TokenError> {
     let old = decode(state, token, now.and_utc().timestamp())?;
-    if old.token_type != TokenType::Refresh.as_str() {
-        return Ok(());
-    }
-    let jti = old.jti;
     state
         .db
         .run(move |conn| -> Result<(), TokenError> {
-            if is_blacklisted(conn, &jti)? {
+            if !still_valid(conn, &old)? {
+                return Err(TokenError::Invalid);
+            }
+            if old.token_type != TokenType::Refresh.as_str() {
+                return Ok(());
+            }
+            if is_blacklisted(conn, &old.jti)? {
                 return Err(TokenError::Blacklisted);
             }
-            match ops::find_refresh(conn, &stored_jti(&jti))? {
+            match ops::find_refresh(conn, &stored_jti(&old.jti))? {
                 Some(row) if row.blacklisted_at.is_some() => Err(TokenError::Blacklisted),
                 _ => Ok(()),
             }

@@ -423,7 +423,7 @@ async fn migrate_is_idempotent(backend: Backend) {
     assert!(first.status.success(), "{}", stderr(&first));
     assert_eq!(
         stdout(&first).trim(),
-        "Applied migration 20261122000001.\nApplied migration 20261122000002.\nApplied migration 20261122000003.\nApplied migration 20261129000004.\nApplied migration 20261129000005.\nApplied migration 20261130000006.\nApplied migration 20261130000007.\nApplied migration 20261130000008.\nApplied migration 20261130000009.\nApplied migration 20261130000010.\nApplied migration 20261130000011."
+        "Applied migration 20261122000001.\nApplied migration 20261122000002.\nApplied migration 20261122000003.\nApplied migration 20261129000004.\nApplied migration 20261129000005.\nApplied migration 20261130000006.\nApplied migration 20261130000007.\nApplied migration 20261130000008.\nApplied migration 20261130000009.\nApplied migration 20261130000010.\nApplied migration 20261130000011.\nApplied migration 20261130000012."
     );
     let second = run_cli(&["migrate"], &env, db.dir.path());
     assert!(second.status.success(), "{}", stderr(&second));

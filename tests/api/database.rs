@@ -59,7 +59,8 @@ async fn migrations_apply_once_and_then_are_a_no_op(backend: Backend) {
             "20261130000008",
             "20261130000009",
             "20261130000010",
-            "20261130000011"
+            "20261130000011",
+            "20261130000012",
         ]
     );
     let second: Vec<String> = pool.run(run_pending_migrations).await.unwrap();

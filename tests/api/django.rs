@@ -564,12 +564,17 @@ struct HandedOut {
     secret_key: String,
 }
 
-/// A link Django mailed: its uid (base64, as Django and Djoser write it) and token.
+/// A link Django mailed: its uid (base64, as Django and Djoser write it) and token; for the
+/// reset link, a SimpleJWT pair its owner holds.
 #[derive(Debug, Deserialize)]
 struct MailedLink {
     user_id: i64,
     uid: String,
     token: String,
+    #[serde(default)]
+    access: String,
+    #[serde(default)]
+    refresh: String,
 }
 
 async fn simplejwt_tokens_minted_before_the_switch_keep_working(backend: Backend) {
@@ -705,6 +710,13 @@ async fn simplejwt_tokens_minted_before_the_switch_keep_working(backend: Backend
     // Django's reset link, through dj-rest-auth with allauth's base-36 uid: once, and it ends
     // the old password.
     let link = &handed.reset;
+    assert_eq!(
+        app.get_bearer("/auth/users/me/", &link.access)
+            .await
+            .status(),
+        200,
+        "the owner of the link is signed in with Django's pair"
+    );
     let new = "the password after the switch 77";
     let body = json!({
         "uid": radix36(link.user_id),
@@ -727,6 +739,38 @@ async fn simplejwt_tokens_minted_before_the_switch_keep_working(backend: Backend
         .post_json("/dj-rest-auth/password/reset/confirm/", &body)
         .await;
     assert_eq!(replay.status(), 400, "a Django link works once");
+    // The reset ended every session of the account, those Django's tokens stand for too: its
+    // access token, its refresh token never presented here, and their verification.
+    assert_eq!(
+        app.get_bearer("/auth/users/me/", &link.access)
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(app.refresh(&link.refresh).await.status(), 401);
+    for token in [&link.access, &link.refresh] {
+        let verified = app
+            .post_json("/auth/jwt/verify/", &json!({"token": token}))
+            .await;
+        assert_eq!(verified.status(), 401);
+    }
+    // The cut-over import does not bring them back.
+    let again = import(&app, &["--from", &django]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert_eq!(app.refresh(&link.refresh).await.status(), 401);
+    // A token the still-running Django mints for the account afterwards is its own business.
+    clock.advance(chrono::Duration::seconds(2));
+    let now = clock.now().timestamp();
+    let later = jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &json!({"token_type": "access", "exp": now + 300, "iat": now, "jti": "later1", "user_id": link.user_id}),
+        &jsonwebtoken::EncodingKey::from_secret(handed.secret_key.as_bytes()),
+    )
+    .unwrap();
+    assert_eq!(
+        app.get_bearer("/auth/users/me/", &later).await.status(),
+        200
+    );
     // Django's base64 uid works too (the link of another user is simply invalid here).
     let other = json!({"uid": link.uid, "token": link.token, "new_password": new});
     let refused = app

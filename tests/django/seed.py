@@ -12,7 +12,8 @@ Django between two imports) instead of seeding; SEED_DEACTIVATE=username deactiv
 SEED_TOKENS=path writes there, as JSON, what the live Django handed out before the switch:
 SimpleJWT pairs of user_pbkdf2_sha256 (one of them blacklisted, as a SimpleJWT logout does),
 a django-ninja-jwt-style refresh token whose user_id is a string (PyJWT, which ninja-jwt uses),
-its password-reset link and a Djoser activation link of an inactive user."""
+its password-reset link (with a SimpleJWT pair of the same user) and a Djoser activation link
+of an inactive user."""
 
 import hashlib
 import json
@@ -108,6 +109,8 @@ if os.environ.get("SEED_TOKENS"):
         django_settings.SECRET_KEY, algorithm="HS256",
     )
     reset_user = User.objects.get(username="user_bcrypt")
+    # The reset link's owner is signed in somewhere too: a reset here must end that.
+    reset_pair = RefreshToken.for_user(reset_user)
     add("pending_activation", make_password(PASSWORD), "pbkdf2_sha256")
     pending = User.objects.get(username="pending_activation")
     pending.is_active = False
@@ -122,6 +125,8 @@ if os.environ.get("SEED_TOKENS"):
             "user_id": reset_user.id,
             "uid": urlsafe_base64_encode(force_bytes(reset_user.pk)),
             "token": default_token_generator.make_token(reset_user),
+            "access": str(reset_pair.access_token),
+            "refresh": str(reset_pair),
         },
         "activation": {
             "user_id": pending.id,

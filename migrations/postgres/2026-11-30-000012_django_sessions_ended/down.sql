@@ -1,0 +1,1 @@
+ALTER TABLE django_imports DROP COLUMN sessions_ended_at;
