@@ -6,7 +6,7 @@ use diesel::prelude::*;
 
 use super::{RefreshToken, Session};
 use crate::db::DbConn;
-use crate::db::schema::{django_imports, oauth_clients, refresh_tokens, sessions};
+use crate::db::schema::{django_imports, oauth_clients, oauth_codes, refresh_tokens, sessions};
 
 /// Stores a new session.
 pub fn insert_session(conn: &mut DbConn, session: &Session) -> QueryResult<()> {
@@ -138,8 +138,9 @@ pub fn revoke_session(conn: &mut DbConn, sid: &str, now: NaiveDateTime) -> Query
     .map(drop)
 }
 
-/// Ends every live session of a user except `keep` (and blacklists their refresh tokens);
-/// returns how many sessions ended.
+/// Ends every live session of a user except `keep` (and blacklists their refresh tokens), with
+/// what would open one later: authorization codes not exchanged yet and, for an account imported
+/// from Django, the tokens Django minted; returns how many sessions ended.
 pub fn revoke_user_sessions(
     conn: &mut DbConn,
     user_id: i64,
@@ -162,6 +163,13 @@ pub fn revoke_user_sessions(
             .filter(refresh_tokens::blacklisted_at.is_null()),
     )
     .set(refresh_tokens::blacklisted_at.eq(Some(now)))
+    .execute(conn)?;
+    // Authorization codes not exchanged yet would open grants after this moment.
+    diesel::delete(
+        oauth_codes::table
+            .filter(oauth_codes::user_id.eq(user_id))
+            .filter(oauth_codes::used_at.is_null()),
+    )
     .execute(conn)?;
     // An account imported from Django may still have tokens Django minted (sessions Latchkey
     // has not seen yet): they end too (see `tokens::django`).
@@ -190,6 +198,13 @@ pub fn revoke_client_sessions(
             .filter(refresh_tokens::blacklisted_at.is_null()),
     )
     .set(refresh_tokens::blacklisted_at.eq(Some(now)))
+    .execute(conn)?;
+    // Authorization codes not exchanged yet would open grants after this moment.
+    diesel::delete(
+        oauth_codes::table
+            .filter(oauth_codes::user_id.eq(user_id))
+            .filter(oauth_codes::used_at.is_null()),
+    )
     .execute(conn)?;
     // An account imported from Django may still have tokens Django minted (sessions Latchkey
     // has not seen yet): they end too (see `tokens::django`).

@@ -32,6 +32,7 @@ backend_tests!(
     racing_exchanges_of_one_code_issue_one_grant,
     the_token_request_must_repeat_what_the_code_is_bound_to,
     a_code_expires_after_sixty_seconds,
+    a_code_not_exchanged_when_the_password_changes_buys_nothing,
     client_authentication_is_basic_post_or_none,
     bad_authorization_requests_never_redirect_to_unregistered_addresses,
     authorization_errors_go_back_to_the_client_with_state_and_iss,
@@ -642,6 +643,32 @@ async fn a_code_expires_after_sixty_seconds(backend: Backend) {
             .contains("expired"),
         "{body}"
     );
+}
+
+/// Someone signed in with the password just before its owner changed it: the code they hold
+/// must not open a grant after the change ended every session.
+async fn a_code_not_exchanged_when_the_password_changes_buys_nothing(backend: Backend) {
+    let Some(op) = Op::start(backend, true).await else {
+        return;
+    };
+    let ada = op.app.persona("ada").await;
+    let client = op.register(true, false).await;
+    let rp = op.rp(&client).await;
+    let tab = op.app.tab();
+    let authorized = op.sign_in(&rp, &tab, "ada").await;
+    let changed = op
+        .app
+        .as_user(&ada)
+        .send(
+            reqwest::Method::POST,
+            "/auth/users/set_password/",
+            serde_json::json!({"current_password": PERSONA_PASSWORD, "new_password": "a changed passphrase 31"}),
+        )
+        .await;
+    assert_eq!(changed.status(), 204);
+    let verifier = authorized.verifier.secret().clone();
+    let form = code_form(authorized.code.as_str(), verifier.as_str());
+    error_body(op.token_request(&client, &form).await, 400, "invalid_grant").await;
 }
 
 async fn client_authentication_is_basic_post_or_none(backend: Backend) {
