@@ -179,7 +179,8 @@ pub fn revoke_user_sessions(
     Ok(ended)
 }
 
-/// Ends a user's live grants to one OpenID client; returns how many ended.
+/// Ends a user's live grants to one OpenID client, and its codes not exchanged yet; returns how
+/// many grants ended.
 pub fn revoke_client_sessions(
     conn: &mut DbConn,
     user_id: i64,
@@ -199,18 +200,14 @@ pub fn revoke_client_sessions(
     )
     .set(refresh_tokens::blacklisted_at.eq(Some(now)))
     .execute(conn)?;
-    // Authorization codes not exchanged yet would open grants after this moment.
+    // The client's codes not exchanged yet would open a grant after this moment.
     diesel::delete(
         oauth_codes::table
             .filter(oauth_codes::user_id.eq(user_id))
+            .filter(oauth_codes::client_id.eq(client_id))
             .filter(oauth_codes::used_at.is_null()),
     )
     .execute(conn)?;
-    // An account imported from Django may still have tokens Django minted (sessions Latchkey
-    // has not seen yet): they end too (see `tokens::django`).
-    diesel::update(django_imports::table.find(user_id))
-        .set(django_imports::sessions_ended_at.eq(Some(now)))
-        .execute(conn)?;
     Ok(ended)
 }
 

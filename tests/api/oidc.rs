@@ -987,9 +987,10 @@ async fn third_party_clients_ask_for_consent_once_and_it_can_be_withdrawn(backen
         "consent_required"
     );
 
-    // Deny, then Allow.
+    // Deny, then Allow (its code kept for later, never exchanged).
+    let mut pending = None;
     for (decision, allowed) in [("deny", false), ("allow", true)] {
-        let (url, state, _, _) = Op::auth_url(&rp, &[]);
+        let (url, state, verifier, _) = Op::auth_url(&rp, &[]);
         let page = tab.get(&Op::path(&url)).await;
         assert_eq!(page.status(), 200);
         let html = page.text().await.unwrap();
@@ -1008,7 +1009,7 @@ async fn third_party_clients_ask_for_consent_once_and_it_can_be_withdrawn(backen
             .await
             .unwrap();
         if allowed {
-            code_from(&answer, &state);
+            pending = Some((code_from(&answer, &state), verifier.secret().clone()));
         } else {
             assert_eq!(error_from(&answer).0, "access_denied");
         }
@@ -1042,6 +1043,12 @@ async fn third_party_clients_ask_for_consent_once_and_it_can_be_withdrawn(backen
         op.app.get_bearer("/auth/users/me/", access).await.status(),
         401
     );
+    // Nor does a code given before the withdrawal open a grant after it.
+    let (code, verifier) = pending.unwrap();
+    let late = op
+        .token_request(&client, &code_form(&code, &verifier))
+        .await;
+    error_body(late, 400, "invalid_grant").await;
     let (url, _, _, _) = Op::auth_url(&rp, &[]);
     assert_eq!(
         tab.get(&Op::path(&url)).await.status(),
