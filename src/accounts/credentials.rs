@@ -93,10 +93,11 @@ where
         ip: meta.ip.clone(),
         now,
     };
-    state
+    let finished = state
         .db
         .run(move |conn| write_transaction(conn, |conn| login.finish(conn, open)))
-        .await
+        .await?;
+    finished.ok_or(AccountsError::InvalidCredentials)
 }
 
 /// A login whose password matched, before its last transaction.
@@ -110,18 +111,34 @@ struct Login {
 
 impl Login {
     /// Records the login and runs `open`, while the account still has the checked password and
-    /// is still active (locked until the transaction ends).
+    /// is still active (locked until the transaction ends); `None`, audited as a failed login,
+    /// when it no longer does.
     fn finish<T>(
         self,
         conn: &mut DbConn,
         open: impl FnOnce(&mut DbConn, &User) -> Result<T, AccountsError>,
-    ) -> Result<(User, T), AccountsError> {
-        let mut user = self
+    ) -> Result<Option<(User, T)>, AccountsError> {
+        let current = match self
             .checked
-            .confirm(conn, AccountsError::InvalidCredentials)?;
-        if !user.is_active {
-            return Err(AccountsError::InvalidCredentials);
-        }
+            .confirm(conn, AccountsError::InvalidCredentials)
+        {
+            Ok(user) => Some(user).filter(|u| u.is_active),
+            Err(AccountsError::InvalidCredentials) => None,
+            Err(e) => return Err(e),
+        };
+        let Some(mut user) = current else {
+            let detail = "the password changed or the account was deactivated during the check";
+            let (id, ip) = (self.checked.user_id, self.ip.as_deref());
+            audit::record(
+                conn,
+                AuditKind::LoginFailed,
+                Some(id),
+                ip,
+                Some(detail),
+                self.now,
+            )?;
+            return Ok(None);
+        };
         ops::touch_last_login(conn, user.id, self.now)?;
         user.last_login = Some(self.now);
         throttle::clear(conn, &self.key)?;
@@ -138,7 +155,7 @@ impl Login {
             self.now,
         )?;
         let opened = open(conn, &user)?;
-        Ok((user, opened))
+        Ok(Some((user, opened)))
     }
 }
 

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use base64::Engine;
 use diesel::prelude::*;
 use latchkey::db::DbError;
-use latchkey::db::schema::{sessions, users};
+use latchkey::db::schema::{audit_events, sessions, users};
 use serde_json::json;
 
 use crate::helpers::{Backend, TestApp, backend_tests, create_user, json_body, spawn_app};
@@ -56,6 +56,22 @@ async fn live_sessions(app: &TestApp, id: i64) -> i64 {
                 .filter(sessions::revoked_at.is_null())
                 .count()
                 .get_result::<i64>(conn)
+                .map_err(DbError::from)
+        })
+        .await
+        .unwrap()
+}
+
+/// The details of the account's `login_failed` audit events.
+async fn failed_login_details(app: &TestApp, id: i64) -> Vec<Option<String>> {
+    app.state
+        .db
+        .run(move |conn| {
+            audit_events::table
+                .filter(audit_events::user_id.eq(id))
+                .filter(audit_events::kind.eq("login_failed"))
+                .select(audit_events::detail)
+                .load::<Option<String>>(conn)
                 .map_err(DbError::from)
         })
         .await
@@ -161,6 +177,13 @@ async fn a_login_under_way_when_the_password_is_reset_opens_no_session(backend: 
         live_sessions(&app, id).await,
         0,
         "no session for the attacker"
+    );
+    assert_eq!(
+        failed_login_details(&app, id).await,
+        vec![Some(
+            "the password changed or the account was deactivated during the check".to_owned()
+        )],
+        "the refused login is audited"
     );
     // Nor did the login's upgrade of the Django hash bring the old password back. (The right
     // password first: a failure first would start the backoff.)
