@@ -103,7 +103,8 @@ where
 /// A login whose password matched, before its last transaction.
 struct Login {
     checked: CheckedPassword,
-    upgrade: Option<Upgrade>,
+    /// Latchkey's hash of the password, when the stored one is of another format.
+    upgrade: Option<String>,
     key: String,
     ip: Option<String>,
     now: NaiveDateTime,
@@ -118,14 +119,7 @@ impl Login {
         conn: &mut DbConn,
         open: impl FnOnce(&mut DbConn, &User) -> Result<T, AccountsError>,
     ) -> Result<Option<(User, T)>, AccountsError> {
-        let current = match self
-            .checked
-            .confirm(conn, AccountsError::InvalidCredentials)
-        {
-            Ok(user) => Some(user).filter(|u| u.is_active),
-            Err(AccountsError::InvalidCredentials) => None,
-            Err(e) => return Err(e),
-        };
+        let current = self.checked.confirm(conn)?.filter(|u| u.is_active);
         let Some(mut user) = current else {
             let detail = "the password changed or the account was deactivated during the check";
             let (id, ip) = (self.checked.user_id, self.ip.as_deref());
@@ -142,8 +136,15 @@ impl Login {
         ops::touch_last_login(conn, user.id, self.now)?;
         user.last_login = Some(self.now);
         throttle::clear(conn, &self.key)?;
-        let detail = match &self.upgrade {
-            Some(upgrade) => upgrade.apply(conn, &mut user)?,
+        // The stored hash is the one checked (confirmed under the row lock): as Django does
+        // when its hasher changes, it becomes Latchkey's.
+        let detail = match self.upgrade {
+            Some(hash) => {
+                let format = HashFormat::of(&user.password).name();
+                ops::set_password_hash(conn, user.id, &hash)?;
+                user.password = hash;
+                Some(format!("password hash upgraded from {format}"))
+            }
             None => None,
         };
         audit::record(
@@ -178,51 +179,22 @@ impl CheckedPassword {
     }
 
     /// The account, locked until the transaction ends (SQLite's write transactions are
-    /// serialized already), while it still has the checked hash; `refused` otherwise.
-    pub(super) fn confirm(
-        &self,
-        conn: &mut DbConn,
-        refused: AccountsError,
-    ) -> Result<User, AccountsError> {
-        match ops::find_by_id_for_update(conn, self.user_id)? {
-            Some(user) if user.password == self.hash => Ok(user),
-            _ => Err(refused),
-        }
-    }
-}
-
-/// A stored hash of another format (Django's, or argon2 with other parameters) replaced by
-/// Latchkey's argon2id of the password that just matched it.
-struct Upgrade {
-    from: String,
-    to: String,
-}
-
-impl Upgrade {
-    /// Stores the new hash if the old one is still there (a password change in between wins);
-    /// the audit detail when it was stored.
-    fn apply(&self, conn: &mut DbConn, user: &mut User) -> Result<Option<String>, AccountsError> {
-        if !ops::replace_password_hash(conn, user.id, &self.from, &self.to)? {
-            return Ok(None);
-        }
-        user.password.clone_from(&self.to);
-        let format = HashFormat::of(&self.from).name();
-        Ok(Some(format!("password hash upgraded from {format}")))
+    /// serialized already), while it still has the checked hash; `None` otherwise.
+    pub(super) fn confirm(&self, conn: &mut DbConn) -> Result<Option<User>, AccountsError> {
+        let user = ops::find_by_id_for_update(conn, self.user_id)?;
+        Ok(user.filter(|u| u.password == self.hash))
     }
 }
 
 /// Latchkey's hash of `password` when `user`'s stored hash is of another format. Hashing is
 /// refused only when the pool is saturated; the login goes on and a later one upgrades.
-async fn upgraded_hash(state: &AccountsContext, user: &User, password: &str) -> Option<Upgrade> {
+async fn upgraded_hash(state: &AccountsContext, user: &User, password: &str) -> Option<String> {
     if HashFormat::of(&user.password) == HashFormat::Current {
         return None;
     }
     let password = NewPassword::parse_bypassing_policy(password.to_owned()).ok()?;
     match state.hasher.hash(&password).await {
-        Ok(to) => Some(Upgrade {
-            from: user.password.clone(),
-            to,
-        }),
+        Ok(hash) => Some(hash),
         Err(e) => {
             tracing::warn!(error = %e, user_id = user.id, "password hash not upgraded this time");
             None

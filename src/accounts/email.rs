@@ -39,7 +39,9 @@ pub async fn request_email_change(
         .run(move |conn| {
             write_transaction(conn, |conn| -> Result<bool, AccountsError> {
                 // A reset while the password was checked wins: no link for the old password.
-                let user = checked.confirm(conn, AccountsError::WrongCurrentPassword)?;
+                let user = checked
+                    .confirm(conn)?
+                    .ok_or(AccountsError::WrongCurrentPassword)?;
                 if new_email.lookup_key() == user.email_lookup {
                     // The same mailbox: at most the spelling changes, which needs no proof.
                     ops::set_email(conn, user.id, &new_email, user.email_verified)?;

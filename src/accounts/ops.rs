@@ -79,24 +79,6 @@ pub fn password_hashes_after(
         .load(conn)
 }
 
-/// Replaces the user's password hash `from` by `to`, only if `from` is still the stored one;
-/// true when replaced.
-pub fn replace_password_hash(
-    conn: &mut DbConn,
-    user_id: i64,
-    from: &str,
-    to: &str,
-) -> QueryResult<bool> {
-    diesel::update(
-        users::table
-            .filter(users::id.eq(user_id))
-            .filter(users::password.eq(from)),
-    )
-    .set(users::password.eq(to))
-    .execute(conn)
-    .map(|n| n == 1)
-}
-
 /// Finds a user by id and, on PostgreSQL, locks the row until the transaction ends (SQLite's
 /// write transactions are serialized already), so that checks on the user's ways in and the
 /// change that follows them cannot interleave with another transaction's.

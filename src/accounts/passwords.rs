@@ -111,9 +111,9 @@ async fn store_password(
         .run(move |conn| {
             write_transaction(conn, |conn| -> Result<bool, AccountsError> {
                 let user = match &precondition {
-                    Precondition::Current(checked) => {
-                        checked.confirm(conn, AccountsError::WrongCurrentPassword)?
-                    }
+                    Precondition::Current(checked) => checked
+                        .confirm(conn)?
+                        .ok_or(AccountsError::WrongCurrentPassword)?,
                     Precondition::None | Precondition::NoPassword => {
                         ops::find_by_id_for_update(conn, user_id)?.ok_or(AccountsError::NotFound)?
                     }

@@ -219,7 +219,9 @@ pub async fn delete_account(
             write_transaction(conn, |conn| -> Result<(), AccountsError> {
                 // The requester's password must still be theirs (a reset in between wins).
                 if let Some(checked) = &checked {
-                    checked.confirm(conn, AccountsError::WrongCurrentPassword)?;
+                    checked
+                        .confirm(conn)?
+                        .ok_or(AccountsError::WrongCurrentPassword)?;
                 }
                 if ops::delete_user(conn, user.id)? == 0 {
                     return Err(AccountsError::NotFound);

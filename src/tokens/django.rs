@@ -14,8 +14,7 @@ use serde::Deserialize;
 use super::service::Authenticated;
 use super::{Claims, TokenError, TokenType, TokensContext};
 use crate::accounts::User;
-use crate::accounts::ops as account_ops;
-use crate::db::schema::{django_blacklist, django_imports};
+use crate::db::schema::{django_blacklist, django_imports, users};
 use crate::db::{DbConn, write_transaction};
 use crate::domain::ClientMeta;
 use crate::sessions::{RefreshToken, Session, SessionKind, ops};
@@ -220,27 +219,36 @@ fn adopt(
 /// account made here since may have the id a newer Django account has, and Django's tokens
 /// speak for Django's accounts only), and only if the token was minted after the account's
 /// sessions last ended here (a password reset here ends the sessions Django's tokens stand for).
+/// One query: the account with its import row.
 fn imported_user(conn: &mut DbConn, old: &SimpleJwtClaims) -> Result<User, TokenError> {
-    if !still_valid(conn, old)? {
-        return Err(TokenError::Invalid);
+    let found: Option<(User, Option<NaiveDateTime>)> = users::table
+        .inner_join(django_imports::table)
+        .filter(users::id.eq(old.user_id))
+        .select((User::as_select(), django_imports::sessions_ended_at))
+        .first(conn)
+        .optional()?;
+    match found {
+        Some((user, ended)) if minted_after(old, ended) => Ok(user),
+        _ => Err(TokenError::Invalid),
     }
-    account_ops::find_by_id(conn, old.user_id)?.ok_or(TokenError::UserNotFound)
 }
 
 /// Whether the token's account was imported and its sessions have not ended here since the
-/// token was minted (a token without `iat` counts as minted before).
+/// token was minted.
 fn still_valid(conn: &mut DbConn, old: &SimpleJwtClaims) -> QueryResult<bool> {
     let imported: Option<Option<NaiveDateTime>> = django_imports::table
         .find(old.user_id)
         .select(django_imports::sessions_ended_at)
         .first(conn)
         .optional()?;
-    Ok(match imported {
-        None => false,
-        Some(None) => true,
-        // iat is whole seconds: one minted in the second the sessions ended counts as before.
-        Some(Some(ended)) => old.iat.is_some_and(|iat| naive(iat) > ended),
-    })
+    Ok(imported.is_some_and(|ended| minted_after(old, ended)))
+}
+
+/// Whether the token was minted after the account's sessions last ended here (`ended`), if they
+/// did. `iat` is whole seconds, so one minted in the second they ended counts as before, and so
+/// does a token without `iat`.
+fn minted_after(old: &SimpleJwtClaims, ended: Option<NaiveDateTime>) -> bool {
+    ended.is_none_or(|ended| old.iat.is_some_and(|iat| naive(iat) > ended))
 }
 
 fn is_blacklisted(conn: &mut DbConn, jti: &str) -> QueryResult<bool> {

@@ -12,7 +12,7 @@ use crate::helpers::{
     Backend, TestApp, TestDb, backend_tests, base_env, run_cli, spawn_app_on_clock, stderr, stdout,
 };
 use latchkey::db::DbError;
-use latchkey::db::schema::{audit_events, users};
+use latchkey::db::schema::users;
 
 backend_tests!(
     django_passwords_log_in_once_and_become_argon2id,
@@ -114,25 +114,6 @@ async fn stored_hash(app: &TestApp, id: i64) -> String {
         })
         .await
         .unwrap()
-}
-
-async fn login_details(app: &TestApp, id: i64) -> Vec<String> {
-    use diesel::prelude::*;
-    app.state
-        .db
-        .run(move |conn| {
-            audit_events::table
-                .filter(audit_events::kind.eq("login_succeeded"))
-                .filter(audit_events::user_id.eq(id))
-                .select(audit_events::detail)
-                .load::<Option<String>>(conn)
-                .map_err(DbError::from)
-        })
-        .await
-        .unwrap()
-        .into_iter()
-        .map(Option::unwrap_or_default)
-        .collect()
 }
 
 /// Django's database for a test: a SQLite file beside Latchkey's, or a fresh PostgreSQL
@@ -237,8 +218,8 @@ async fn django_passwords_log_in_once_and_become_argon2id(backend: Backend) {
             user.username
         );
         assert_eq!(
-            login_details(&app, *id).await,
-            vec![format!("password hash upgraded from {}", user.format)]
+            crate::helpers::audit_details(&app, "login_succeeded", Some(*id)).await,
+            vec![Some(format!("password hash upgraded from {}", user.format))]
         );
         // The new hash logs them in too, and is not upgraded again.
         app.login(&user.username, &user.password).await;
@@ -356,22 +337,7 @@ async fn an_import_keeps_ids_and_passwords_and_a_second_one_updates(backend: Bac
     );
     assert_eq!(app.refresh(&tokens.refresh).await.status(), 401);
     // Ended, not merely refused while inactive: reactivating here would not revive them.
-    let id = scrypt.id;
-    let live: i64 = app
-        .state
-        .db
-        .run(move |conn| {
-            use diesel::prelude::*;
-            use latchkey::db::schema::sessions;
-            sessions::table
-                .filter(sessions::user_id.eq(id))
-                .filter(sessions::revoked_at.is_null())
-                .count()
-                .get_result(conn)
-                .map_err(DbError::from)
-        })
-        .await
-        .unwrap();
+    let live = crate::helpers::live_sessions(&app, scrypt.id).await;
     assert_eq!(live, 0, "the deactivation ended every session");
 
     // New accounts continue after the highest imported id.

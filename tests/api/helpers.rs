@@ -385,6 +385,52 @@ pub async fn all_users(state: &AppState) -> Vec<latchkey::accounts::User> {
     page.await.expect("list users").users
 }
 
+/// How many sessions of `user_id` have not been revoked.
+pub async fn live_sessions(app: &TestApp, user_id: i64) -> i64 {
+    use diesel::prelude::*;
+    use latchkey::db::schema::sessions;
+    app.state
+        .db
+        .run(move |conn| {
+            sessions::table
+                .filter(sessions::user_id.eq(user_id))
+                .filter(sessions::revoked_at.is_null())
+                .count()
+                .get_result(conn)
+                .map_err(latchkey::db::DbError::from)
+        })
+        .await
+        .expect("count sessions")
+}
+
+/// The details of the audit events of `kind` (only `user_id`'s, when given), oldest first.
+pub async fn audit_details(
+    app: &TestApp,
+    kind: &'static str,
+    user_id: Option<i64>,
+) -> Vec<Option<String>> {
+    use diesel::prelude::*;
+    use latchkey::db::schema::audit_events;
+    let events: Vec<(Option<i64>, Option<String>)> = app
+        .state
+        .db
+        .run(move |conn| {
+            audit_events::table
+                .filter(audit_events::kind.eq(kind))
+                .order(audit_events::id.asc())
+                .select((audit_events::user_id, audit_events::detail))
+                .load(conn)
+                .map_err(latchkey::db::DbError::from)
+        })
+        .await
+        .expect("read the audit log");
+    events
+        .into_iter()
+        .filter(|(user, _)| user_id.is_none() || *user == user_id)
+        .map(|(_, detail)| detail)
+        .collect()
+}
+
 /// A staff superuser made through the core.
 pub async fn create_staff(app: &TestApp, username: &str, email: &str, password: &str) -> i64 {
     use latchkey::accounts::{self as service, NewSuperuser};

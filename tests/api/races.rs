@@ -9,10 +9,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use base64::Engine;
 use diesel::prelude::*;
 use latchkey::db::DbError;
-use latchkey::db::schema::{audit_events, sessions, users};
+use latchkey::db::schema::users;
 use serde_json::json;
 
-use crate::helpers::{Backend, TestApp, backend_tests, create_user, json_body, spawn_app};
+use crate::helpers::{
+    Backend, TestApp, audit_details, backend_tests, create_user, json_body, live_sessions,
+    spawn_app,
+};
 
 backend_tests!(
     a_login_under_way_when_the_password_is_reset_opens_no_session,
@@ -45,37 +48,6 @@ async fn set_hash(app: &TestApp, id: i64, hash: String) {
         })
         .await
         .unwrap();
-}
-
-async fn live_sessions(app: &TestApp, id: i64) -> i64 {
-    app.state
-        .db
-        .run(move |conn| {
-            sessions::table
-                .filter(sessions::user_id.eq(id))
-                .filter(sessions::revoked_at.is_null())
-                .count()
-                .get_result::<i64>(conn)
-                .map_err(DbError::from)
-        })
-        .await
-        .unwrap()
-}
-
-/// The details of the account's `login_failed` audit events.
-async fn failed_login_details(app: &TestApp, id: i64) -> Vec<Option<String>> {
-    app.state
-        .db
-        .run(move |conn| {
-            audit_events::table
-                .filter(audit_events::user_id.eq(id))
-                .filter(audit_events::kind.eq("login_failed"))
-                .select(audit_events::detail)
-                .load::<Option<String>>(conn)
-                .map_err(DbError::from)
-        })
-        .await
-        .unwrap()
 }
 
 /// Waits until a password check of account `id` is under way: its attempt is reserved (counted
@@ -179,7 +151,7 @@ async fn a_login_under_way_when_the_password_is_reset_opens_no_session(backend: 
         "no session for the attacker"
     );
     assert_eq!(
-        failed_login_details(&app, id).await,
+        audit_details(&app, "login_failed", Some(id)).await,
         vec![Some(
             "the password changed or the account was deactivated during the check".to_owned()
         )],

@@ -10,7 +10,7 @@ use crate::social::{
     LATCHKEY, continue_with_google, latchkey_with, refused, social_login, upstream,
 };
 use latchkey::db::DbError;
-use latchkey::db::schema::{audit_events, social_identities};
+use latchkey::db::schema::social_identities;
 
 backend_tests!(
     github_access_tokens_of_this_app_sign_in_and_others_are_refused,
@@ -71,21 +71,8 @@ async fn identities_of(app: &TestApp, user_id: i64) -> Vec<(String, String)> {
 }
 
 async fn audit_details(app: &TestApp, kind: &'static str) -> Vec<String> {
-    use diesel::prelude::*;
-    app.state
-        .db
-        .run(move |conn| {
-            audit_events::table
-                .filter(audit_events::kind.eq(kind))
-                .select(audit_events::detail)
-                .load::<Option<String>>(conn)
-                .map_err(DbError::from)
-        })
-        .await
-        .unwrap()
-        .into_iter()
-        .flatten()
-        .collect()
+    let details = crate::helpers::audit_details(app, kind, None).await;
+    details.into_iter().flatten().collect()
 }
 
 async fn github_access_tokens_of_this_app_sign_in_and_others_are_refused(backend: Backend) {
